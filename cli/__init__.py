@@ -1,0 +1,1 @@
+"""The ``homecoming`` command line: one module per command group."""

@@ -1,0 +1,14 @@
+"""Prefect flows and deployments: thin orchestration over the other folders.
+
+Importing this package sets safe Prefect defaults before Prefect itself is imported:
+a per-project ``PREFECT_HOME``, no telemetry (there may be no network), and a longer
+start-up timeout for the temporary local server.
+"""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".homecoming" / "prefect"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

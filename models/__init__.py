@@ -1,0 +1,62 @@
+"""Tables, engine, sessions, migrations and settings. Imports nothing else of homecoming."""
+
+from models.base import UTCDateTime, utcnow
+from models.campaigns import CampaignRun, Message, MessageStatus
+from models.db import get_engine, session_scope, upgrade
+from models.ingest import IngestRun, Quarantine
+from models.segments import SegmentMember, SegmentSnapshot
+from models.settings import Settings, get_settings
+from models.store import (
+    Channel,
+    Consent,
+    ConsentStatus,
+    Customer,
+    CustomerCreate,
+    CustomerPublic,
+    Device,
+    Interaction,
+    Order,
+    OrderLine,
+    OrderReturn,
+    Product,
+    ReturnKind,
+    ShipmentEvent,
+    ShipmentStatus,
+    SupportTicket,
+)
+from models.surveys import SurveyAnswer, SurveyAnswerChange
+
+__all__ = [
+    "CampaignRun",
+    "Channel",
+    "Consent",
+    "ConsentStatus",
+    "Customer",
+    "CustomerCreate",
+    "CustomerPublic",
+    "Device",
+    "IngestRun",
+    "Interaction",
+    "Message",
+    "MessageStatus",
+    "Order",
+    "OrderLine",
+    "OrderReturn",
+    "Product",
+    "Quarantine",
+    "ReturnKind",
+    "SegmentMember",
+    "SegmentSnapshot",
+    "Settings",
+    "ShipmentEvent",
+    "ShipmentStatus",
+    "SupportTicket",
+    "SurveyAnswer",
+    "SurveyAnswerChange",
+    "UTCDateTime",
+    "get_engine",
+    "get_settings",
+    "session_scope",
+    "upgrade",
+    "utcnow",
+]
