@@ -26,7 +26,9 @@ def upgrade_cmd(
 
 
 @app.command("current")
-def current_cmd(json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts")) -> None:
+def current_cmd(
+    json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts"),
+) -> None:
     """Show the database and its schema revision."""
     url = safe_url(get_settings().database_url)
     rev = current_revision()

@@ -6,6 +6,7 @@ import typer
 
 import flows  # noqa: F401  (Prefect defaults before anything imports Prefect)
 from cli import db
+from cli.ingest import ingest
 
 app = typer.Typer(
     name="homecoming",
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 
 app.add_typer(db.app, name="db")
+app.command("ingest")(ingest)
 
 
 if __name__ == "__main__":

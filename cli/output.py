@@ -40,7 +40,12 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
 
 
 def key_values(title: str, data: Mapping[str, Any]) -> Table:
-    return table(title, ["", ""], data.items())
+    t = Table(title=title, title_justify="left", show_header=False)
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    for key, value in data.items():
+        t.add_row(str(key), "" if value is None else str(value))
+    return t
 
 
 def progress(*, disable: bool = False) -> Progress:

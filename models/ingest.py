@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import UTCDateTime, utcnow
@@ -30,12 +30,18 @@ class IngestRun(SQLModel, table=True):
 
 
 class Quarantine(SQLModel, table=True):
-    """A row that could not be loaded, kept whole with where it came from and why."""
+    """A row that could not be loaded, kept whole with where it came from and why.
+
+    Unique per file content and line, so ingesting the same file again adds nothing.
+    """
+
+    __table_args__ = (UniqueConstraint("file_sha256", "kind", "line_no"),)
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: int | None = Field(default=None, foreign_key="ingest_run.id", index=True)
     kind: str = Field(max_length=32)
     source: str = Field(max_length=255)
+    file_sha256: str = Field(max_length=64)
     line_no: int
     field: str | None = Field(default=None, max_length=64)
     reason: str = Field(max_length=500)

@@ -197,7 +197,9 @@ class Interaction(SQLModel, table=True):
     (a provider event id, a survey answer id).
     """
 
-    __table_args__ = (Index("ix_interaction_customer_kind_at", "customer_id", "kind", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_interaction_customer_kind_at", "customer_id", "kind", "occurred_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id")

@@ -16,7 +16,9 @@ os.environ["PREFECT_HOME"] = str(_HOME / "prefect")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
 os.environ.pop("PREFECT_API_URL", None)
-for _name in [k for k in os.environ if k.startswith("HOMECOMING_") and k != "HOMECOMING_TEST_DATABASE_URL"]:
+for _name in [
+    k for k in os.environ if k.startswith("HOMECOMING_") and k != "HOMECOMING_TEST_DATABASE_URL"
+]:
     del os.environ[_name]
 os.environ["HOMECOMING_OUTBOX_DIR"] = str(_HOME / "outbox")
 

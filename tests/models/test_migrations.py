@@ -25,7 +25,13 @@ def test_timestamps_come_back_aware_in_utc(engine: Engine) -> None:
         c = Customer(external_id="c1", time_zone="Europe/Istanbul")
         s.add(c)
         s.flush()
-        s.add(Order(external_id="o1", customer_id=c.id, ordered_at=datetime(2026, 1, 2, 10, tzinfo=istanbul)))
+        s.add(
+            Order(
+                external_id="o1",
+                customer_id=c.id,
+                ordered_at=datetime(2026, 1, 2, 10, tzinfo=istanbul),
+            )
+        )
         s.commit()
     with Session(engine) as s:
         got = s.exec(select(Order.ordered_at)).one()[0]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 01:32:51.559705
+Create Date: 2026-11-23 02:04:04.819292
 """
 
 from alembic import op
@@ -198,13 +198,15 @@ def upgrade() -> None:
     sa.Column('run_id', sa.Integer(), nullable=True),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('file_sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('line_no', sa.Integer(), nullable=False),
     sa.Column('field', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('raw', sa.Text(), nullable=False),
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['run_id'], ['ingest_run.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('file_sha256', 'kind', 'line_no')
     )
     with op.batch_alter_table('quarantine', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_quarantine_run_id'), ['run_id'], unique=False)

@@ -1,0 +1,51 @@
+"""The CDNOW transaction file (Fader, Hardie & Lee 2005): ``customer date cds dollars``.
+
+The 1/10 sample adds a sample id after the customer id; a header line is skipped. All
+purchases of one customer on one day form one order (``cdnow-<customer>-<YYYYMMDD>``),
+each file line one order line of ``cds`` units, so distinct purchase days are orders.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ingest import values as v
+from ingest.errors import RowError
+from ingest.formats import Format
+from ingest.records import LineRecord
+from ingest.source import Row, whitespace_rows
+
+
+def parse(row: Row) -> LineRecord | None:
+    parts = [row.values[str(i)] for i in range(len(row.values))]
+    if parts and not parts[0].isdigit():
+        return None  # header
+    if len(parts) == 5:
+        customer, _sample, day, cds, dollars = parts
+    elif len(parts) == 4:
+        customer, day, cds, dollars = parts
+    else:
+        raise RowError(
+            None, f"line has {len(parts)} fields; expected customer [sample_id] date cds dollars"
+        )
+    try:
+        at = datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise RowError("date", f"date {day!r} is not a date (expected YYYYMMDD)") from None
+    quantity = v.integer(cds, "cds", minimum=1)
+    amount = v.number(dollars, "dollars", minimum=0)
+    customer = str(int(customer))
+    return LineRecord(
+        line_no=row.line_no,
+        order_id=f"cdnow-{customer}-{day}",
+        customer_id=customer,
+        ordered_at=at,
+        sku="CD",
+        quantity=quantity,
+        unit_price=amount / quantity,
+        currency="USD",
+        category="music",
+    )
+
+
+FORMAT = Format("cdnow", whitespace_rows, parse, creates_customers=True)

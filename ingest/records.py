@@ -1,0 +1,88 @@
+"""What one input row becomes, whatever the file format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass(slots=True)
+class CustomerRecord:
+    line_no: int
+    external_id: str
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    locale: str = "en"
+    time_zone: str = "UTC"
+    country: str | None = None
+    birthday: date | None = None
+    created_at: datetime | None = None
+    consents: dict[str, str] = field(default_factory=dict)
+    consent_source: str = "import"
+
+
+@dataclass(slots=True)
+class LineRecord:
+    """An order line. ``line_no`` is the file line, so re-reading the same file finds it again."""
+
+    line_no: int
+    order_id: str
+    customer_id: str | None
+    ordered_at: datetime
+    sku: str
+    quantity: int
+    unit_price: float
+    currency: str
+    product_name: str | None = None
+    category: str | None = None
+    country: str | None = None
+
+
+@dataclass(slots=True)
+class ReturnRecord:
+    line_no: int
+    return_id: str
+    kind: str  # "return" or "cancellation"
+    returned_at: datetime
+    order_id: str | None
+    customer_id: str | None
+    sku: str | None
+    quantity: int
+    amount: float
+    country: str | None = None
+
+
+@dataclass(slots=True)
+class TicketRecord:
+    line_no: int
+    ticket_id: str
+    customer_id: str
+    channel: str
+    topic: str | None
+    opened_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    touches: int
+
+
+@dataclass(slots=True)
+class ShipmentRecord:
+    line_no: int
+    order_id: str
+    status: str
+    occurred_at: datetime
+    eta: datetime | None
+    carrier: str | None
+
+
+@dataclass(slots=True)
+class DeviceRecord:
+    line_no: int
+    customer_id: str
+    platform: str
+    token: str
+    created_at: datetime | None
+
+
+Record = CustomerRecord | LineRecord | ReturnRecord | TicketRecord | ShipmentRecord | DeviceRecord
