@@ -6,6 +6,8 @@ import typer
 
 import flows  # noqa: F401  (Prefect defaults before anything imports Prefect)
 from cli import db
+from cli.demo import demo
+from cli.generate import generate
 from cli.ingest import ingest
 
 app = typer.Typer(
@@ -17,6 +19,8 @@ app = typer.Typer(
 
 app.add_typer(db.app, name="db")
 app.command("ingest")(ingest)
+app.command("generate")(generate)
+app.command("demo")(demo)
 
 
 if __name__ == "__main__":
