@@ -1,0 +1,1 @@
+"""Who? Customer features in SQL, RFM, marketer rules, clusters, predictions, lifecycle, snapshots."""
