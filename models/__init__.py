@@ -4,7 +4,7 @@ from models.base import UTCDateTime, utcnow
 from models.campaigns import CampaignRun, Message, MessageStatus
 from models.db import get_engine, session_scope, upgrade
 from models.ingest import IngestRun, Quarantine
-from models.segments import SegmentMember, SegmentSnapshot
+from models.segments import CustomerCategory, CustomerFeatures, SegmentMember, SegmentSnapshot
 from models.settings import Settings, get_settings
 from models.store import (
     Channel,
@@ -32,7 +32,9 @@ __all__ = [
     "Consent",
     "ConsentStatus",
     "Customer",
+    "CustomerCategory",
     "CustomerCreate",
+    "CustomerFeatures",
     "CustomerPublic",
     "Device",
     "IngestRun",

@@ -34,3 +34,49 @@ class SegmentMember(SQLModel, table=True):
     segment: str = Field(max_length=128, primary_key=True)
     as_of: date = Field(primary_key=True)
     customer_id: int = Field(primary_key=True, foreign_key="customer.id")
+
+
+class CustomerFeatures(SQLModel, table=True):
+    """Every customer's features as of the last refresh; rules compile to SQL against it."""
+
+    __tablename__ = "customer_features"
+
+    customer_id: int = Field(primary_key=True, foreign_key="customer.id")
+    as_of: date
+    locale: str = Field(max_length=16)
+    country: str | None = Field(default=None, max_length=64)
+    time_zone: str = Field(max_length=64)
+    first_order_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_order_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    orders: int = 0
+    order_days: int = 0
+    revenue: float = 0.0
+    avg_order_value: float = 0.0
+    days_since_last_order: int | None = None
+    tenure_days: int | None = None
+    categories: int = 0
+    top_category: str | None = Field(default=None, max_length=100)
+    returns: int = 0
+    open_tickets: int = 0
+    resolved_tickets: int = 0
+    last_csat: int | None = None
+    last_csat_days_ago: int | None = None
+    messages_received: int = 0
+    messages_opened: int = 0
+    messages_clicked: int = 0
+    value_percentile: float | None = Field(
+        default=None, description="Share of buyers with lower revenue"
+    )
+    r_score: int | None = None
+    f_score: int | None = None
+    m_score: int | None = None
+    rfm_segment: str | None = Field(default=None, max_length=32, index=True)
+
+
+class CustomerCategory(SQLModel, table=True):
+    """Categories each customer bought before the last refresh (for "bought category" rules)."""
+
+    __tablename__ = "customer_category"
+
+    customer_id: int = Field(primary_key=True, foreign_key="customer.id")
+    category: str = Field(primary_key=True, max_length=100)

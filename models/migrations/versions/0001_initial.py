@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 02:04:04.819292
+Create Date: 2026-11-23 02:20:33.328882
 """
 
 from alembic import op
@@ -111,6 +111,47 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('consent', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_consent_customer_id'), ['customer_id'], unique=False)
+
+    op.create_table('customer_category',
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
+    sa.PrimaryKeyConstraint('customer_id', 'category')
+    )
+    op.create_table('customer_features',
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('locale', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('time_zone', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('first_order_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_order_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('orders', sa.Integer(), nullable=False),
+    sa.Column('order_days', sa.Integer(), nullable=False),
+    sa.Column('revenue', sa.Float(), nullable=False),
+    sa.Column('avg_order_value', sa.Float(), nullable=False),
+    sa.Column('days_since_last_order', sa.Integer(), nullable=True),
+    sa.Column('tenure_days', sa.Integer(), nullable=True),
+    sa.Column('categories', sa.Integer(), nullable=False),
+    sa.Column('top_category', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('returns', sa.Integer(), nullable=False),
+    sa.Column('open_tickets', sa.Integer(), nullable=False),
+    sa.Column('resolved_tickets', sa.Integer(), nullable=False),
+    sa.Column('last_csat', sa.Integer(), nullable=True),
+    sa.Column('last_csat_days_ago', sa.Integer(), nullable=True),
+    sa.Column('messages_received', sa.Integer(), nullable=False),
+    sa.Column('messages_opened', sa.Integer(), nullable=False),
+    sa.Column('messages_clicked', sa.Integer(), nullable=False),
+    sa.Column('value_percentile', sa.Float(), nullable=True),
+    sa.Column('r_score', sa.Integer(), nullable=True),
+    sa.Column('f_score', sa.Integer(), nullable=True),
+    sa.Column('m_score', sa.Integer(), nullable=True),
+    sa.Column('rfm_segment', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
+    sa.PrimaryKeyConstraint('customer_id')
+    )
+    with op.batch_alter_table('customer_features', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_customer_features_rfm_segment'), ['rfm_segment'], unique=False)
 
     op.create_table('device',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -383,6 +424,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_device_customer_id'))
 
     op.drop_table('device')
+    with op.batch_alter_table('customer_features', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_customer_features_rfm_segment'))
+
+    op.drop_table('customer_features')
+    op.drop_table('customer_category')
     with op.batch_alter_table('consent', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_consent_customer_id'))
 

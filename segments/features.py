@@ -1,0 +1,225 @@
+"""Customer features as of a date, computed by the database in one INSERT ... SELECT.
+
+Only what happened before the end of ``as_of`` counts. An order is an order with a
+customer, a positive quantity and a positive value; guest orders count for no one.
+Revenue is order
+totals minus what came back (returns and cancellations).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Connection, case, delete, func, insert, literal, or_, select
+
+from models.campaigns import Message
+from models.segments import CustomerCategory, CustomerFeatures
+from models.store import (
+    Customer,
+    Interaction,
+    Order,
+    OrderLine,
+    OrderReturn,
+    Product,
+    SupportTicket,
+)
+from models.surveys import SurveyAnswer
+from segments.sqltime import epoch_day
+
+EPOCH = date(1970, 1, 1)
+
+# Fields a rule may use, with their kind (how the rule language checks values).
+FIELDS: dict[str, str] = {
+    "locale": "text",
+    "country": "text",
+    "time_zone": "text",
+    "first_order_at": "date",
+    "last_order_at": "date",
+    "orders": "number",
+    "order_days": "number",
+    "revenue": "number",
+    "avg_order_value": "number",
+    "days_since_last_order": "number",
+    "tenure_days": "number",
+    "categories": "number",
+    "top_category": "text",
+    "returns": "number",
+    "open_tickets": "number",
+    "resolved_tickets": "number",
+    "last_csat": "number",
+    "last_csat_days_ago": "number",
+    "messages_received": "number",
+    "messages_opened": "number",
+    "messages_clicked": "number",
+    "value_percentile": "number",
+    "r_score": "number",
+    "f_score": "number",
+    "m_score": "number",
+    "rfm_segment": "text",
+}
+
+
+def cutoff_of(as_of: date) -> datetime:
+    """The first instant after ``as_of`` (UTC): everything before it counts."""
+    return datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def _flag(condition) -> object:  # type: ignore[no-untyped-def]
+    return func.sum(case((condition, 1), else_=0))
+
+
+def refresh_features(conn: Connection, *, as_of: date) -> int:
+    """Replace ``customer_features`` and ``customer_category``; returns the number of customers."""
+    cutoff = cutoff_of(as_of)
+    today = (as_of - EPOCH).days
+    o, c = Order.__table__.c, Customer.__table__.c
+    conn.execute(delete(CustomerFeatures))
+    conn.execute(delete(CustomerCategory))
+
+    bought = (
+        (o.customer_id.is_not(None)) & (o["items"] > 0) & (o.total > 0) & (o.ordered_at < cutoff)
+    )
+    orders = (
+        select(
+            o.customer_id,
+            func.min(o.ordered_at).label("first_at"),
+            func.max(o.ordered_at).label("last_at"),
+            func.count().label("n"),
+            func.count(func.distinct(epoch_day(o.ordered_at))).label("days"),
+            func.sum(o.total).label("total"),
+        )
+        .where(bought)
+        .group_by(o.customer_id)
+        .subquery()
+    )
+    r = OrderReturn.__table__.c
+    returns = (
+        select(r.customer_id, func.count().label("n"), func.sum(r.amount).label("amount"))
+        .where(r.customer_id.is_not(None), r.returned_at < cutoff)
+        .group_by(r.customer_id)
+        .subquery()
+    )
+    line, product = OrderLine.__table__.c, Product.__table__.c
+    per_category = (
+        select(o.customer_id, product.category, func.count().label("n"))
+        .select_from(
+            OrderLine.__table__.join(Order.__table__, line.order_id == o.id).join(
+                Product.__table__, product.sku == line.sku
+            )
+        )
+        .where(bought, product.category.is_not(None))
+        .group_by(o.customer_id, product.category)
+        .subquery()
+    )
+    conn.execute(
+        insert(CustomerCategory).from_select(
+            ["customer_id", "category"], select(per_category.c.customer_id, per_category.c.category)
+        )
+    )
+    ranked = select(
+        per_category.c.customer_id,
+        per_category.c.category,
+        func.count().over(partition_by=per_category.c.customer_id).label("k"),
+        func.row_number()
+        .over(
+            partition_by=per_category.c.customer_id,
+            order_by=(per_category.c.n.desc(), per_category.c.category),
+        )
+        .label("rn"),
+    ).subquery()
+    categories = (
+        select(ranked.c.customer_id, ranked.c.category, ranked.c.k)
+        .where(ranked.c.rn == 1)
+        .subquery()
+    )
+    t = SupportTicket.__table__.c
+    tickets = (
+        select(
+            t.customer_id,
+            _flag(t.resolved_at.is_(None) | (t.resolved_at >= cutoff)).label("open"),
+            _flag(t.resolved_at < cutoff).label("resolved"),
+        )
+        .where(t.opened_at < cutoff)
+        .group_by(t.customer_id)
+        .subquery()
+    )
+    a = SurveyAnswer.__table__.c
+    csat_ranked = (
+        select(
+            a.customer_id,
+            a.score,
+            epoch_day(a.answered_at).label("day"),
+            func.row_number()
+            .over(partition_by=a.customer_id, order_by=a.answered_at.desc())
+            .label("rn"),
+        )
+        .where(a.kind == "csat", a.score.is_not(None), a.answered_at < cutoff)
+        .subquery()
+    )
+    csat = (
+        select(csat_ranked.c.customer_id, csat_ranked.c.score, csat_ranked.c.day)
+        .where(csat_ranked.c.rn == 1)
+        .subquery()
+    )
+    m = Message.__table__.c
+    received = (
+        select(m.customer_id, func.count().label("n"))
+        .where(m.status == "sent", m.sent_at < cutoff)
+        .group_by(m.customer_id)
+        .subquery()
+    )
+    i = Interaction.__table__.c
+    engaged = (
+        select(
+            i.customer_id,
+            _flag(i.kind == "opened").label("opened"),
+            _flag(i.kind == "clicked").label("clicked"),
+        )
+        .where(i.occurred_at < cutoff, i.kind.in_(("opened", "clicked")))
+        .group_by(i.customer_id)
+        .subquery()
+    )
+    revenue = func.coalesce(orders.c.total, 0.0) - func.coalesce(returns.c.amount, 0.0)
+    query = (
+        select(
+            c.id,
+            literal(as_of),
+            c.locale,
+            c.country,
+            c.time_zone,
+            orders.c.first_at,
+            orders.c.last_at,
+            func.coalesce(orders.c.n, 0),
+            func.coalesce(orders.c.days, 0),
+            revenue,
+            case((orders.c.n > 0, revenue / orders.c.n), else_=0.0),
+            today - epoch_day(orders.c.last_at),
+            today - epoch_day(orders.c.first_at),
+            func.coalesce(categories.c.k, 0),
+            categories.c.category,
+            func.coalesce(returns.c.n, 0),
+            func.coalesce(tickets.c.open, 0),
+            func.coalesce(tickets.c.resolved, 0),
+            csat.c.score,
+            today - csat.c.day,
+            func.coalesce(received.c.n, 0),
+            func.coalesce(engaged.c.opened, 0),
+            func.coalesce(engaged.c.clicked, 0),
+        )
+        .select_from(Customer.__table__)
+        .outerjoin(orders, orders.c.customer_id == c.id)
+        .outerjoin(returns, returns.c.customer_id == c.id)
+        .outerjoin(categories, categories.c.customer_id == c.id)
+        .outerjoin(tickets, tickets.c.customer_id == c.id)
+        .outerjoin(csat, csat.c.customer_id == c.id)
+        .outerjoin(received, received.c.customer_id == c.id)
+        .outerjoin(engaged, engaged.c.customer_id == c.id)
+        .where(or_(c.created_at < cutoff, orders.c.n > 0))
+    )
+    columns = [
+        "customer_id", "as_of", "locale", "country", "time_zone", "first_order_at", "last_order_at",
+        "orders", "order_days", "revenue", "avg_order_value", "days_since_last_order", "tenure_days",
+        "categories", "top_category", "returns", "open_tickets", "resolved_tickets", "last_csat",
+        "last_csat_days_ago", "messages_received", "messages_opened", "messages_clicked",
+    ]  # fmt: skip
+    return conn.execute(insert(CustomerFeatures).from_select(columns, query)).rowcount
