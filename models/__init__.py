@@ -4,6 +4,7 @@ from models.base import UTCDateTime, utcnow
 from models.campaigns import CampaignRun, Message, MessageStatus
 from models.db import get_engine, session_scope, upgrade
 from models.ingest import IngestRun, Quarantine
+from models.predictions import FittedModel
 from models.segments import CustomerCategory, CustomerFeatures, SegmentMember, SegmentSnapshot
 from models.settings import Settings, get_settings
 from models.store import (
@@ -37,6 +38,7 @@ __all__ = [
     "CustomerFeatures",
     "CustomerPublic",
     "Device",
+    "FittedModel",
     "IngestRun",
     "Interaction",
     "Message",

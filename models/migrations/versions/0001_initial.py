@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 02:20:33.328882
+Create Date: 2026-11-23 02:23:30.335483
 """
 
 from alembic import op
@@ -51,6 +51,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_external_id'), ['external_id'], unique=True)
+
+    op.create_table('fitted_model',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('fitted_model', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_fitted_model_kind'), ['kind'], unique=False)
 
     op.create_table('ingest_run',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -446,6 +458,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ingest_run_sha256'))
 
     op.drop_table('ingest_run')
+    with op.batch_alter_table('fitted_model', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_fitted_model_kind'))
+
+    op.drop_table('fitted_model')
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_external_id'))
 

@@ -1,0 +1,94 @@
+"""Loading segment definitions: the built-in folder plus the store's own, checked as a whole."""
+
+from __future__ import annotations
+
+import re
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+from models.settings import get_settings
+from segments.rfm import SEGMENTS as RFM_SEGMENTS
+from segments.rules import Definition, DefinitionError, parse_definition
+
+BUILT_IN = Path(__file__).parent / "definitions"
+MODEL_SEGMENTS = ("predicted:churn_risk", "predicted:high_value")
+CLUSTER = re.compile(r"^cluster:\d+$")
+
+
+def folders() -> list[Path]:
+    extra = get_settings().definitions_dir
+    return [BUILT_IN] + ([extra / "segments"] if extra and (extra / "segments").is_dir() else [])
+
+
+def computed_names() -> set[str]:
+    """Segments that exist without a definition file: RFM and the model segments."""
+    return {f"rfm:{s}" for s in RFM_SEGMENTS} | set(MODEL_SEGMENTS)
+
+
+def load_file(path: Path) -> Definition:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefinitionError(str(path), None, f"cannot read the file: {exc}") from None
+    return parse_definition(text, str(path))
+
+
+def load_all(paths: list[Path] | None = None) -> tuple[list[Definition], list[DefinitionError]]:
+    """Every definition in dependency order, and every mistake found (good files still load).
+
+    A store's own file with the same name as a built-in one replaces it.
+    """
+    errors: list[DefinitionError] = []
+    by_name: dict[str, Definition] = {}
+    files = (
+        paths
+        if paths is not None
+        else [p for folder in folders() for p in sorted(folder.glob("*.y*ml"))]
+    )
+    for path in files:
+        try:
+            definition = load_file(path)
+        except DefinitionError as exc:
+            errors.append(exc)
+            continue
+        if definition.name in computed_names():
+            errors.append(
+                DefinitionError(
+                    definition.source,
+                    definition.line,
+                    f"name {definition.name!r} is reserved for a computed segment",
+                )
+            )
+            continue
+        by_name[definition.name] = definition
+    known = set(by_name) | computed_names()
+    bad: set[str] = set()
+    for d in by_name.values():
+        for ref in d.references():
+            if ref.segment not in known and not CLUSTER.match(ref.segment):
+                errors.append(
+                    DefinitionError(
+                        d.source,
+                        ref.line,
+                        f"unknown segment {ref.segment!r}; known: {', '.join(sorted(known))}, cluster:N",
+                    )
+                )
+                bad.add(d.name)
+    graph = {
+        d.name: {r.segment for r in d.references() if r.segment in by_name}
+        for d in by_name.values()
+    }
+    try:
+        order = list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        cycle = exc.args[1]
+        first = by_name[cycle[0]]
+        line = next((r.line for r in first.references() if r.segment in cycle), first.line)
+        errors.append(
+            DefinitionError(
+                first.source, line, f"segments refer to each other in a cycle: {' -> '.join(cycle)}"
+            )
+        )
+        bad.update(cycle)
+        order = [n for n in by_name if n not in bad]
+    return [by_name[n] for n in order if n not in bad], errors
