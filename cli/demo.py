@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cli.output import console, key_values, print_json
+from cli.output import console, key_values, print_json, table
 
 
 def demo(
@@ -40,3 +40,8 @@ def demo(
         "took": f"{summary['wall_seconds']} s",
     }
     console.print(key_values("homecoming demo", shown))
+    console.print(
+        table(
+            "segments of the generated store", ["segment", "customers"], summary["segments"].items()
+        )
+    )

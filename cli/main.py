@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 import flows  # noqa: F401  (Prefect defaults before anything imports Prefect)
-from cli import db
+from cli import db, segments
 from cli.demo import demo
 from cli.generate import generate
 from cli.ingest import ingest
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 
 app.add_typer(db.app, name="db")
+app.add_typer(segments.app, name="segments")
 app.command("ingest")(ingest)
 app.command("generate")(generate)
 app.command("demo")(demo)

@@ -26,6 +26,7 @@ from models.db import get_engine, upgrade
 from models.ingest import Quarantine
 from models.settings import get_settings
 from models.store import Customer, Order
+from segments.refresh import refresh
 
 KINDS = ("customers", "orders", "interactions", "shipments", "devices")
 
@@ -96,12 +97,20 @@ def store_summary(ctx: DemoContext) -> None:
         )
 
 
+def refresh_segments(ctx: DemoContext) -> None:
+    """Every segment as of the store's last day; the summary shows the named RFM ones."""
+    result = refresh(get_engine(), as_of=ctx.end)
+    ctx.summary["segments"] = {name: size for name, size in sorted(result.sizes.items())}
+    ctx.summary["segment_warnings"] = result.warnings
+
+
 Step = Callable[[DemoContext], None]
 STEPS: list[tuple[str, Step]] = [
     ("fresh-database", fresh_database),
     ("generate-store", generate_store),
     ("ingest-store", ingest_store),
     ("store-summary", store_summary),
+    ("refresh-segments", refresh_segments),
 ]
 
 
