@@ -80,3 +80,4 @@ class CustomerCategory(SQLModel, table=True):
 
     customer_id: int = Field(primary_key=True, foreign_key="customer.id")
     category: str = Field(primary_key=True, max_length=100)
+    lines: int = 0

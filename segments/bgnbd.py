@@ -111,10 +111,13 @@ def fit(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BGNBD:
         return float(value) if np.isfinite(value) else 1e300
 
     best = None
+    # One start usually suffices; the others are tried only when it fails to converge.
     for start in ([0.0, 0.0, 0.0, 0.0], [-1.0, -2.0, 0.0, 1.0], [0.5, -1.0, -0.5, 0.5]):
         result = polish(objective, np.array(start))
         if best is None or result.fun < best.fun:
             best = result
+        if best.success:
+            break
     assert best is not None
     r, alpha, a, b = np.exp(best.x)
     alpha *= scale  # α is a time scale: undo the scaling

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, case, delete, func, insert, literal, or_, sel
 
 from models.campaigns import Message
 from models.segments import CustomerCategory, CustomerFeatures
+from models.sqltime import epoch_day
 from models.store import (
     Customer,
     Interaction,
@@ -24,7 +25,6 @@ from models.store import (
     SupportTicket,
 )
 from models.surveys import SurveyAnswer
-from segments.sqltime import epoch_day
 
 EPOCH = date(1970, 1, 1)
 
@@ -113,25 +113,20 @@ def refresh_features(conn: Connection, *, as_of: date) -> int:
     )
     conn.execute(
         insert(CustomerCategory).from_select(
-            ["customer_id", "category"], select(per_category.c.customer_id, per_category.c.category)
+            ["customer_id", "category", "lines"], select(per_category)
         )
     )
-    ranked = select(
-        per_category.c.customer_id,
-        per_category.c.category,
-        func.count().over(partition_by=per_category.c.customer_id).label("k"),
-        func.row_number()
-        .over(
-            partition_by=per_category.c.customer_id,
-            order_by=(per_category.c.n.desc(), per_category.c.category),
-        )
-        .label("rn"),
-    ).subquery()
-    categories = (
-        select(ranked.c.customer_id, ranked.c.category, ranked.c.k)
-        .where(ranked.c.rn == 1)
-        .subquery()
+    # Correlated lookups through the primary key (not a window over a subquery), so that
+    # SQLite as well as PostgreSQL joins them in O(n log n).
+    cc = CustomerCategory.__table__.c
+    top_category = (
+        select(cc.category)
+        .where(cc.customer_id == c.id)
+        .order_by(cc.lines.desc(), cc.category)
+        .limit(1)
+        .scalar_subquery()
     )
+    category_count = select(func.count()).where(cc.customer_id == c.id).scalar_subquery()
     t = SupportTicket.__table__.c
     tickets = (
         select(
@@ -144,22 +139,13 @@ def refresh_features(conn: Connection, *, as_of: date) -> int:
         .subquery()
     )
     a = SurveyAnswer.__table__.c
-    csat_ranked = (
-        select(
-            a.customer_id,
-            a.score,
-            epoch_day(a.answered_at).label("day"),
-            func.row_number()
-            .over(partition_by=a.customer_id, order_by=a.answered_at.desc())
-            .label("rn"),
+    last_csat = (
+        select(a.score)
+        .where(
+            a.customer_id == c.id, a.kind == "csat", a.score.is_not(None), a.answered_at < cutoff
         )
-        .where(a.kind == "csat", a.score.is_not(None), a.answered_at < cutoff)
-        .subquery()
-    )
-    csat = (
-        select(csat_ranked.c.customer_id, csat_ranked.c.score, csat_ranked.c.day)
-        .where(csat_ranked.c.rn == 1)
-        .subquery()
+        .order_by(a.answered_at.desc())
+        .limit(1)
     )
     m = Message.__table__.c
     received = (
@@ -195,13 +181,13 @@ def refresh_features(conn: Connection, *, as_of: date) -> int:
             case((orders.c.n > 0, revenue / orders.c.n), else_=0.0),
             today - epoch_day(orders.c.last_at),
             today - epoch_day(orders.c.first_at),
-            func.coalesce(categories.c.k, 0),
-            categories.c.category,
+            category_count,
+            top_category,
             func.coalesce(returns.c.n, 0),
             func.coalesce(tickets.c.open, 0),
             func.coalesce(tickets.c.resolved, 0),
-            csat.c.score,
-            today - csat.c.day,
+            last_csat.scalar_subquery(),
+            today - last_csat.with_only_columns(epoch_day(a.answered_at)).scalar_subquery(),
             func.coalesce(received.c.n, 0),
             func.coalesce(engaged.c.opened, 0),
             func.coalesce(engaged.c.clicked, 0),
@@ -209,9 +195,7 @@ def refresh_features(conn: Connection, *, as_of: date) -> int:
         .select_from(Customer.__table__)
         .outerjoin(orders, orders.c.customer_id == c.id)
         .outerjoin(returns, returns.c.customer_id == c.id)
-        .outerjoin(categories, categories.c.customer_id == c.id)
         .outerjoin(tickets, tickets.c.customer_id == c.id)
-        .outerjoin(csat, csat.c.customer_id == c.id)
         .outerjoin(received, received.c.customer_id == c.id)
         .outerjoin(engaged, engaged.c.customer_id == c.id)
         .where(or_(c.created_at < cutoff, orders.c.n > 0))

@@ -16,8 +16,8 @@ from datetime import date
 import numpy as np
 from sqlalchemy import Engine, case, func, select
 
+from models.sqltime import epoch_day
 from models.store import Order
-from segments.sqltime import epoch_day
 
 EPOCH = date(1970, 1, 1)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 02:23:30.335483
+Create Date: 2026-11-23 02:35:12.676690
 """
 
 from alembic import op
@@ -127,6 +127,7 @@ def upgrade() -> None:
     op.create_table('customer_category',
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('lines', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
     sa.PrimaryKeyConstraint('customer_id', 'category')
     )
