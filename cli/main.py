@@ -9,6 +9,7 @@ from cli import db, segments
 from cli.demo import demo
 from cli.generate import generate
 from cli.ingest import ingest
+from cli.report import report
 
 app = typer.Typer(
     name="homecoming",
@@ -22,6 +23,7 @@ app.add_typer(segments.app, name="segments")
 app.command("ingest")(ingest)
 app.command("generate")(generate)
 app.command("demo")(demo)
+app.command("report")(report)
 
 
 if __name__ == "__main__":

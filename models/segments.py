@@ -57,9 +57,11 @@ class CustomerFeatures(SQLModel, table=True):
     categories: int = 0
     top_category: str | None = Field(default=None, max_length=100)
     returns: int = 0
+    cancellations: int = 0
     open_tickets: int = 0
     resolved_tickets: int = 0
     last_csat: int | None = None
+    last_csat_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     last_csat_days_ago: int | None = None
     messages_received: int = 0
     messages_opened: int = 0

@@ -115,7 +115,10 @@ class Order(SQLModel, table=True):
     """One order (an invoice). ``customer_id`` is empty for guest orders, which count for no one."""
 
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_customer_ordered", "customer_id", "ordered_at", "total"),)
+    # Covers the per-customer aggregates (features, RFM, cohorts) without touching the table.
+    __table_args__ = (
+        Index("ix_orders_customer_ordered", "customer_id", "ordered_at", "total", "items"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     external_id: str = Field(max_length=64, unique=True)
@@ -129,10 +132,13 @@ class Order(SQLModel, table=True):
 
 class OrderLine(SQLModel, table=True):
     __tablename__ = "order_line"
-    __table_args__ = (UniqueConstraint("order_id", "line_no"),)
+    __table_args__ = (
+        UniqueConstraint("order_id", "line_no"),
+        Index("ix_order_line_order_sku", "order_id", "sku"),  # covers order -> categories
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    order_id: int = Field(foreign_key="orders.id", index=True)
+    order_id: int = Field(foreign_key="orders.id")
     line_no: int
     sku: str = Field(max_length=64, index=True)
     quantity: int

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, not_, or_, select, true
 
 from models.segments import CustomerCategory, CustomerFeatures, SegmentMember
+from segments.features import FIELDS
 from segments.rules import All, Any_, Bought, Compare, Condition, InSegment, Not, RelativeDate
 
 F = CustomerFeatures.__table__.c
@@ -68,7 +69,7 @@ def _compare_sql(cond: Compare, as_of: date) -> ColumnElement[bool]:
     op, value = cond.op, cond.value
     if op == "is_null":
         return col.is_(None) if value else col.is_not(None)
-    if col.name in ("first_order_at", "last_order_at"):
+    if FIELDS[cond.field] == "date":
         if op in ("in", "not_in", "ne"):
             days = value if op != "ne" else (value,)
             any_day = or_(

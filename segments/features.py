@@ -1,16 +1,20 @@
 """Customer features as of a date, computed by the database in one INSERT ... SELECT.
 
-Only what happened before the end of ``as_of`` counts. An order is an order with a
+Only what happened before the end of ``as_of`` (UTC) counts. An order is an order with a
 customer, a positive quantity and a positive value; guest orders count for no one.
-Revenue is order
-totals minus what came back (returns and cancellations).
+Revenue is order totals minus what came back (returns and cancellations), rounded to
+cents. Every customer known by then has a row, with zeros and empty dates if they never
+bought, so rules on customer fields (locale, country) reach them too.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, case, delete, func, insert, literal, or_, select
+from sqlalchemy import Connection, Float, case, delete, func, insert, literal, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from models.campaigns import Message
 from models.segments import CustomerCategory, CustomerFeatures
@@ -22,6 +26,7 @@ from models.store import (
     OrderLine,
     OrderReturn,
     Product,
+    ReturnKind,
     SupportTicket,
 )
 from models.surveys import SurveyAnswer
@@ -44,9 +49,11 @@ FIELDS: dict[str, str] = {
     "categories": "number",
     "top_category": "text",
     "returns": "number",
+    "cancellations": "number",
     "open_tickets": "number",
     "resolved_tickets": "number",
     "last_csat": "number",
+    "last_csat_at": "date",
     "last_csat_days_ago": "number",
     "messages_received": "number",
     "messages_opened": "number",
@@ -62,6 +69,24 @@ FIELDS: dict[str, str] = {
 def cutoff_of(as_of: date) -> datetime:
     """The first instant after ``as_of`` (UTC): everything before it counts."""
     return datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC) + timedelta(days=1)
+
+
+class round_cents(FunctionElement[float]):
+    """Money rounded to cents, so the same sum in any order gives the same number."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(round_cents, "sqlite")
+def _round_cents_sqlite(element: round_cents, compiler: Any, **kw: Any) -> str:
+    return f"ROUND({compiler.process(element.clauses, **kw)}, 2)"
+
+
+@compiles(round_cents, "postgresql")
+def _round_cents_pg(element: round_cents, compiler: Any, **kw: Any) -> str:
+    arg = compiler.process(element.clauses, **kw)
+    return f"CAST(ROUND(CAST({arg} AS NUMERIC), 2) AS DOUBLE PRECISION)"
 
 
 def _flag(condition) -> object:  # type: ignore[no-untyped-def]
@@ -94,7 +119,12 @@ def refresh_features(conn: Connection, *, as_of: date) -> int:
     )
     r = OrderReturn.__table__.c
     returns = (
-        select(r.customer_id, func.count().label("n"), func.sum(r.amount).label("amount"))
+        select(
+            r.customer_id,
+            _flag(r.kind != ReturnKind.cancellation.value).label("n"),
+            _flag(r.kind == ReturnKind.cancellation.value).label("cancelled"),
+            func.sum(r.amount).label("amount"),
+        )
         .where(r.customer_id.is_not(None), r.returned_at < cutoff)
         .group_by(r.customer_id)
         .subquery()
@@ -165,7 +195,7 @@ def refresh_features(conn: Connection, *, as_of: date) -> int:
         .group_by(i.customer_id)
         .subquery()
     )
-    revenue = func.coalesce(orders.c.total, 0.0) - func.coalesce(returns.c.amount, 0.0)
+    revenue = round_cents(func.coalesce(orders.c.total, 0.0) - func.coalesce(returns.c.amount, 0.0))
     query = (
         select(
             c.id,
@@ -184,9 +214,11 @@ def refresh_features(conn: Connection, *, as_of: date) -> int:
             category_count,
             top_category,
             func.coalesce(returns.c.n, 0),
+            func.coalesce(returns.c.cancelled, 0),
             func.coalesce(tickets.c.open, 0),
             func.coalesce(tickets.c.resolved, 0),
             last_csat.scalar_subquery(),
+            last_csat.with_only_columns(a.answered_at).scalar_subquery(),
             today - last_csat.with_only_columns(epoch_day(a.answered_at)).scalar_subquery(),
             func.coalesce(received.c.n, 0),
             func.coalesce(engaged.c.opened, 0),
@@ -203,7 +235,8 @@ def refresh_features(conn: Connection, *, as_of: date) -> int:
     columns = [
         "customer_id", "as_of", "locale", "country", "time_zone", "first_order_at", "last_order_at",
         "orders", "order_days", "revenue", "avg_order_value", "days_since_last_order", "tenure_days",
-        "categories", "top_category", "returns", "open_tickets", "resolved_tickets", "last_csat",
-        "last_csat_days_ago", "messages_received", "messages_opened", "messages_clicked",
+        "categories", "top_category", "returns", "cancellations", "open_tickets", "resolved_tickets",
+        "last_csat", "last_csat_at", "last_csat_days_ago", "messages_received", "messages_opened", "messages_clicked",
     ]  # fmt: skip
-    return conn.execute(insert(CustomerFeatures).from_select(columns, query)).rowcount
+    conn.execute(insert(CustomerFeatures).from_select(columns, query))
+    return conn.execute(select(func.count()).select_from(CustomerFeatures)).scalar_one()

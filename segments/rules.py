@@ -216,21 +216,23 @@ def _one(key: ScalarNode, value: Node, source: str) -> Condition:
             f"unknown field {word!r}; valid fields: {', '.join(FIELDS)}; or one of {', '.join(COMBINATORS)}",
         )
     if isinstance(value, MappingNode):
-        if len(value.value) != 1:
+        if not value.value:
             raise DefinitionError(
                 source,
                 _line(value),
-                f"give one operator per field condition; operators: {', '.join(OPERATORS)}",
+                f"give {word} an operator, e.g. {{gte: 2}}; operators: {', '.join(OPERATORS)}",
             )
-        op_node, arg = value.value[0]
-        op = op_node.value
-        if op not in OPERATORS:
-            raise DefinitionError(
-                source,
-                _line(op_node),
-                f"unknown operator {op!r} for {word}; valid operators: {', '.join(OPERATORS)}",
-            )
-        return Compare(word, op, _value(word, op, arg, source), _line(op_node))
+        parts = []
+        for op_node, arg in value.value:
+            op = op_node.value
+            if op not in OPERATORS:
+                raise DefinitionError(
+                    source,
+                    _line(op_node),
+                    f"unknown operator {op!r} for {word}; valid operators: {', '.join(OPERATORS)}",
+                )
+            parts.append(Compare(word, op, _value(word, op, arg, source), _line(op_node)))
+        return parts[0] if len(parts) == 1 else All(tuple(parts))  # {gte: 2, lte: 5}: both
     return Compare(word, "eq", _value(word, "eq", value, source), line)
 
 

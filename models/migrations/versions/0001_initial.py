@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 02:35:12.676690
+Create Date: 2026-11-23 02:41:25.987983
 """
 
 from alembic import op
@@ -148,9 +148,11 @@ def upgrade() -> None:
     sa.Column('categories', sa.Integer(), nullable=False),
     sa.Column('top_category', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('returns', sa.Integer(), nullable=False),
+    sa.Column('cancellations', sa.Integer(), nullable=False),
     sa.Column('open_tickets', sa.Integer(), nullable=False),
     sa.Column('resolved_tickets', sa.Integer(), nullable=False),
     sa.Column('last_csat', sa.Integer(), nullable=True),
+    sa.Column('last_csat_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_csat_days_ago', sa.Integer(), nullable=True),
     sa.Column('messages_received', sa.Integer(), nullable=False),
     sa.Column('messages_opened', sa.Integer(), nullable=False),
@@ -244,7 +246,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('external_id')
     )
     with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.create_index('ix_orders_customer_ordered', ['customer_id', 'ordered_at', 'total'], unique=False)
+        batch_op.create_index('ix_orders_customer_ordered', ['customer_id', 'ordered_at', 'total', 'items'], unique=False)
         batch_op.create_index(batch_op.f('ix_orders_ordered_at'), ['ordered_at'], unique=False)
 
     op.create_table('quarantine',
@@ -305,7 +307,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('order_id', 'line_no')
     )
     with op.batch_alter_table('order_line', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_order_line_order_id'), ['order_id'], unique=False)
+        batch_op.create_index('ix_order_line_order_sku', ['order_id', 'sku'], unique=False)
         batch_op.create_index(batch_op.f('ix_order_line_sku'), ['sku'], unique=False)
 
     op.create_table('order_return',
@@ -400,7 +402,7 @@ def downgrade() -> None:
     op.drop_table('order_return')
     with op.batch_alter_table('order_line', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_order_line_sku'))
-        batch_op.drop_index(batch_op.f('ix_order_line_order_id'))
+        batch_op.drop_index('ix_order_line_order_sku')
 
     op.drop_table('order_line')
     with op.batch_alter_table('support_ticket', schema=None) as batch_op:
