@@ -1,4 +1,4 @@
-"""Build reports by kind: the one entry point for the CLI and the flow."""
+"""Build reports by kind: the one entry point for the CLI, the flow and the demo."""
 
 from __future__ import annotations
 
@@ -6,19 +6,28 @@ from datetime import date
 
 from sqlalchemy import Engine
 
-from analytics.campaigns import campaign_report
+from analytics import campaigns, csat, repeat, segments
 from analytics.cohorts import cohort_report
-from analytics.csat import csat_report
-from analytics.repeat import repeat_report
+from analytics.orders import Window
 from analytics.report import Report
-from analytics.segments import segment_report
 
 KINDS = ("repeat", "cohorts", "segments", "campaigns", "csat")
-BY = {
-    "repeat": ("none", "locale", "country"),
-    "csat": ("survey", "month", "segment"),
-    "segments": None,
+BY: dict[str, tuple[str, ...]] = {
+    "repeat": repeat.BY,
+    "segments": segments.BY,
+    "csat": csat.BY,
 }
+
+
+def check(kind: str, by: str | None) -> None:
+    """Raise ValueError naming what would be valid, before any query runs."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown report {kind!r}; expected one of {', '.join(KINDS)} or all")
+    if by is not None:
+        allowed = BY.get(kind, ())
+        if by not in allowed:
+            valid = f"expected one of {', '.join(allowed)}" if allowed else "it takes no --by"
+            raise ValueError(f"--by {by!r} does not apply to {kind}; {valid}")
 
 
 def build(
@@ -28,22 +37,32 @@ def build(
     by: str | None = None,
     start: date | None = None,
     end: date | None = None,
-    window: int = 7,
+    window: int | None = None,
+    zone: str | None = None,
 ) -> Report:
+    """One report. ``window`` is the campaigns' attribution window in days (default 7)."""
+    check(kind, by)
+    span = Window.of(start, end, zone)
     if kind == "repeat":
-        return repeat_report(engine, start=start, end=end, by=by or "none")
+        return repeat.repeat_report(engine, window=span, by=by or "none")
     if kind == "cohorts":
-        return cohort_report(engine, start=start, end=end)
+        return cohort_report(engine, window=span)
     if kind == "segments":
-        return segment_report(engine, start=start, end=end, by=by)
+        return segments.segment_report(engine, window=span, by=by or "snapshot")
     if kind == "campaigns":
-        return campaign_report(engine, window=window, start=start, end=end)
-    if kind == "csat":
-        return csat_report(engine, by=by or "survey", start=start, end=end)
-    raise ValueError(f"unknown report {kind!r}; expected one of {', '.join(KINDS)} or all")
+        return campaigns.campaign_report(
+            engine, window=span, days=window or campaigns.DEFAULT_WINDOW
+        )
+    return csat.csat_report(engine, window=span, by=by or "survey")
 
 
 def build_all(
-    engine: Engine, *, start: date | None = None, end: date | None = None, window: int = 7
+    engine: Engine,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    window: int | None = None,
+    zone: str | None = None,
 ) -> list[Report]:
-    return [build(engine, kind, start=start, end=end, window=window) for kind in KINDS]
+    """Every kind with its default grouping, in the order of the HTML report."""
+    return [build(engine, k, start=start, end=end, window=window, zone=zone) for k in KINDS]

@@ -2,160 +2,272 @@
 
 from __future__ import annotations
 
-from datetime import date
+import math
 
-from sqlalchemy import Engine, and_, case, func, literal, select
+from sqlalchemy import Engine, and_, case, func, select
 
-from analytics.orders import DEFINITION, ORD, counted, instant
-from analytics.report import Report
-from analytics.stats import compare
+from analytics.connection import reading
+from analytics.localtime import shift_days
+from analytics.orders import DEFINITION, ORD, Window, counted
+from analytics.report import Report, Table
+from analytics.stats import compare, welch
 from models.campaigns import Message
-from models.sqltime import plus_days
 from models.store import Interaction, Order
 
 M = Message.__table__.c
 I = Interaction.__table__.c  # noqa: E741
 ENGAGEMENT = ("delivered", "bounced", "complained", "opened", "clicked", "unsubscribed")
+DEFAULT_WINDOW = 7
 TEXT = (
-    "Campaign effect: recipients (messages sent) against the hold-out of the same campaign period. Conversion: "
-    "an order within the attribution window after the send (the planned send time for the hold-out). Uplift: "
-    "difference of conversion rates with a 95 % Newcombe interval and a two-proportion z-test (Fisher's exact "
-    "test for small counts); relative uplift with a log risk-ratio interval. " + DEFINITION
+    "Campaign effect: for each campaign period, the customers it was sent to (ledger status "
+    "sent) against its hold-out (status held_out), which was chosen by a stable hash and sent "
+    "nothing. A customer converts with an order within the attribution window (default 7 "
+    "days) after the send: the first sent_at of their messages, or the planned send_at for "
+    "the hold-out. Uplift is the difference of conversion rates with a 95 % Newcombe "
+    "(hybrid score) interval and a two-sided p-value (pooled z-test; Fisher's exact test when "
+    "an expected count is below 5); relative uplift is the ratio of rates minus 1 with a "
+    "log-ratio interval; mde is the smallest uplift the groups would find 80 % of the time. "
+    "Revenue per customer is compared with Welch's interval. Each variant is compared with "
+    "the whole hold-out of its period. Engagement: sent messages (a customer may get an email "
+    "and a push) and how many had at least one provider event of each kind."
 )
 
 
-def outcomes(
-    engine: Engine, *, window: int = 7, start: date | None = None, end: date | None = None
-) -> list[tuple]:
-    """(campaign, period, variant, group, customers, converted, revenue) per group."""
-    t0 = func.coalesce(M.sent_at, M.send_at)
-    per_message = (
-        select(
-            M.id,
-            M.campaign,
-            M.period,
-            M.variant,
-            M.status,
-            func.count(ORD.id).label("orders"),
-            func.coalesce(func.sum(ORD.total), 0.0).label("revenue"),
+def outcomes(engine: Engine, *, window: Window, days: int = DEFAULT_WINDOW) -> list[tuple]:
+    """(campaign, period, variant, group, customers, converted, revenue, revenue²) per group."""
+    with reading(engine) as conn:
+        dialect = conn.dialect.name
+        t0 = case((M.status == "sent", M.sent_at), else_=M.send_at)
+        # Only periods with a hold-out can be measured (surveys have none): skip the rest.
+        measured = select(M.campaign, M.period).where(M.status == "held_out").distinct().subquery()
+        with_holdout = Message.__table__.join(
+            measured, and_(measured.c.campaign == M.campaign, measured.c.period == M.period)
         )
-        .select_from(Message.__table__)
-        .outerjoin(
-            Order.__table__,
-            and_(
-                ORD.customer_id == M.customer_id,
-                counted(),
-                ORD.ordered_at > t0,
-                ORD.ordered_at <= plus_days(t0, literal(window)),
-            ),
+        per_customer = (
+            select(
+                M.campaign,
+                M.period,
+                M.customer_id,
+                M.status,
+                func.min(M.variant).label("variant"),
+                func.min(t0).label("t0"),
+            )
+            .select_from(with_holdout)
+            .where(M.status.in_(("sent", "held_out")), t0.is_not(None))
+            .group_by(M.campaign, M.period, M.customer_id, M.status)
         )
-        .where(M.status.in_(("sent", "held_out")), t0.is_not(None))
-        .group_by(M.id, M.campaign, M.period, M.variant, M.status)
-    )
-    if start:
-        per_message = per_message.where(t0 >= instant(start))
-    if end:
-        per_message = per_message.where(t0 < instant(end))
-    p = per_message.subquery()
-    query = (
-        select(
-            p.c.campaign,
-            p.c.period,
-            p.c.variant,
-            p.c.status,
-            func.count(),
-            func.sum(case((p.c.orders > 0, 1), else_=0)),
-            func.sum(p.c.revenue),
+        if window.start_at:
+            per_customer = per_customer.where(t0 >= window.start_at)
+        if window.end_at:
+            per_customer = per_customer.where(t0 < window.end_at)
+        r = per_customer.subquery()
+        converted = (
+            select(
+                r.c.campaign,
+                r.c.period,
+                r.c.variant,
+                r.c.status,
+                func.count(ORD.id).label("orders"),
+                func.coalesce(func.sum(ORD.total), 0.0).label("revenue"),
+            )
+            .select_from(r)
+            .outerjoin(
+                Order.__table__,
+                and_(
+                    ORD.customer_id == r.c.customer_id,
+                    counted(),
+                    ORD.ordered_at > r.c.t0,
+                    ORD.ordered_at <= shift_days(r.c.t0, days, dialect),
+                ),
+            )
+            .group_by(r.c.campaign, r.c.period, r.c.customer_id, r.c.status, r.c.variant)
+            .subquery()
         )
-        .group_by(p.c.campaign, p.c.period, p.c.variant, p.c.status)
-        .order_by(p.c.campaign, p.c.period, p.c.variant)
-    )
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(query)]
+        c = converted.c
+        query = (
+            select(
+                c.campaign,
+                c.period,
+                c.variant,
+                c.status,
+                func.count(),
+                func.sum(case((c.orders > 0, 1), else_=0)),
+                func.sum(c.revenue),
+                func.sum(c.revenue * c.revenue),
+            )
+            .group_by(c.campaign, c.period, c.variant, c.status)
+            .order_by(c.campaign, c.period)
+        )
+        return [tuple(row) for row in conn.execute(query)]
 
 
-def engagement(engine: Engine) -> dict[tuple[str, str], dict[str, int]]:
+def engagement(engine: Engine, *, window: Window) -> dict[tuple[str, str, str | None], dict]:
+    """{(campaign, period, variant): {"messages": sent, kind: messages with that event}}."""
     query = (
-        select(M.campaign, M.period, I.kind, func.count(func.distinct(I.message_id)))
+        select(M.campaign, M.period, M.variant, I.kind, func.count(func.distinct(I.message_id)))
         .join(Message.__table__, M.id == I.message_id)
-        .where(I.kind.in_(ENGAGEMENT))
-        .group_by(M.campaign, M.period, I.kind)
+        .where(I.kind.in_(ENGAGEMENT), M.status == "sent")
+        .group_by(M.campaign, M.period, M.variant, I.kind)
     )
-    out: dict[tuple[str, str], dict[str, int]] = {}
-    with engine.connect() as conn:
-        for campaign, period, kind, n in conn.execute(query):
-            out.setdefault((campaign, period), {})[kind] = n
+    sent = (
+        select(M.campaign, M.period, M.variant, func.count())
+        .where(M.status == "sent")
+        .group_by(M.campaign, M.period, M.variant)
+    )
+    if window.start_at:
+        query = query.where(M.sent_at >= window.start_at)
+        sent = sent.where(M.sent_at >= window.start_at)
+    if window.end_at:
+        query = query.where(M.sent_at < window.end_at)
+        sent = sent.where(M.sent_at < window.end_at)
+    out: dict[tuple[str, str, str | None], dict] = {}
+    with reading(engine) as conn:
+        for campaign, period, variant, n in conn.execute(sent):
+            out.setdefault((campaign, period, variant), {})["messages"] = int(n)
+        for campaign, period, variant, kind, n in conn.execute(query):
+            out.setdefault((campaign, period, variant), {})[kind] = int(n)
     return out
 
 
+Group = list[float]  # customers, converted, revenue, revenue squared
+
+
+def _add(into: Group, row: tuple) -> None:
+    for i, value in enumerate(row):
+        into[i] += float(value or 0)
+
+
 def campaign_effects(
-    engine: Engine,
-    *,
-    window: int = 7,
-    start: date | None = None,
-    end: date | None = None,
-    by_variant: bool = True,
-) -> list[dict]:
-    groups: dict[tuple[str, str], dict] = {}
-    for campaign, period, variant, status, n, x, revenue in outcomes(
-        engine, window=window, start=start, end=end
-    ):
-        g = groups.setdefault((campaign, period), {"sent": {}, "holdout": [0, 0, 0.0]})
+    engine: Engine, *, window: Window, days: int = DEFAULT_WINDOW
+) -> tuple[list[dict], list[dict]]:
+    """(uplift rows, engagement rows): per campaign period, all recipients and each variant."""
+    periods: dict[tuple[str, str], dict] = {}
+    for campaign, period, variant, status, *numbers in outcomes(engine, window=window, days=days):
+        p = periods.setdefault((campaign, period), {"sent": {}, "held_out": [0.0] * 4})
         if status == "held_out":
-            h = g["holdout"]
-            h[0], h[1], h[2] = h[0] + n, h[1] + int(x), h[2] + float(revenue)
+            _add(p["held_out"], numbers)
         else:
-            s = g["sent"].setdefault(variant or "all", [0, 0, 0.0])
-            s[0], s[1], s[2] = s[0] + n, s[1] + int(x), s[2] + float(revenue)
-    engaged = engagement(engine)
-    rows = []
-    for (campaign, period), g in sorted(groups.items()):
-        variants = dict(g["sent"])
-        if len(variants) > 1 or "all" not in variants:
-            total = [sum(v[i] for v in variants.values()) for i in range(3)]
-            variants = {"all": total, **(variants if by_variant else {})}
-        n_c, x_c, rev_c = g["holdout"]
-        for variant, (n_t, x_t, rev_t) in variants.items():
-            c = compare(x_t, n_t, x_c, n_c)
-            rows.append(
+            _add(p["sent"].setdefault(variant, [0.0] * 4), numbers)
+    engaged = engagement(engine, window=window)
+    rows, engagement_rows = [], []
+    for (campaign, period), p in sorted(periods.items()):
+        if not p["held_out"][0]:
+            continue  # held out before the window only: nothing to compare with
+        groups: dict[str, Group] = {"all": [0.0] * 4}
+        for numbers in p["sent"].values():
+            _add(groups["all"], numbers)
+        named = sorted(v for v in p["sent"] if v is not None)
+        if len(p["sent"]) > 1 or named:
+            groups.update({v: p["sent"][v] for v in named})
+        for variant, treated in groups.items():
+            rows.append(_row(campaign, period, variant, treated, p["held_out"]))
+            events: dict[str, int] = {}
+            for (c, per, v), kinds in engaged.items():
+                if (c, per) == (campaign, period) and (variant == "all" or v == variant):
+                    for kind, n in kinds.items():
+                        events[kind] = events.get(kind, 0) + n
+            engagement_rows.append(
                 {
                     "campaign": campaign,
                     "period": period,
                     "variant": variant,
-                    "recipients": n_t,
-                    "holdout": n_c,
-                    "conversion": round(c.p_t, 4),
-                    "holdout_conversion": round(c.p_c, 4),
-                    "uplift": round(c.uplift, 4),
-                    "ci_low": round(c.ci_low, 4),
-                    "ci_high": round(c.ci_high, 4),
-                    "relative_uplift": None if c.relative is None else round(c.relative, 4),
-                    "p_value": round(c.p_value, 4),
-                    "revenue_per_recipient": round(rev_t / n_t, 2) if n_t else 0.0,
-                    "revenue_per_holdout": round(rev_c / n_c, 2) if n_c else 0.0,
-                    "warning": c.warning or "",
-                    **{
-                        k: engaged.get((campaign, period), {}).get(k, 0)
-                        for k in ENGAGEMENT
-                        if variant == "all"
-                    },
+                    "recipients": int(treated[0]),
+                    **{kind: events.get(kind, 0) for kind in ("messages", *ENGAGEMENT)},
                 }
             )
-    return rows
+    return rows, engagement_rows
 
 
-def campaign_report(
-    engine: Engine, *, window: int = 7, start: date | None = None, end: date | None = None
-) -> Report:
-    rows = campaign_effects(engine, window=window, start=start, end=end)
-    columns = [
-        "campaign", "period", "variant", "recipients", "holdout", "conversion", "holdout_conversion", "uplift",
-        "ci_low", "ci_high", "relative_uplift", "p_value", "revenue_per_recipient", "revenue_per_holdout", "warning",
-    ]  # fmt: skip
+def unmeasured(engine: Engine, *, window: Window) -> dict[str, int]:
+    """{campaign: periods sent without any hold-out} (surveys, transactional messages...)."""
+    sent = select(M.campaign, M.period).where(M.status == "sent")
+    if window.start_at:
+        sent = sent.where(M.sent_at >= window.start_at)
+    if window.end_at:
+        sent = sent.where(M.sent_at < window.end_at)
+    held = select(M.campaign, M.period).where(M.status == "held_out")
+    periods = sent.except_(held).subquery()
+    query = select(periods.c.campaign, func.count()).group_by(periods.c.campaign)
+    with reading(engine) as conn:
+        return {c: int(n) for c, n in conn.execute(query.order_by(periods.c.campaign))}
+
+
+def _round(value: float | None, places: int) -> float | None:
+    return None if value is None or math.isnan(value) else round(value, places)
+
+
+def _row(campaign: str, period: str, variant: str, treated: Group, held: Group) -> dict:
+    n_t, x_t, rev_t, sq_t = treated
+    n_c, x_c, rev_c, sq_c = held
+    c = compare(int(x_t), int(n_t), int(x_c), int(n_c))
+    money = welch(int(n_t), rev_t, sq_t, int(n_c), rev_c, sq_c)
+    return {
+        "campaign": campaign,
+        "period": period,
+        "variant": variant,
+        "recipients": int(n_t),
+        "holdout": int(n_c),
+        "converted": int(x_t),
+        "holdout_converted": int(x_c),
+        "conversion": _round(c.p_t, 4) if n_t else None,
+        "holdout_conversion": _round(c.p_c, 4) if n_c else None,
+        "uplift": _round(c.uplift, 4) if n_t and n_c else None,
+        "ci_low": _round(c.ci_low, 4),
+        "ci_high": _round(c.ci_high, 4),
+        "relative_uplift": _round(c.relative, 4),
+        "relative_ci_low": _round(c.rel_low, 4),
+        "relative_ci_high": _round(c.rel_high, 4),
+        "p_value": _round(c.p_value, 4),
+        "test": c.test,
+        "mde": _round(c.mde, 4),
+        "revenue_per_recipient": round(rev_t / n_t, 2) if n_t else None,
+        "revenue_per_holdout": round(rev_c / n_c, 2) if n_c else None,
+        "revenue_uplift": round(money.difference, 2) if money else None,
+        "revenue_ci_low": round(money.low, 2) if money else None,
+        "revenue_ci_high": round(money.high, 2) if money else None,
+        "warning": c.warning or "",
+    }
+
+
+UPLIFT_COLUMNS = [
+    "campaign", "period", "variant", "recipients", "holdout", "converted", "holdout_converted",
+    "conversion", "holdout_conversion", "uplift", "ci_low", "ci_high", "relative_uplift",
+    "relative_ci_low", "relative_ci_high", "p_value", "test", "mde", "revenue_per_recipient",
+    "revenue_per_holdout", "revenue_uplift", "revenue_ci_low", "revenue_ci_high", "warning",
+]  # fmt: skip
+TERMINAL = [
+    "campaign", "period", "variant", "recipients", "holdout", "conversion", "holdout_conversion",
+    "uplift", "ci_low", "ci_high", "relative_uplift", "p_value", "revenue_per_recipient",
+    "revenue_per_holdout", "warning",
+]  # fmt: skip
+
+
+def campaign_report(engine: Engine, *, window: Window, days: int = DEFAULT_WINDOW) -> Report:
+    rows, engagement_rows = campaign_effects(engine, window=window, days=days)
+    shares = ("conversion", "holdout_conversion", "uplift", "ci_low", "ci_high", "relative_uplift",
+              "relative_ci_low", "relative_ci_high", "mde")  # fmt: skip
     return Report(
-        "campaigns",
-        f"Campaign uplift against hold-out ({window}-day attribution)",
-        columns,
-        rows,
-        TEXT,
+        kind="campaigns",
+        title=f"Campaign uplift against hold-out ({days}-day attribution window)",
+        tables=[
+            Table("campaign-uplift", "Campaign uplift", UPLIFT_COLUMNS, rows, shares, TERMINAL),
+            Table(
+                "campaign-engagement",
+                "Provider events per campaign period",
+                ["campaign", "period", "variant", "recipients", "messages", *ENGAGEMENT],
+                engagement_rows,
+            ),
+        ],
+        definitions=[TEXT, DEFINITION],
+        window=window.describe() + "; --from/--to select send dates",
+        warnings=[
+            f"{r['campaign']} {r['period']} {r['variant']}: {r['warning']}"
+            for r in rows
+            if r["warning"]
+        ]
+        + [
+            f"{campaign}: {n} period(s) sent without a hold-out, so their effect cannot be measured"
+            for campaign, n in unmeasured(engine, window=window).items()
+        ],
+        data={"attribution_days": days},
     )

@@ -1,118 +1,259 @@
-"""Small inline SVG charts for the self-contained HTML report (no scripts, no network)."""
+"""Inline SVG charts for the self-contained HTML report: no scripts, fonts or network.
+
+Each function returns one ``<svg class="chart">`` element (styled by the page's CSS),
+with a ``<title>`` on every mark so hovering shows the exact number.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from html import escape
 
-PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4d7c0f", "#be185d")
+PALETTE = (
+    "#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c",
+    "#0891b2", "#a16207", "#db2777", "#4b5563", "#65a30d",
+)  # fmt: skip
+FONT_WIDTH = 6.6  # average width of an 11 px label character, for layout
 
 
-def heatmap(rows: list[dict], *, months: int = 13) -> str:
-    """Cohort retention: one row per cohort, one cell per month, darker for higher retention."""
-    cell, left, top = 42, 90, 28
-    width = left + cell * months + 10
-    height = top + 22 * len(rows) + 10
-    out = [
-        f'<svg class="chart" role="img" aria-label="cohort retention heat map" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
-    ]
-    for k in range(months):
-        out.append(
-            f'<text x="{left + k * cell + cell / 2}" y="18" text-anchor="middle" class="axis">m{k}</text>'
+def _svg(width: float, height: float, label: str, body: list[str]) -> str:
+    return (
+        f'<svg class="chart" role="img" '
+        f'aria-label="{escape(label)}" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}"><title>{escape(label)}</title>'
+        + "".join(body)
+        + "</svg>"
+    )
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values covering [low, high] (1, 2, 2.5 or 5 times a power of ten)."""
+    if high <= low:
+        high = low + 1
+    raw = (high - low) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = math.floor(low / step + 1e-9) * step
+    ticks = [round(first, 10)]
+    while ticks[-1] < high - 1e-12:
+        ticks.append(round(first + len(ticks) * step, 10))
+    return ticks
+
+
+def percent(value: float) -> str:
+    return f"{value * 100:.1f}".removesuffix(".0") + " %"
+
+
+def points(value: float) -> str:
+    return f"{value * 100:+.1f} pt" if value else "0"
+
+
+def _blue(share: float) -> str:
+    """White to deep blue for 0..1."""
+    share = max(0.0, min(1.0, share))
+    low, high = (247, 251, 255), (8, 48, 107)
+    rgb = [round(a + (b - a) * share) for a, b in zip(low, high, strict=True)]
+    return f"rgb({rgb[0]},{rgb[1]},{rgb[2]})"
+
+
+def heatmap(
+    row_labels: Sequence[str],
+    column_labels: Sequence[str],
+    values: Sequence[Sequence[float | None]],
+    *,
+    label: str,
+    scale_max: float | None = None,
+    note: Callable[[int, int], str] | None = None,
+    partial: Callable[[int, int], bool] | None = None,
+    partial_text: str = "",
+) -> str:
+    """A grid of shaded cells with the value (in %) written in each; None cells stay empty.
+
+    Cells for which ``partial(i, j)`` holds get a dashed outline (data still coming in).
+    """
+    cell_w, cell_h = 44, 22
+    left = 12 + FONT_WIDTH * max((len(r) for r in row_labels), default=4)
+    top, legend = 34, 66
+    width = left + cell_w * len(column_labels) + 16
+    height = top + cell_h * len(row_labels) + legend
+    peak = scale_max or max((v for row in values for v in row[1:] if v is not None), default=1.0)
+    peak = peak or 1.0
+    body = []
+    for j, col in enumerate(column_labels):
+        x = left + j * cell_w + cell_w / 2
+        body.append(
+            f'<text x="{x:.1f}" y="{top - 10}" class="axis" text-anchor="middle">{escape(col)}</text>'
         )
-    for i, row in enumerate(rows):
-        y = top + i * 22
-        out.append(
-            f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" class="axis">{escape(row["cohort"])} ({row["size"]})</text>'
+    for i, (name, row) in enumerate(zip(row_labels, values, strict=True)):
+        y = top + i * cell_h
+        body.append(
+            f'<text x="{left - 8:.1f}" y="{y + cell_h / 2 + 4:.1f}" class="axis" text-anchor="end">{escape(name)}</text>'
         )
-        for k, value in enumerate(row["retention"][:months]):
-            shade = int(245 - 190 * min(1.0, value if k else 1.0))
-            fill = f"rgb({shade},{shade + 5 if shade < 250 else 250},255)"
-            colour = "#fff" if value > 0.55 else "#111"
-            out.append(
-                f'<rect x="{left + k * cell}" y="{y}" width="{cell - 2}" height="20" fill="{fill}"><title>{escape(row["cohort"])} m{k}: {value:.1%}</title></rect>'
+        for j, value in enumerate(row):
+            if value is None:
+                continue
+            x = left + j * cell_w
+            share = value / peak if j else 1.0
+            fill = "#e5e7eb" if j == 0 else _blue(share)
+            ink = "#ffffff" if j and share > 0.55 else "#111827"
+            tip = f"{name}, {column_labels[j]}: {value * 100:.1f} %" + (
+                f" ({note(i, j)})" if note else ""
             )
-            out.append(
-                f'<text x="{left + k * cell + cell / 2 - 1}" y="{y + 14}" text-anchor="middle" class="cell" fill="{colour}">{value * 100:.0f}</text>'
+            dashed = partial is not None and partial(i, j)
+            outline = (
+                ' stroke="#b45309" stroke-width="1.5" stroke-dasharray="3 2"' if dashed else ""
             )
-    out.append("</svg>")
-    return "".join(out)
-
-
-def lines(series: dict[str, list[tuple[str, float]]], *, label: str, percent: bool = True) -> str:
-    """One line per series over shared x labels; values from 0 to the maximum."""
-    width, height, left, bottom, top = 760, 300, 50, 40, 16
-    xs = sorted({x for points in series.values() for x, _ in points})
-    if not xs:
-        return "<p>No data yet.</p>"
-    peak = max((v for points in series.values() for _, v in points), default=1.0) or 1.0
-    step = (width - left - 170) / max(1, len(xs) - 1)
-
-    def px(x: str) -> float:
-        return left + xs.index(x) * step
-
-    def py(v: float) -> float:
-        return top + (height - top - bottom) * (1 - v / peak)
-
-    out = [
-        f'<svg class="chart" role="img" aria-label="{escape(label)}" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
-    ]
-    for frac in (0, 0.25, 0.5, 0.75, 1.0):
-        y = py(peak * frac)
-        text = f"{peak * frac:.0%}" if percent else f"{peak * frac:.2f}"
-        out.append(
-            f'<line x1="{left}" x2="{width - 170}" y1="{y}" y2="{y}" class="grid"/><text x="{left - 6}" y="{y + 4}" text-anchor="end" class="axis">{text}</text>'
+            body.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{cell_w - 2}" height="{cell_h - 2}" '
+                f'rx="2" fill="{fill}"{outline}><title>{escape(tip)}</title></rect>'
+                f'<text x="{x + cell_w / 2 - 1:.1f}" y="{y + cell_h / 2 + 3:.1f}" class="cell" '
+                f'text-anchor="middle" fill="{ink}">{value * 100:.1f}</text>'
+            )
+    # Colour legend: month 0 is grey (always 100 %), the scale runs from 0 to the peak.
+    y = top + cell_h * len(row_labels) + 18
+    steps = 10
+    for k in range(steps):
+        body.append(
+            f'<rect x="{left + k * 18:.1f}" y="{y}" width="18" height="10" fill="{_blue(k / (steps - 1))}"/>'
         )
-    for x in xs[:: max(1, len(xs) // 8)]:
-        out.append(
-            f'<text x="{px(x)}" y="{height - bottom + 18}" text-anchor="middle" class="axis">{escape(x)}</text>'
+    body.append(f'<text x="{left - 8:.1f}" y="{y + 9}" class="axis" text-anchor="end">0 %</text>')
+    body.append(
+        f'<text x="{left + steps * 18 + 6:.1f}" y="{y + 9}" class="axis">{peak * 100:.0f} % and more; '
+        "month 0 (the first order) is 100 % by definition</text>"
+    )
+    if partial_text:
+        body.append(
+            f'<rect x="{left:.1f}" y="{y + 18}" width="18" height="10" fill="none" stroke="#b45309" '
+            f'stroke-dasharray="3 2"/><text x="{left + 24:.1f}" y="{y + 27}" class="axis">'
+            f"{escape(partial_text)}</text>"
         )
-    for i, (name, points) in enumerate(sorted(series.items())):
+    return _svg(width, height, label, body)
+
+
+def lines(
+    series: dict[str, Sequence[tuple[float, float]]],
+    *,
+    label: str,
+    x_ticks: Sequence[tuple[float, str]],
+    y_format: Callable[[float], str] = percent,
+    y_range: tuple[float, float] | None = None,
+    x_title: str = "",
+    markers: bool = True,
+    tip: Callable[[str, float, float], str] | None = None,
+) -> str:
+    """One line per series on shared numeric axes; the legend sits at the right."""
+    if not any(series.values()):
+        return '<p class="empty">No data for this chart yet.</p>'
+    names = list(series)
+    legend_w = 24 + FONT_WIDTH * min(34, max(len(n) for n in names))
+    width, height = 860, 320
+    left, right, top, bottom = 58, legend_w + 16, 14, 44
+    xs = [x for pts in series.values() for x, _ in pts] + [x for x, _ in x_ticks]
+    x_lo, x_hi = min(xs), max(xs)
+    ys = [y for pts in series.values() for _, y in pts]
+    y_lo, y_hi = y_range if y_range else (min(0.0, min(ys)), max(ys))
+    y_ticks = nice_ticks(y_lo, y_hi)
+    y_lo, y_hi = min(y_ticks[0], y_lo), max(y_ticks[-1], y_hi)
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def px(x: float) -> float:
+        return left + (plot_w * (x - x_lo) / (x_hi - x_lo) if x_hi > x_lo else plot_w / 2)
+
+    def py(y: float) -> float:
+        return top + plot_h * (1 - (y - y_lo) / ((y_hi - y_lo) or 1))
+
+    body = []
+    for t in y_ticks:
+        body.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{py(t):.1f}" y2="{py(t):.1f}" class="grid"/>'
+            f'<text x="{left - 6}" y="{py(t) + 4:.1f}" class="axis" text-anchor="end">{escape(y_format(t))}</text>'
+        )
+    if y_lo < 0 < y_hi:
+        body.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{py(0):.1f}" y2="{py(0):.1f}" class="zero"/>'
+        )
+    for x, text in x_ticks:
+        body.append(
+            f'<line x1="{px(x):.1f}" x2="{px(x):.1f}" y1="{top + plot_h}" y2="{top + plot_h + 4}" class="tick"/>'
+            f'<text x="{px(x):.1f}" y="{top + plot_h + 17}" class="axis" text-anchor="middle">{escape(text)}</text>'
+        )
+    if x_title:
+        body.append(
+            f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" class="axis" text-anchor="middle">{escape(x_title)}</text>'
+        )
+    body.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" class="frame"/>')
+    for i, name in enumerate(names):
         colour = PALETTE[i % len(PALETTE)]
-        path = " ".join(f"{px(x):.1f},{py(v):.1f}" for x, v in points)
-        out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        for x, v in points:
-            out.append(
-                f'<circle cx="{px(x):.1f}" cy="{py(v):.1f}" r="3" fill="{colour}"><title>{escape(name)} {escape(x)}: {v:.1%}</title></circle>'
-            )
-        out.append(
-            f'<text x="{width - 160}" y="{top + 14 + i * 16}" fill="{colour}" class="legend">■ {escape(name)}</text>'
+        pts = sorted(series[name])
+        if not pts:
+            continue
+        path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
+        body.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        if markers:
+            for x, y in pts:
+                text = tip(name, x, y) if tip else f"{name}: {y_format(y)}"
+                body.append(
+                    f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3.2" fill="{colour}"><title>{escape(text)}</title></circle>'
+                )
+        ly = top + 12 + i * 17
+        short = name if len(name) <= 34 else name[:33] + "…"
+        body.append(
+            f'<rect x="{width - right + 14}" y="{ly - 8}" width="12" height="4" fill="{colour}"/>'
+            f'<text x="{width - right + 30}" y="{ly - 2}" class="legend">{escape(short)}<title>{escape(name)}</title></text>'
         )
-    out.append("</svg>")
-    return "".join(out)
+    return _svg(width, height, label, body)
 
 
-def uplift_bars(rows: list[dict]) -> str:
-    """Absolute uplift per campaign period with its 95 % interval as an error bar around zero."""
-    if not rows:
-        return "<p>No campaign with a hold-out yet.</p>"
-    width, left, row_h = 760, 260, 26
-    height = 30 + row_h * len(rows)
-    lo = min(min(r["ci_low"] for r in rows), 0.0)
-    hi = max(max(r["ci_high"] for r in rows), 0.0)
-    span = (hi - lo) or 1.0
+def intervals(
+    items: Sequence[tuple[str, float, float, float, str]],
+    *,
+    label: str,
+    value_format: Callable[[float], str] = points,
+) -> str:
+    """A dot per estimate with its confidence interval as a whisker, around a zero line.
+
+    ``items``: (name, estimate, low, high, tooltip). Green: the interval is above zero;
+    red: below; grey: it includes zero (no effect shown).
+    """
+    if not items:
+        return '<p class="empty">No campaign period with both recipients and a hold-out yet.</p>'
+    row_h = 26
+    left = 16 + FONT_WIDTH * min(48, max(len(n) for n, *_ in items))
+    width, top, bottom = 860, 10, 40
+    height = top + row_h * len(items) + bottom
+    lo = min(0.0, *(low for _, _, low, _, _ in items))
+    hi = max(0.0, *(high for _, _, _, high, _ in items))
+    ticks = nice_ticks(lo, hi, 6)
+    lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
+    plot_w = width - left - 70
 
     def px(v: float) -> float:
-        return left + (width - left - 20) * (v - lo) / span
+        return left + plot_w * (v - lo) / ((hi - lo) or 1)
 
-    out = [
-        f'<svg class="chart" role="img" aria-label="campaign uplift with 95% intervals" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
-    ]
-    out.append(f'<line x1="{px(0)}" x2="{px(0)}" y1="10" y2="{height - 10}" class="zero"/>')
-    for i, r in enumerate(rows):
-        y = 24 + i * row_h
-        name = f"{r['campaign']} {r['period']} {r['variant']}"
-        colour = "#16a34a" if r["ci_low"] > 0 else "#dc2626" if r["ci_high"] < 0 else "#6b7280"
-        out.append(
-            f'<text x="{left - 8}" y="{y + 4}" text-anchor="end" class="axis">{escape(name)}</text>'
+    body = []
+    for t in ticks:
+        body.append(
+            f'<line x1="{px(t):.1f}" x2="{px(t):.1f}" y1="{top}" y2="{height - bottom}" class="grid"/>'
+            f'<text x="{px(t):.1f}" y="{height - bottom + 16}" class="axis" text-anchor="middle">{escape(value_format(t))}</text>'
         )
-        out.append(
-            f'<line x1="{px(r["ci_low"])}" x2="{px(r["ci_high"])}" y1="{y}" y2="{y}" stroke="{colour}" stroke-width="2"/>'
+    body.append(
+        f'<line x1="{px(0):.1f}" x2="{px(0):.1f}" y1="{top}" y2="{height - bottom}" class="zero"/>'
+    )
+    body.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" class="axis" text-anchor="middle">'
+        "uplift in conversion, recipients minus hold-out, with 95 % interval</text>"
+    )
+    for i, (name, estimate, low, high, tip) in enumerate(items):
+        y = top + row_h * i + row_h / 2
+        colour = "#16a34a" if low > 0 else "#dc2626" if high < 0 else "#6b7280"
+        short = name if len(name) <= 48 else name[:47] + "…"
+        body.append(
+            f'<text x="{left - 10:.1f}" y="{y + 4:.1f}" class="axis" text-anchor="end">{escape(short)}</text>'
+            f'<line x1="{px(low):.1f}" x2="{px(high):.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="{colour}" stroke-width="2.5"/>'
+            f'<line x1="{px(low):.1f}" x2="{px(low):.1f}" y1="{y - 5:.1f}" y2="{y + 5:.1f}" stroke="{colour}" stroke-width="2"/>'
+            f'<line x1="{px(high):.1f}" x2="{px(high):.1f}" y1="{y - 5:.1f}" y2="{y + 5:.1f}" stroke="{colour}" stroke-width="2"/>'
+            f'<circle cx="{px(estimate):.1f}" cy="{y:.1f}" r="5" fill="{colour}"><title>{escape(tip)}</title></circle>'
+            f'<text x="{px(high) + 8:.1f}" y="{y + 4:.1f}" class="axis">{escape(value_format(estimate))}</text>'
         )
-        out.append(
-            f'<circle cx="{px(r["uplift"])}" cy="{y}" r="5" fill="{colour}"><title>{escape(name)}: {r["uplift"]:+.2%} [{r["ci_low"]:+.2%}, {r["ci_high"]:+.2%}], p={r["p_value"]}</title></circle>'
-        )
-        out.append(
-            f'<text x="{px(r["ci_high"]) + 6}" y="{y + 4}" class="axis">{r["uplift"]:+.1%}</text>'
-        )
-    out.append("</svg>")
-    return "".join(out)
+    return _svg(width, height, label, body)

@@ -1,87 +1,89 @@
-"""Cohort retention: customers grouped by the month of their first order; the share of each
-cohort who order in month 0, 1, 2, ... after it (calendar months, UTC)."""
+"""Cohort retention: customers grouped by the month of their first order, and the share of
+each cohort who order again in each later calendar month."""
 
 from __future__ import annotations
 
-from datetime import date
+from sqlalchemy import Engine, func, or_, select
 
-from sqlalchemy import Engine, func, select
-
-from analytics.orders import DEFINITION, ORD, counted
-from analytics.report import Report
-from models.sqltime import epoch_month
+from analytics.connection import reading
+from analytics.localtime import month_label
+from analytics.orders import DEFINITION, Window, order_months, partial_month
+from analytics.report import Report, Table
 
 TEXT = (
-    "Cohort retention: customers grouped by the calendar month of their first order; month k is the share "
-    "of the cohort who ordered in the k-th calendar month after it (month 0 is 100 %). "
-    + DEFINITION
+    "Cohort retention: customers are grouped by the calendar month of their first order "
+    "(in the store's time zone); month k is the share of the cohort who ordered in the k-th "
+    "calendar month after it, so month 0 is always 100 %. A cohort's row stops at the last "
+    "month with data (or the --to date), whose figure covers only the days up to then."
 )
 
 
-def _label(month: int) -> str:
-    return f"{1970 + month // 12:04d}-{month % 12 + 1:02d}"
+def cohort_counts(engine: Engine, *, window: Window) -> tuple[dict[int, dict[int, int]], int]:
+    """({cohort month: {k: customers ordering in month cohort + k}}, last month observed)."""
+    with reading(engine) as conn:
+        o = order_months(conn, window)
+        first_in_month = or_(o.c.prev.is_(None), o.c.prev != o.c.m)
+        query = select(o.c.c, o.c.m, func.count()).where(first_in_month).group_by(o.c.c, o.c.m)
+        if window.first_month is not None:
+            query = query.where(o.c.c >= window.first_month)
+        counts: dict[int, dict[int, int]] = {}
+        last = None
+        for cohort, m, n in conn.execute(query):
+            counts.setdefault(int(cohort), {})[int(m) - int(cohort)] = int(n)
+            last = int(m) if last is None else max(last, int(m))
+    if window.last_month is not None:
+        last = window.last_month  # orders stop at --to, so no cohort starts after it
+    return counts, last or 0
 
 
-def cohort_table(
-    engine: Engine, *, start: date | None = None, end: date | None = None
-) -> list[dict]:
-    """``[{"cohort": "2010-12", "size": N, "retention": [1.0, 0.366, ...]}, ...]``."""
-    month = epoch_month(ORD.ordered_at)
-    active = (
-        select(ORD.customer_id, month.label("m"))
-        .where(counted(None, end))
-        .group_by(ORD.customer_id, month)
-        .subquery()
-    )
-    first = (
-        select(active.c.customer_id, func.min(active.c.m).label("c"))
-        .group_by(active.c.customer_id)
-        .subquery()
-    )
-    query = (
-        select(first.c.c, (active.c.m - first.c.c).label("k"), func.count())
-        .join(first, first.c.customer_id == active.c.customer_id)
-        .group_by(first.c.c, active.c.m - first.c.c)
-        .order_by(first.c.c, active.c.m - first.c.c)
-    )
-    counts: dict[int, dict[int, int]] = {}
-    with engine.connect() as conn:
-        for cohort, k, n in conn.execute(query):
-            counts.setdefault(int(cohort), {})[int(k)] = int(n)
-    if not counts:
-        return []
-    last = max(c + max(ks) for c, ks in counts.items())
+def cohort_table(engine: Engine, *, window: Window | None = None) -> list[dict]:
+    """``[{"cohort": "2010-12", "size": N, "retention": [1.0, 0.366, ...], "customers": [...]}]``.
+
+    Retention is a fraction rounded to 3 places (0.1 %), month 0 first; ``customers``
+    holds the exact counts behind it.
+    """
+    counts, last = cohort_counts(engine, window=window or Window.of(None, None))
     out = []
     for cohort in sorted(counts):
-        if start and _label(cohort) < f"{start:%Y-%m}":
-            continue
         size = counts[cohort][0]
+        active = [counts[cohort].get(k, 0) for k in range(last - cohort + 1)]
         out.append(
             {
-                "cohort": _label(cohort),
+                "cohort": month_label(cohort),
                 "size": size,
-                "retention": [counts[cohort].get(k, 0) / size for k in range(last - cohort + 1)],
+                "retention": [round(n / size, 3) for n in active],
+                "customers": active,
             }
         )
     return out
 
 
-def cohort_report(engine: Engine, *, start: date | None = None, end: date | None = None) -> Report:
-    cohorts = cohort_table(engine, start=start, end=end)
-    width = max((len(c["retention"]) for c in cohorts), default=0)
+def cohort_report(engine: Engine, *, window: Window) -> Report:
+    cohorts = cohort_table(engine, window=window)
+    width = max((len(c["retention"]) for c in cohorts), default=1)
+    months = [f"m{k}" for k in range(width)]
     rows = [
         {
             "cohort": c["cohort"],
             "size": c["size"],
-            **{f"m{k}": round(v, 3) for k, v in enumerate(c["retention"])},
+            **dict(zip(months, c["retention"], strict=False)),
         }
         for c in cohorts
     ]
+    partial = partial_month(engine, window)
     return Report(
-        "cohorts",
-        "Cohort retention by month of first order",
-        ["cohort", "size", *[f"m{k}" for k in range(width)]],
-        rows,
-        TEXT,
-        extra={"cohorts": cohorts},
+        kind="cohorts",
+        title="Cohort retention by month of first order",
+        tables=[
+            Table(
+                "cohort-retention",
+                "Cohort retention",
+                ["cohort", "size", *months],
+                rows,
+                tuple(months),
+            )
+        ],
+        definitions=[TEXT, DEFINITION],
+        window=window.describe(),
+        data={"cohorts": cohorts, "partial_month": month_label(partial) if partial else None},
     )

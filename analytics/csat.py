@@ -1,83 +1,134 @@
-"""CSAT and NPS from recorded survey answers."""
+"""CSAT and NPS from recorded survey answers, by survey, segment or month."""
 
 from __future__ import annotations
 
-from datetime import date
+from sqlalchemy import Engine, and_, case, func, select
 
-from sqlalchemy import Engine, case, func, select
-
-from analytics.orders import instant
-from analytics.report import Report
-from models.segments import SegmentMember, SegmentSnapshot
-from models.sqltime import epoch_month
+from analytics.connection import reading
+from analytics.localtime import LocalTime, month_label
+from analytics.orders import Window
+from analytics.report import Report, Table
+from models.segments import SegmentMember
 from models.surveys import SurveyAnswer
 
 A = SurveyAnswer.__table__.c
+SM = SegmentMember.__table__.c
+BY = ("survey", "segment", "month")
 TEXT = (
-    "CSAT: the share of 4 and 5 answers among all answers on the 1-5 scale. "
-    "NPS: the percentage of promoters (9-10) minus the percentage of detractors (0-6) on the 0-10 scale."
+    "CSAT: the share of 4 and 5 answers among all CSAT answers on the 1–5 scale. NPS: the "
+    "percentage of promoters (9–10) minus the percentage of detractors (0–6) among all NPS "
+    "answers on the 0–10 scale, from −100 to 100. A customer's current answer counts (a changed "
+    "score replaces the first), dated when first given; months are calendar months in the "
+    "store's time zone. By segment: membership in each segment's latest snapshot on or before "
+    "the end of the window."
 )
 
 
-def _month_label(m: int) -> str:
-    return f"{1970 + m // 12:04d}-{m % 12 + 1:02d}"
+def csat_rows(engine: Engine, *, window: Window, by: str = "survey") -> list[dict]:
+    """One row per key of ``by`` (``survey``, ``segment`` or ``month``)."""
+    return [r for r in _grouped(engine, window=window, keys=(by,))]
 
 
-def csat_table(
-    engine: Engine, *, by: str = "survey", start: date | None = None, end: date | None = None
-) -> list[dict]:
-    if by == "month":
-        key = epoch_month(A.answered_at)
-    elif by == "segment":
-        key = SegmentMember.segment
-    else:
-        key = A.survey
-    csat = (A.kind == "csat") & A.score.between(1, 5)
-    nps = (A.kind == "nps") & A.score.between(0, 10)
-    query = select(
-        key.label("key"),
-        func.sum(case((csat, 1), else_=0)),
-        func.sum(case((csat & (A.score >= 4), 1), else_=0)),
-        func.sum(case((nps, 1), else_=0)),
-        func.sum(case((nps & (A.score >= 9), 1), else_=0)),
-        func.sum(case((nps & (A.score <= 6), 1), else_=0)),
-    ).where(A.score.is_not(None))
-    if by == "segment":
-        latest = select(func.max(SegmentSnapshot.as_of)).scalar_subquery()
-        query = query.join(
-            SegmentMember,
-            (SegmentMember.customer_id == A.customer_id) & (SegmentMember.as_of == latest),
+def csat_by_survey_month(engine: Engine, *, window: Window) -> list[dict]:
+    return _grouped(engine, window=window, keys=("survey", "month"))
+
+
+def _grouped(engine: Engine, *, window: Window, keys: tuple[str, ...]) -> list[dict]:
+    for key in keys:
+        if key not in BY:
+            raise ValueError(
+                f"--by {key!r} does not apply to csat; expected one of {', '.join(BY)}"
+            )
+    with reading(engine) as conn:
+        lt = LocalTime.over(conn, window.zone, A.answered_at)
+        answers = select(
+            A.customer_id, A.survey, A.kind, A.score, lt.month(A.answered_at).label("month")
+        ).where(A.score.is_not(None), A.kind.in_(("csat", "nps")))
+        if window.start_at:
+            answers = answers.where(A.answered_at >= window.start_at)
+        if window.end_at:
+            answers = answers.where(A.answered_at < window.end_at)
+        a = answers.subquery()
+        source = a
+        columns = {"survey": a.c.survey, "month": a.c.month}
+        if "segment" in keys:
+            latest = select(SM.segment, func.max(SM.as_of).label("as_of")).group_by(SM.segment)
+            if window.end:
+                latest = latest.where(SM.as_of <= window.end)
+            latest = latest.subquery()
+            members = (
+                select(SM.segment, SM.customer_id)
+                .join(latest, and_(latest.c.segment == SM.segment, latest.c.as_of == SM.as_of))
+                .subquery()
+            )
+            source = a.join(members, members.c.customer_id == a.c.customer_id)
+            columns["segment"] = members.c.segment
+        csat = (a.c.kind == "csat") & a.c.score.between(1, 5)
+        nps = (a.c.kind == "nps") & a.c.score.between(0, 10)
+
+        def count(condition):  # type: ignore[no-untyped-def]
+            return func.sum(case((condition, 1), else_=0))
+
+        group = [columns[k] for k in keys]
+        query = (
+            select(
+                *group,
+                count(csat),
+                count(csat & (a.c.score >= 4)),
+                count(nps),
+                count(nps & (a.c.score >= 9)),
+                count(nps & (a.c.score <= 6)),
+            )
+            .select_from(source)
+            .group_by(*group)
+            .order_by(*group)
         )
-    if start:
-        query = query.where(A.answered_at >= instant(start))
-    if end:
-        query = query.where(A.answered_at < instant(end))
-    with engine.connect() as conn:
-        rows = conn.execute(query.group_by(key).order_by(key)).all()
+        rows = conn.execute(query).all()
     out = []
-    for k, n_csat, satisfied, n_nps, promoters, detractors in rows:
-        out.append(
-            {
-                by: _month_label(int(k)) if by == "month" else k,
-                "csat_answers": int(n_csat or 0),
-                "csat": round(satisfied / n_csat, 4) if n_csat else None,
-                "nps_answers": int(n_nps or 0),
-                "nps": round(100 * (promoters - detractors) / n_nps, 1) if n_nps else None,
-            }
+    for row in rows:
+        values = list(row)
+        key_values = values[: len(keys)]
+        n_csat, satisfied, n_nps, promoters, detractors = (int(v or 0) for v in values[len(keys) :])
+        if not (n_csat or n_nps):
+            continue
+        record = {
+            k: month_label(int(v)) if k == "month" else v
+            for k, v in zip(keys, key_values, strict=True)
+        }
+        record.update(
+            csat_answers=n_csat,
+            satisfied=satisfied,
+            csat=round(satisfied / n_csat, 4) if n_csat else None,
+            nps_answers=n_nps,
+            promoters=promoters,
+            detractors=detractors,
+            nps=round(100 * (promoters - detractors) / n_nps, 1) if n_nps else None,
         )
+        out.append(record)
     return out
 
 
-def csat_report(
-    engine: Engine, *, by: str = "survey", start: date | None = None, end: date | None = None
-) -> Report:
-    rows = csat_table(engine, by=by, start=start, end=end)
-    monthly = rows if by == "month" else csat_table(engine, by="month", start=start, end=end)
+NPS = {"nps": 1}
+COLUMNS = ["csat_answers", "satisfied", "csat", "nps_answers", "promoters", "detractors", "nps"]
+
+
+def csat_report(engine: Engine, *, window: Window, by: str = "survey") -> Report:
+    rows = csat_rows(engine, window=window, by=by)
+    over_time = csat_by_survey_month(engine, window=window)
     return Report(
-        "csat",
-        f"CSAT and NPS by {by}",
-        [by, "csat_answers", "csat", "nps_answers", "nps"],
-        rows,
-        TEXT,
-        extra={"monthly": monthly},
+        kind="csat",
+        title=f"CSAT and NPS by {by}",
+        tables=[
+            Table("csat", f"CSAT and NPS by {by}", [by, *COLUMNS], rows, ("csat",), decimals=NPS),
+            Table(
+                "csat-by-month",
+                "CSAT and NPS by survey and month",
+                ["survey", "month", *COLUMNS],
+                over_time,
+                ("csat",),
+                decimals=NPS,
+            ),
+        ],
+        definitions=[TEXT],
+        window=window.describe(),
     )

@@ -1,31 +1,118 @@
-"""What counts as an order for analytics, in one place.
-
-An order is a non-cancelled order with positive quantity and value, of a known
-customer: ingestion keeps cancellations apart (as returns) and guest orders have no
-customer, so they count for no one.
-"""
+"""What counts as an order for analytics, and the report window, in one place."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, Connection, Engine, Subquery, and_, func, select
 
+from analytics.connection import reading
+from analytics.localtime import LocalTime, local_midnight, month_index, store_zone
 from models.store import Order
 
 ORD = Order.__table__.c
-DEFINITION = "Orders: non-cancelled orders with positive quantity and price, of a known customer (guest orders count for no one)."
+DEFINITION = (
+    "An order is a row of the orders table with a known customer, a total above 0 and at "
+    "least one item. Ingestion stores cancellations as returns, not orders, and keeps only "
+    "clean positive lines, so these are non-cancelled orders with positive quantity and "
+    "price; guest orders (no customer) count for no one."
+)
 
 
-def counted(start: date | None = None, end: date | None = None) -> ColumnElement[bool]:
-    """The order condition, optionally within [start, end] (whole UTC days)."""
+def counted(
+    start_at: datetime | None = None, end_at: datetime | None = None
+) -> ColumnElement[bool]:
+    """The order condition, optionally with ``start_at <= ordered_at < end_at``."""
     parts = [ORD.customer_id.is_not(None), ORD.total > 0, ORD["items"] > 0]
-    if start:
-        parts.append(ORD.ordered_at >= instant(start))
-    if end:
-        parts.append(ORD.ordered_at < instant(end) + timedelta(days=1))
+    if start_at is not None:
+        parts.append(ORD.ordered_at >= start_at)
+    if end_at is not None:
+        parts.append(ORD.ordered_at < end_at)
     return and_(*parts)
 
 
-def instant(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+@dataclass(frozen=True)
+class Window:
+    """Whole local days ``start`` to ``end`` (both included) in the store's time zone."""
+
+    start: date | None = None
+    end: date | None = None
+    zone: str = "UTC"
+
+    @classmethod
+    def of(cls, start: date | None, end: date | None, zone: str | None = None) -> Window:
+        if start and end and start > end:
+            raise ValueError(f"--from {start} is after --to {end}; the window would be empty")
+        return cls(start, end, store_zone(zone))
+
+    @property
+    def start_at(self) -> datetime | None:
+        return local_midnight(self.start, self.zone) if self.start else None
+
+    @property
+    def end_at(self) -> datetime | None:
+        """The first instant after the window (exclusive bound)."""
+        return local_midnight(self.end + timedelta(days=1), self.zone) if self.end else None
+
+    @property
+    def first_month(self) -> int | None:
+        return month_index(self.start) if self.start else None
+
+    @property
+    def last_month(self) -> int | None:
+        return month_index(self.end) if self.end else None
+
+    def describe(self) -> str:
+        if not (self.start or self.end):
+            return f"all data; months and days in {self.zone}"
+        return f"{self.start or 'start'} to {self.end or 'end'} ({self.zone})"
+
+
+def last_order_day(engine: Engine, zone: str) -> date | None:
+    """The local day of the latest order: how far the data reaches."""
+    with reading(engine) as conn:
+        last = conn.execute(select(func.max(ORD.ordered_at)).where(counted())).scalar()
+    return last.astimezone(ZoneInfo(zone)).date() if last else None
+
+
+def partial_month(engine: Engine, window: Window) -> int | None:
+    """The month index of the last month if the data stops before its end, else None."""
+    end = window.end or last_order_day(engine, window.zone)
+    if end is None or (end + timedelta(days=1)).month != end.month:
+        return None
+    return month_index(end)
+
+
+def order_months(conn: Connection, window: Window) -> Subquery:
+    """Customers' active months up to the end of the window, with the customer's previous
+    and next active month (``prev``, ``next``) and first month (``c``); ``seq`` orders the
+    rows of a customer.
+
+    PostgreSQL: one row per order, in (customer, time) order, which the index on orders
+    delivers without sorting ten million rows; a month's first order is where ``prev``
+    differs from ``m``. SQLite, whose window functions are slow, first reduces the orders
+    to distinct (customer, month) pairs. Either way ``prev != m`` marks each customer's
+    month once, and ``m - prev`` and ``next - m`` are the gaps between active months.
+    """
+    lt = LocalTime.over(conn, window.zone, ORD.ordered_at)
+    month = lt.month(ORD.ordered_at).label("m")
+    if conn.dialect.name == "postgresql":
+        # The month is computed once per order, below the window functions that read it.
+        o = select(ORD.customer_id, ORD.ordered_at, month)
+        o = o.where(counted(None, window.end_at)).subquery()
+        seq = o.c.ordered_at
+    else:
+        o = select(ORD.customer_id, month).where(counted(None, window.end_at)).distinct()
+        o = o.subquery()
+        seq = o.c.m
+    w = {"partition_by": o.c.customer_id, "order_by": seq}
+    return select(
+        o.c.customer_id,
+        seq.label("seq"),
+        o.c.m,
+        func.lag(o.c.m).over(**w).label("prev"),
+        func.lead(o.c.m).over(**w).label("next"),
+        func.first_value(o.c.m).over(**w).label("c"),
+    ).subquery()

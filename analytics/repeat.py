@@ -1,109 +1,219 @@
-"""Repeat-purchase rate and customer retention rate."""
+"""Repeat-purchase rate, and the customer retention rate (E - N) / S by month."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, case, func, literal, or_, select
 
-from analytics.orders import DEFINITION, ORD, counted
-from analytics.report import Report
-from models.sqltime import epoch_month
+from analytics.connection import reading
+from analytics.localtime import month_label
+from analytics.orders import DEFINITION, ORD, Window, counted, order_months
+from analytics.report import Report, Table
+from models.segments import SegmentMember
 from models.store import Customer
 
-GROUPS = {
-    "none": None,
-    "locale": Customer.__table__.c.locale,
-    "country": Customer.__table__.c.country,
-}
+C = Customer.__table__.c
+SM = SegmentMember.__table__.c
+BY = ("none", "locale", "country", "segment")
+ACTIVE_MONTHS = 12
 REPEAT_TEXT = (
-    "Repeat-purchase rate: customers with two or more orders in the window, among customers with at least one. "
-    + DEFINITION
+    "Repeat-purchase rate: customers with two or more orders in the window, among customers "
+    "with at least one order in the window. By segment: membership in each segment's latest "
+    "snapshot on or before the end of the window."
 )
 CRR_TEXT = (
-    "Customer retention rate of a month: (E − N) / S, where S is the customers who ordered in the previous month, "
-    "E those who ordered in the month, and N those whose first order was in the month. "
-    + DEFINITION
+    "Customer retention rate of a period: (E − N) / S. A customer is active at an instant if "
+    f"they ordered in the {ACTIVE_MONTHS} calendar months before it; S is the customers active "
+    "at the start of the period, E those active at its end, N those whose first order falls in "
+    "the period. Churned: active at the start, no longer at the end. Months are calendar "
+    "months in the store's time zone; the first month of data has no start base and is left out."
 )
 
 
-def repeat_rate(
-    engine: Engine, *, start: date | None = None, end: date | None = None, by: str = "none"
-) -> list[dict]:
-    group = GROUPS[by]
+def repeat_rate(engine: Engine, *, window: Window, by: str = "none") -> list[dict]:
+    if by not in BY:
+        raise ValueError(f"--by {by!r} does not apply to repeat; expected one of {', '.join(BY)}")
     per = (
         select(ORD.customer_id, func.count().label("n"))
-        .where(counted(start, end))
+        .where(counted(window.start_at, window.end_at))
         .group_by(ORD.customer_id)
         .subquery()
     )
-    key = group.label("group") if group is not None else func.coalesce(None, "all").label("group")
+    if by == "segment":
+        latest = select(SM.segment, func.max(SM.as_of).label("as_of")).group_by(SM.segment)
+        if window.end:
+            latest = latest.where(SM.as_of <= window.end)
+        latest = latest.subquery()
+        members = (
+            select(SM.segment.label("key"), SM.customer_id)
+            .join(latest, (latest.c.segment == SM.segment) & (latest.c.as_of == SM.as_of))
+            .subquery()
+        )
+        base = per.join(members, members.c.customer_id == per.c.customer_id)
+        key = members.c.key
+    elif by in ("locale", "country"):
+        base = per.join(Customer.__table__, C.id == per.c.customer_id)
+        key = C[by]
+    else:
+        base, key = per, literal("all")
+    grouped = select(key.label("key"), per.c.n).select_from(base).subquery()
     query = (
-        select(key, func.count(), func.sum(case((per.c.n >= 2, 1), else_=0)))
-        .select_from(per.join(Customer.__table__, Customer.__table__.c.id == per.c.customer_id))
-        .group_by(key)
-        .order_by(key)
+        select(
+            grouped.c.key,
+            func.count(),
+            func.sum(case((grouped.c.n >= 2, 1), else_=0)),
+            func.sum(grouped.c.n),
+        )
+        .group_by(grouped.c.key)
+        .order_by(grouped.c.key)
     )
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(query).all()
     return [
         {
-            "group": g or "unknown",
-            "customers": n,
+            by if by != "none" else "group": key if key is not None else "unknown",
+            "customers": int(n),
             "repeat_customers": int(r or 0),
-            "repeat_rate": round((r or 0) / n, 4),
+            "repeat_rate": round(int(r or 0) / n, 4),
+            "orders_per_customer": round(int(o) / n, 3),  # PostgreSQL sums counts as numeric
         }
-        for g, n, r in rows
+        for key, n, r, o in rows
     ]
 
 
-def retention_rate(
-    engine: Engine, *, start: date | None = None, end: date | None = None
-) -> list[dict]:
-    month = epoch_month(ORD.ordered_at)
-    active = (
-        select(ORD.customer_id, month.label("m"))
-        .where(counted(None, end))
-        .group_by(ORD.customer_id, month)
-        .subquery()
-    )
-    first = (
-        select(active.c.customer_id, func.min(active.c.m).label("f"))
-        .group_by(active.c.customer_id)
-        .subquery()
-    )
-    with engine.connect() as conn:
-        by_month = dict(conn.execute(select(active.c.m, func.count()).group_by(active.c.m)).all())
-        new = dict(conn.execute(select(first.c.f, func.count()).group_by(first.c.f)).all())
-    out = []
-    for m in sorted(by_month):
-        label = f"{1970 + m // 12:04d}-{m % 12 + 1:02d}"
-        if (start and label < f"{start:%Y-%m}") or m - 1 not in by_month:
-            continue
-        s, e, n = by_month[m - 1], by_month[m], new.get(m, 0)
-        out.append(
-            {
-                "month": label,
-                "start_customers": s,
-                "end_customers": e,
-                "new_customers": n,
-                "retention_rate": round((e - n) / s, 4),
-            }
+@dataclass(frozen=True)
+class Runs:
+    """Customers' activity runs: (start month, end month exclusive, is first run) -> count.
+
+    A run is a stretch of months in which the customer counts as active: from the month
+    after an order until ``ACTIVE_MONTHS`` after the last order of the stretch.
+    """
+
+    counts: dict[tuple[int, int, bool], int]
+    first_month: int
+    last_month: int
+
+    def active(self, k: int) -> int:
+        """Customers active at the start of month ``k``."""
+        return sum(n for (s, e, _), n in self.counts.items() if s <= k < e)
+
+    def active_both(self, k1: int, k2: int) -> int:
+        """Active at the start of ``k1`` and still at the start of ``k2`` (k1 <= k2)."""
+        return sum(n for (s, e, _), n in self.counts.items() if s <= k1 and k2 < e)
+
+    def new(self, k1: int, k2: int) -> int:
+        """Customers whose first order is in months ``k1`` to ``k2``."""
+        return sum(n for (s, _, first), n in self.counts.items() if first and k1 <= s - 1 <= k2)
+
+
+def activity_runs(
+    engine: Engine, *, window: Window, active_months: int = ACTIVE_MONTHS
+) -> Runs | None:
+    with reading(engine) as conn:
+        o = order_months(conn, window)
+        # A run starts at a customer's first order in a month more than ``active_months``
+        # after their previous one, and ends at their last order in a month followed by
+        # none for more than ``active_months``; the running maximum of start months gives
+        # each end its start.
+        starts = or_(o.c.prev.is_(None), o.c.m - o.c.prev > active_months)
+        ends = or_(o.c.next.is_(None), o.c.next - o.c.m > active_months)
+        flagged = select(
+            o.c.m,
+            o.c.c,
+            func.max(case((starts, o.c.m)))
+            .over(partition_by=o.c.customer_id, order_by=o.c.seq)
+            .label("lo"),
+            ends.label("is_end"),
+        ).subquery()
+        f = flagged.c
+        runs = (
+            select(f.lo, f.m.label("hi"), (f.lo == f.c).label("is_first"))
+            .where(f.is_end)
+            .subquery()
         )
-    return out
+        rows = conn.execute(
+            select(runs.c.lo, runs.c.hi, runs.c.is_first, func.count()).group_by(
+                runs.c.lo, runs.c.hi, runs.c.is_first
+            )
+        ).all()
+    if not rows:
+        return None
+    counts = {
+        (int(lo) + 1, int(hi) + active_months + 1, bool(first)): int(n) for lo, hi, first, n in rows
+    }
+    first_month = min(int(lo) for lo, *_ in rows)
+    last_month = (
+        window.last_month if window.last_month is not None else max(int(hi) for _, hi, *_ in rows)
+    )
+    return Runs(counts, first_month, last_month)
 
 
-def repeat_report(
-    engine: Engine, *, start: date | None = None, end: date | None = None, by: str = "none"
-) -> Report:
-    rows = repeat_rate(engine, start=start, end=end, by=by)
-    crr = retention_rate(engine, start=start, end=end)
+def retention_rate(
+    engine: Engine, *, window: Window, active_months: int = ACTIVE_MONTHS
+) -> tuple[list[dict], dict | None]:
+    """Monthly rows, and one row for the whole window (its first to its last month)."""
+    runs = activity_runs(engine, window=window, active_months=active_months)
+    if runs is None:
+        return [], None
+    k1 = max(runs.first_month + 1, window.first_month or runs.first_month + 1)
+    k2 = runs.last_month
+    monthly = [_row(runs, k, k, month_label(k)) for k in range(k1, k2 + 1)]
+    overall = _row(runs, k1, k2, f"{month_label(k1)} to {month_label(k2)}") if k1 <= k2 else None
+    return [r for r in monthly if r["start_customers"]], overall
+
+
+def _row(runs: Runs, k1: int, k2: int, label: str) -> dict:
+    s, e, n = runs.active(k1), runs.active(k2 + 1), runs.new(k1, k2)
+    kept = runs.active_both(k1, k2 + 1)
+    return {
+        "period": label,
+        "start_customers": s,
+        "new_customers": n,
+        "end_customers": e,
+        "churned": s - kept,
+        "retention_rate": round((e - n) / s, 4) if s else None,
+    }
+
+
+def repeat_report(engine: Engine, *, window: Window, by: str = "none") -> Report:
+    rows = repeat_rate(engine, window=window, by=by)
+    monthly, overall = retention_rate(engine, window=window)
+    group = by if by != "none" else "group"
+    crr_cols = [
+        "period",
+        "start_customers",
+        "new_customers",
+        "end_customers",
+        "churned",
+        "retention_rate",
+    ]
     return Report(
-        "repeat",
-        "Repeat-purchase rate" + (f" by {by}" if by != "none" else ""),
-        ["group", "customers", "repeat_customers", "repeat_rate"],
-        rows,
-        REPEAT_TEXT,
-        notes=[CRR_TEXT],
-        extra={"retention_rate": crr},
+        kind="repeat",
+        title="Repeat purchase and customer retention rate",
+        tables=[
+            Table(
+                "repeat-purchase",
+                "Repeat-purchase rate" + (f" by {by}" if by != "none" else ""),
+                [group, "customers", "repeat_customers", "repeat_rate", "orders_per_customer"],
+                rows,
+                ("repeat_rate",),
+            ),
+            Table(
+                "customer-retention-rate",
+                "Customer retention rate by month",
+                crr_cols,
+                monthly,
+                ("retention_rate",),
+            ),
+            Table(
+                "customer-retention-period",
+                "Customer retention rate over the whole window",
+                crr_cols,
+                [overall] if overall else [],
+                ("retention_rate",),
+            ),
+        ],
+        definitions=[REPEAT_TEXT, CRR_TEXT, DEFINITION],
+        window=window.describe(),
     )

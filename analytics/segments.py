@@ -1,104 +1,213 @@
 """Segment retention: of the members of a segment on a snapshot date, the share who order
-within 30, 60 and 90 days after it, and their revenue per member over 90 days."""
+within 30, 60 and 90 days after it, and the revenue per member."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from sqlalchemy import Engine, and_, case, func, select
 
-from analytics.orders import DEFINITION, ORD, counted
-from analytics.report import Report
+from analytics.connection import reading
+from analytics.localtime import LocalTime, date_number, local_midnight
+from analytics.orders import DEFINITION, ORD, Window, counted, last_order_day
+from analytics.report import Report, Table
 from models.segments import SegmentMember
-from models.sqltime import date_day, epoch_day
-from models.store import Order
 
-TEXT = (
-    "Segment retention: members of a segment on a snapshot date; the share who ordered within 30, 60 and 90 days "
-    "after that date, and revenue per member in those 90 days. " + DEFINITION
-)
 M = SegmentMember.__table__.c
+DAYS = (30, 60, 90)
+HORIZON = max(DAYS)
+BY = ("snapshot", "segment")
+TEXT = (
+    "Segment retention: the members of a segment on a snapshot date; ordered within N days is "
+    "the share of them with an order on one of the N days after the snapshot date (days in the "
+    "store's time zone; the snapshot day itself is not counted), and revenue per member is the "
+    "value of those orders over all members. A window that has not fully passed by the last "
+    "order in the data is left blank (observed_days says how far the data reaches). By segment: "
+    "all snapshot dates of a segment pooled, each member counted once per snapshot."
+)
 
 
-def segment_retention(
-    engine: Engine,
-    *,
-    start: date | None = None,
-    end: date | None = None,
-    segment_prefix: str | None = None,
-) -> list[dict]:
-    after = epoch_day(ORD.ordered_at) - date_day(M.as_of)
-    per_member = (
-        select(
-            M.segment,
-            M.as_of,
-            M.customer_id,
-            func.min(after).label("first"),
-            func.coalesce(func.sum(ORD.total), 0.0).label("revenue"),
+@dataclass
+class Outcome:
+    """One segment on one snapshot date (or pooled): members and when they ordered again."""
+
+    members: int = 0
+    first_day: dict[int, int] = field(default_factory=dict)  # day after snapshot -> members
+    revenue: dict[int, float] = field(default_factory=lambda: dict.fromkeys(DAYS, 0.0))
+    observed: int = HORIZON
+
+    def ordered_within(self, days: int) -> int:
+        return sum(n for d, n in self.first_day.items() if d <= days)
+
+    def curve(self) -> list[float]:
+        """Share who ordered within d days, for d = 0 .. observed days."""
+        return [self.ordered_within(d) / self.members for d in range(self.observed + 1)]
+
+
+def segment_outcomes(engine: Engine, *, window: Window) -> dict[tuple[str, date], Outcome]:
+    span = select(func.min(M.as_of), func.max(M.as_of))
+    if window.start:
+        span = span.where(M.as_of >= window.start)
+    if window.end:
+        span = span.where(M.as_of <= window.end)
+    with reading(engine) as conn:
+        first_as_of, last_as_of = conn.execute(span).one()
+        if first_as_of is None:
+            return {}
+        first_as_of, last_as_of = _date(first_as_of), _date(last_as_of)
+        lt = LocalTime.over(conn, window.zone, ORD.ordered_at)
+        dialect = conn.dialect.name
+        # Only orders that can fall in some window: the day after the first snapshot to
+        # HORIZON days after the last one. Each order's local day is computed once.
+        lo = local_midnight(first_as_of + timedelta(days=1), window.zone)
+        hi = local_midnight(last_as_of + timedelta(days=HORIZON + 1), window.zone)
+        o = (
+            select(ORD.customer_id, lt.day(ORD.ordered_at).label("d"), ORD.total)
+            .where(counted(lo, hi))
+            .subquery()
         )
-        .select_from(SegmentMember.__table__)
-        .outerjoin(
-            Order.__table__,
-            and_(ORD.customer_id == M.customer_id, counted(), after >= 1, after <= 90),
+        members = select(
+            M.segment, M.as_of, M.customer_id, date_number(M.as_of, dialect).label("s")
         )
-        .group_by(M.segment, M.as_of, M.customer_id)
-    )
-    if start:
-        per_member = per_member.where(M.as_of >= start)
-    if end:
-        per_member = per_member.where(M.as_of <= end)
-    if segment_prefix:
-        per_member = per_member.where(M.segment.like(f"{segment_prefix}%"))
-    p = per_member.subquery()
+        if window.start:
+            members = members.where(M.as_of >= window.start)
+        if window.end:
+            members = members.where(M.as_of <= window.end)
+        m = members.subquery()
+        after = o.c.d - m.c.s
 
-    def within(days: int):  # type: ignore[no-untyped-def]
-        return func.sum(case((p.c.first <= days, 1), else_=0))
+        def revenue(days: int):  # type: ignore[no-untyped-def]
+            return func.coalesce(func.sum(case((after <= days, o.c.total), else_=0.0)), 0.0)
 
-    query = (
-        select(
-            p.c.segment,
-            p.c.as_of,
-            func.count(),
-            within(30),
-            within(60),
-            within(90),
-            func.sum(p.c.revenue),
+        per_member = (
+            select(
+                m.c.segment,
+                m.c.as_of,
+                func.min(after).label("first"),
+                *[revenue(d).label(f"r{d}") for d in DAYS],
+            )
+            .select_from(m)
+            .outerjoin(o, and_(o.c.customer_id == m.c.customer_id, after >= 1, after <= HORIZON))
+            .group_by(m.c.segment, m.c.as_of, m.c.customer_id)
+            .subquery()
         )
-        .group_by(p.c.segment, p.c.as_of)
-        .order_by(p.c.segment, p.c.as_of)
-    )
-    with engine.connect() as conn:
+        p = per_member.c
+        query = select(
+            p.segment, p.as_of, p.first, func.count(), *[func.sum(p[f"r{d}"]) for d in DAYS]
+        ).group_by(p.segment, p.as_of, p.first)
         rows = conn.execute(query).all()
-    return [
-        {
-            "segment": s,
-            "as_of": str(a),
-            "members": n,
-            "ordered_30d": round(r30 / n, 4),
-            "ordered_60d": round(r60 / n, 4),
-            "ordered_90d": round(r90 / n, 4),
-            "revenue_per_member_90d": round(rev / n, 2),
-        }
-        for s, a, n, r30, r60, r90, rev in rows
-    ]
+    # The last local day the data reaches: windows ending after it are not fully observed.
+    last_day = last_order_day(engine, window.zone)
+    data_end = _day_number(last_day) if last_day else None
+    out: dict[tuple[str, date], Outcome] = {}
+    for segment, as_of, first, n, *revenues in rows:
+        as_of = _date(as_of)
+        got = out.setdefault((segment, as_of), Outcome())
+        got.members += int(n)
+        if first is not None:
+            got.first_day[int(first)] = got.first_day.get(int(first), 0) + int(n)
+        for d, value in zip(DAYS, revenues, strict=True):
+            got.revenue[d] += float(value or 0.0)
+        elapsed = (data_end - _day_number(as_of)) if data_end is not None else 0
+        got.observed = max(0, min(HORIZON, elapsed))
+    return out
 
 
-def segment_report(
-    engine: Engine, *, start: date | None = None, end: date | None = None, by: str | None = None
-) -> Report:
-    rows = segment_retention(engine, start=start, end=end, segment_prefix=by)
+def check_by(by: str) -> None:
+    if by not in BY:
+        raise ValueError(f"--by {by!r} does not apply to segments; expected one of {', '.join(BY)}")
+
+
+def segment_rows(outcomes: dict[tuple[str, date], Outcome], *, by: str = "snapshot") -> list[dict]:
+    check_by(by)
+    rows = []
+    if by == "segment":
+        # A pooled window uses only the snapshots that have observed it fully.
+        for segment in sorted({s for s, _ in outcomes}):
+            snaps = [o for (s, _), o in outcomes.items() if s == segment]
+            rows.append(_pooled_row(segment, snaps))
+        return rows
+    for (segment, as_of), o in sorted(outcomes.items()):
+        row: dict = {"segment": segment, "as_of": as_of.isoformat(), "members": o.members}
+        for d in DAYS:
+            seen = o.observed >= d
+            row[f"ordered_{d}d"] = round(o.ordered_within(d) / o.members, 4) if seen else None
+        for d in DAYS:
+            seen = o.observed >= d
+            row[f"revenue_per_member_{d}d"] = round(o.revenue[d] / o.members, 2) if seen else None
+        row["observed_days"] = o.observed
+        rows.append(row)
+    return rows
+
+
+def _pooled_row(segment: str, snaps: list[Outcome]) -> dict:
+    row: dict = {
+        "segment": segment,
+        "snapshots": len(snaps),
+        "members": sum(o.members for o in snaps),
+    }
+    for d in DAYS:
+        seen = [o for o in snaps if o.observed >= d]
+        n = sum(o.members for o in seen)
+        row[f"ordered_{d}d"] = round(sum(o.ordered_within(d) for o in seen) / n, 4) if n else None
+    for d in DAYS:
+        seen = [o for o in snaps if o.observed >= d]
+        n = sum(o.members for o in seen)
+        row[f"revenue_per_member_{d}d"] = (
+            round(sum(o.revenue[d] for o in seen) / n, 2) if n else None
+        )
+    return row
+
+
+def segment_report(engine: Engine, *, window: Window, by: str = "snapshot") -> Report:
+    check_by(by)
+    outcomes = segment_outcomes(engine, window=window)
+    rows = segment_rows(outcomes, by=by)
+    shares = tuple(f"ordered_{d}d" for d in DAYS)
+    money = [f"revenue_per_member_{d}d" for d in DAYS]
+    if by == "segment":
+        columns = ["segment", "snapshots", "members", *shares, *money]
+    else:
+        columns = ["segment", "as_of", "members", *shares, *money, "observed_days"]
     return Report(
-        "segments",
-        "Segment retention after each snapshot",
-        [
-            "segment",
-            "as_of",
-            "members",
-            "ordered_30d",
-            "ordered_60d",
-            "ordered_90d",
-            "revenue_per_member_90d",
-        ],
-        rows,
-        TEXT,
+        kind="segments",
+        title="Segment retention after each snapshot"
+        if by == "snapshot"
+        else "Segment retention, snapshots pooled",
+        tables=[Table("segment-retention", "Segment retention", columns, rows, shares)],
+        definitions=[TEXT, DEFINITION],
+        window=window.describe() + "; --from/--to select snapshot dates",
+        data={"curves": _curves(outcomes), "over_time": _over_time(outcomes)},
     )
+
+
+def _curves(outcomes: dict[tuple[str, date], Outcome]) -> dict[str, dict]:
+    """Each segment's latest snapshot that has observed at least 30 days: its retention curve."""
+    latest: dict[str, tuple[date, Outcome]] = {}
+    for (segment, as_of), o in outcomes.items():
+        if o.observed >= DAYS[0] and (segment not in latest or as_of > latest[segment][0]):
+            latest[segment] = (as_of, o)
+    return {
+        s: {"as_of": a.isoformat(), "members": o.members, "curve": o.curve()}
+        for s, (a, o) in sorted(latest.items())
+    }
+
+
+def _over_time(outcomes: dict[tuple[str, date], Outcome]) -> dict[str, list[tuple[str, float]]]:
+    """The 30-day share per segment over snapshot dates (complete windows only)."""
+    out: dict[str, list[tuple[str, float]]] = {}
+    for (segment, as_of), o in sorted(outcomes.items()):
+        if o.observed >= DAYS[0]:
+            out.setdefault(segment, []).append(
+                (as_of.isoformat(), o.ordered_within(DAYS[0]) / o.members)
+            )
+    return out
+
+
+def _date(value: date | str) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _day_number(day: date) -> int:
+    return (day - date(1970, 1, 1)).days

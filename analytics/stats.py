@@ -1,11 +1,16 @@
-"""Two-group comparison of conversion rates with intervals that hold their coverage.
+"""Recipients against hold-out: intervals and tests that keep their stated error rates.
 
-- Difference p_t − p_c: Newcombe's hybrid score interval (Newcombe 1998, "Interval
-  estimation for the difference between independent proportions", Statistics in
-  Medicine 17, method 10), built from Wilson intervals of each group.
-- Relative uplift p_t / p_c − 1: the log risk-ratio interval, se = √(1/x_t − 1/n_t + 1/x_c − 1/n_c).
+- Difference of conversion rates p_t − p_c: Newcombe's hybrid score interval (Newcombe
+  1998, Statistics in Medicine 17, method 10), built from each group's Wilson interval; it
+  keeps close to 95 % coverage with small groups and rates near 0, where Wald does not.
+- Relative uplift p_t / p_c − 1: the log risk-ratio interval (delta method),
+  se = √(1/x_t − 1/n_t + 1/x_c − 1/n_c); undefined when a group has no conversions.
 - p-value: the pooled two-proportion z-test, or Fisher's exact test when an expected
   cell count is below 5.
+- Minimum detectable effect: the difference a two-sided 5 % test would find 80 % of the
+  time with these group sizes and the hold-out's rate.
+- Revenue per customer: Welch's interval for the difference of means, from sums and sums
+  of squares the database returns.
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ import math
 from dataclasses import dataclass
 
 from scipy.stats import fisher_exact, norm
+from scipy.stats import t as student_t
 
-Z95 = float(norm.ppf(0.975))
+CONFIDENCE = 0.95
+Z = float(norm.ppf(1 - (1 - CONFIDENCE) / 2))
+Z_POWER = float(norm.ppf(0.80))
 MIN_EXPECTED = 5
 
 
@@ -33,11 +41,14 @@ class Comparison:
     relative: float | None
     rel_low: float | None
     rel_high: float | None
-    p_value: float
+    p_value: float | None
+    test: str
+    mde: float | None
     warning: str | None
 
 
-def wilson(x: int, n: int, z: float = Z95) -> tuple[float, float]:
+def wilson(x: int, n: int, z: float = Z) -> tuple[float, float]:
+    """Wilson score interval of a proportion x / n."""
     if n == 0:
         return 0.0, 1.0
     p = x / n
@@ -47,44 +58,93 @@ def wilson(x: int, n: int, z: float = Z95) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def compare(x_t: int, n_t: int, x_c: int, n_c: int) -> Comparison:
-    """Treatment (recipients) against control (hold-out)."""
-    p_t = x_t / n_t if n_t else 0.0
-    p_c = x_c / n_c if n_c else 0.0
+def newcombe(x_t: int, n_t: int, x_c: int, n_c: int) -> tuple[float, float]:
+    """95 % interval of p_t − p_c (hybrid score)."""
+    p_t, p_c = x_t / n_t, x_c / n_c
     l_t, u_t = wilson(x_t, n_t)
     l_c, u_c = wilson(x_c, n_c)
     d = p_t - p_c
-    low = d - math.sqrt((p_t - l_t) ** 2 + (u_c - p_c) ** 2)
-    high = d + math.sqrt((u_t - p_t) ** 2 + (p_c - l_c) ** 2)
-    relative = rel_low = rel_high = None
-    if x_t > 0 and x_c > 0:
-        rr = p_t / p_c
-        se = math.sqrt(1 / x_t - 1 / n_t + 1 / x_c - 1 / n_c)
-        relative, rel_low, rel_high = (
-            rr - 1,
-            rr * math.exp(-Z95 * se) - 1,
-            rr * math.exp(Z95 * se) - 1,
-        )
+    return (
+        d - math.sqrt((p_t - l_t) ** 2 + (u_c - p_c) ** 2),
+        d + math.sqrt((u_t - p_t) ** 2 + (p_c - l_c) ** 2),
+    )
+
+
+def log_ratio(x_t: int, n_t: int, x_c: int, n_c: int) -> tuple[float, float, float] | None:
+    """(p_t / p_c − 1, low, high), or None when either group has no conversions."""
+    if x_t == 0 or x_c == 0:
+        return None
+    rr = (x_t / n_t) / (x_c / n_c)
+    se = math.sqrt(1 / x_t - 1 / n_t + 1 / x_c - 1 / n_c)
+    return rr - 1, rr * math.exp(-Z * se) - 1, rr * math.exp(Z * se) - 1
+
+
+def p_value(x_t: int, n_t: int, x_c: int, n_c: int) -> tuple[float, str]:
+    """Two-sided p-value of p_t = p_c, and the test used."""
     total, converted = n_t + n_c, x_t + x_c
-    expected = (
-        [n * converted / total for n in (n_t, n_c)]
-        + [n * (total - converted) / total for n in (n_t, n_c)]
-        if total
-        else [0]
-    )
+    expected = [n * k / total for n in (n_t, n_c) for k in (converted, total - converted)]
+    if min(expected) < MIN_EXPECTED:
+        return float(fisher_exact([[x_t, n_t - x_t], [x_c, n_c - x_c]])[1]), "fisher"
+    pooled = converted / total
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n_t + 1 / n_c))
+    return float(2 * norm.sf(abs(x_t / n_t - x_c / n_c) / se)), "z"
+
+
+def mde(p_c: float, n_t: int, n_c: int) -> float:
+    """Smallest absolute uplift found 80 % of the time by a two-sided test at 5 %."""
+    base = min(max(p_c, 1 / (2 * n_c)), 1 - 1 / (2 * n_c))  # a 0 % hold-out still has variance
+    return (Z + Z_POWER) * math.sqrt(base * (1 - base) * (1 / n_t + 1 / n_c))
+
+
+def compare(x_t: int, n_t: int, x_c: int, n_c: int) -> Comparison:
+    """Treatment (recipients, x_t of n_t converted) against control (hold-out)."""
+    p_t = x_t / n_t if n_t else 0.0
+    p_c = x_c / n_c if n_c else 0.0
     if n_t == 0 or n_c == 0:
-        p_value = 1.0
-    elif min(expected) < MIN_EXPECTED:
-        p_value = float(fisher_exact([[x_t, n_t - x_t], [x_c, n_c - x_c]])[1])
-    else:
-        pooled = converted / total
-        se0 = math.sqrt(pooled * (1 - pooled) * (1 / n_t + 1 / n_c))
-        p_value = float(2 * norm.sf(abs(d) / se0)) if se0 > 0 else 1.0
+        which = "hold-out" if n_c == 0 else "recipient"
+        return Comparison(
+            n_t, x_t, n_c, x_c, p_t, p_c, p_t - p_c, math.nan, math.nan, None, None, None,
+            None, "", None, f"no {which} group: the effect cannot be measured",
+        )  # fmt: skip
+    low, high = newcombe(x_t, n_t, x_c, n_c)
+    rel = log_ratio(x_t, n_t, x_c, n_c)
+    p, test = p_value(x_t, n_t, x_c, n_c)
+    smallest = mde(p_c, n_t, n_c)
     warning = None
-    if n_c == 0:
-        warning = "no hold-out group: the effect cannot be measured"
-    elif min(expected) < MIN_EXPECTED or min(n_t, n_c) < 100:
-        warning = "groups too small to tell: fewer than 100 customers or 5 expected conversions in a group"
+    if test == "fisher":
+        warning = "too few conversions to tell: an expected count is below 5 (Fisher's exact test)"
+    elif p >= 1 - CONFIDENCE and smallest > max(p_c, 0.01) / 2:
+        warning = (
+            f"groups too small to tell: only an uplift of {100 * smallest:.1f} percentage "
+            "points or more would be found 80 % of the time"
+        )
     return Comparison(
-        n_t, x_t, n_c, x_c, p_t, p_c, d, low, high, relative, rel_low, rel_high, p_value, warning
-    )
+        n_t, x_t, n_c, x_c, p_t, p_c, p_t - p_c, low, high,
+        *(rel if rel else (None, None, None)), p, test, smallest, warning,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MeanDifference:
+    mean_t: float
+    mean_c: float
+    difference: float
+    low: float
+    high: float
+
+
+def welch(
+    n_t: int, sum_t: float, sq_t: float, n_c: int, sum_c: float, sq_c: float
+) -> MeanDifference | None:
+    """Difference of means with Welch's 95 % interval, from counts, sums and sums of squares."""
+    if n_t < 2 or n_c < 2:
+        return None
+    m_t, m_c = sum_t / n_t, sum_c / n_c
+    v_t = max(0.0, (sq_t - n_t * m_t * m_t) / (n_t - 1)) / n_t
+    v_c = max(0.0, (sq_c - n_c * m_c * m_c) / (n_c - 1)) / n_c
+    se = math.sqrt(v_t + v_c)
+    if se == 0:
+        return MeanDifference(m_t, m_c, m_t - m_c, m_t - m_c, m_t - m_c)
+    df = (v_t + v_c) ** 2 / (v_t**2 / (n_t - 1) + v_c**2 / (n_c - 1))
+    half = float(student_t.ppf(1 - (1 - CONFIDENCE) / 2, df)) * se
+    return MeanDifference(m_t, m_c, m_t - m_c, m_t - m_c - half, m_t - m_c + half)

@@ -37,6 +37,7 @@ def demo(
         "repeat-purchase share": f"{summary['repeat_purchase_share']:.1%}",
         "quarantined rows": f"{summary['quarantine_rows']:,}",
         "database": summary["database"],
+        "HTML report": summary["report"],
         "took": f"{summary['wall_seconds']} s",
     }
     console.print(key_values("homecoming demo", shown))

@@ -6,10 +6,15 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
-from cli.output import console, fail, key_values, print_json, progress
+from cli.output import console, err_console, fail, key_values, print_json
 from ingest.errors import IngestError
-from ingest.run import ingest_file
+from ingest.run import IngestSummary, ingest_file
+from models.db import current_revision, safe_url, upgrade
+from models.settings import get_settings
 
 
 class Kind(StrEnum):
@@ -28,16 +33,26 @@ class Fmt(StrEnum):
 
 def ingest(
     kind: Kind = typer.Argument(..., help="What the file holds"),
-    file: Path = typer.Argument(..., help="CSV file (.gz is read as gzip)"),
-    fmt: Fmt = typer.Option(Fmt.generic, "--format", help="File layout: see docs/formats.md"),
+    file: Path = typer.Argument(..., help="CSV file (gzip is read transparently)"),
+    fmt: Fmt = typer.Option(
+        Fmt.generic,
+        "--format",
+        help="File layout (docs/formats.md): online-retail and cdnow hold orders",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object for scripts"),
 ) -> None:
-    """Load a store export. Bad rows go to quarantine with file, line and reason; good rows load.
+    """Load a store export. Bad rows go to quarantine with file, line, field and reason; good rows load.
 
-    Ingesting the same file again loads nothing new (every row counts as a duplicate).
+    Ingesting the same file again loads nothing new: every row counts as a duplicate.
+
+    A file that cannot be read as a whole (missing, empty, truncated, not UTF-8, missing a column) loads nothing and exits with code 2.
+
+    A database without tables is created first.
     """
     try:
-        with progress(disable=json_out) as bar:
+        if current_revision() is None:
+            upgrade()
+        with _rows_progress(disable=json_out) as bar:
             task = bar.add_task(f"ingesting {file.name}", total=None)
             summary = ingest_file(
                 kind=kind.value,
@@ -47,16 +62,44 @@ def ingest(
             )
     except IngestError as exc:
         raise fail(str(exc)) from None
-    data = summary.as_dict()
+    except SQLAlchemyError as exc:
+        detail = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+        where = safe_url(get_settings().database_url)
+        raise fail(
+            f"database error at {where}: {detail} (is it migrated? `homecoming db upgrade`)"
+        ) from None
     if json_out:
-        print_json(data)
+        print_json(summary.as_dict())
         return
-    shown = {
-        k: f"{data[k]:,}"
-        for k in ("read", "loaded", "guest_lines", "cancellations", "quarantined", "duplicates")
-    }
-    console.print(key_values(f"{kind.value} from {file.name} ({fmt.value})", shown))
-    for field, count in sorted(data["quarantine_reasons"].items()):
-        console.print(f"  quarantined for {field}: {count:,}")
+    console.print(_table(summary, title=f"{kind.value} from {file.name} ({fmt.value})"))
+
+
+def _rows_progress(*, disable: bool) -> Progress:
+    """Rows read so far and time elapsed, on stderr: a file is streamed, its length unknown."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,.0f} rows"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=disable or not err_console.is_terminal,
+        transient=True,
+    )
+
+
+def _table(summary: IngestSummary, *, title: str) -> Table:
+    rows: list[tuple[str, str]] = [("read", f"{summary.read:,}")]
+    rows += [
+        (name.replace("_", " "), f"{getattr(summary, name):,}")
+        for name in ("loaded", "guest_lines", "cancellations", "quarantined", "duplicates")
+    ]
+    rows += [(f"new {name.replace('_', ' ')}", f"{n:,}") for name, n in summary.created.items()]
+    rows += [
+        (f"quarantined for {field}", f"{n:,}")
+        for field, n in sorted(summary.quarantine_reasons.items())
+    ]
+    rows.append(("seconds", f"{summary.seconds:.1f}"))
+    t = key_values(title, dict(rows))
     if summary.quarantined:
-        console.print("  see the quarantine table for each row, its line and the reason")
+        t.caption = "each quarantined row, its line and the reason: table quarantine"
+    return t

@@ -5,11 +5,14 @@ from __future__ import annotations
 import typer
 
 import flows  # noqa: F401  (Prefect defaults before anything imports Prefect)
-from cli import db, segments
+from cli import campaigns, db, segments, surveys
+from cli import templates as templates_cli
 from cli.demo import demo
 from cli.generate import generate
 from cli.ingest import ingest
 from cli.report import report
+from cli.serve import serve
+from cli.web import web
 
 app = typer.Typer(
     name="homecoming",
@@ -20,10 +23,15 @@ app = typer.Typer(
 
 app.add_typer(db.app, name="db")
 app.add_typer(segments.app, name="segments")
+app.add_typer(surveys.app, name="surveys")
+app.add_typer(campaigns.app, name="campaigns")
+app.add_typer(templates_cli.app, name="templates")
+app.command("serve")(serve)
 app.command("ingest")(ingest)
 app.command("generate")(generate)
 app.command("demo")(demo)
 app.command("report")(report)
+app.command("web")(web)
 
 
 if __name__ == "__main__":

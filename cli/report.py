@@ -1,18 +1,25 @@
-"""``homecoming report KIND``: retention, cohorts, segments, campaign uplift and CSAT."""
+"""``homecoming report [KIND]``: repeat purchase, cohorts, segments, campaign uplift and CSAT."""
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
 import typer
+from rich.console import Console
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from analytics.build import BY, KINDS, build, build_all
-from analytics.render import to_csv, to_html, to_json, to_table
+from analytics.build import BY, KINDS, build, build_all, check
+from analytics.render import to_csv, to_html, to_json, to_terminal
 from cli.output import console, fail
-from models.db import get_engine
+from models.db import get_engine, safe_url
+from models.settings import get_settings
+
+DEFAULT_HTML = Path("homecoming-report.html")
+BY_HELP = "; ".join(f"{kind}: {'|'.join(values)}" for kind, values in BY.items())
 
 
 class Format(StrEnum):
@@ -23,53 +30,72 @@ class Format(StrEnum):
 
 
 def report(
-    kind: str = typer.Argument(..., help=f"One of {', '.join(KINDS)}, or all (HTML)"),
-    by: str | None = typer.Option(
-        None,
-        "--by",
-        help="repeat: none|locale|country; csat: survey|month|segment; segments: a name prefix such as rfm:",
+    kind: str = typer.Argument(
+        "all", help=f"One of {', '.join(KINDS)}, or all (the default) for the whole report"
     ),
+    by: str | None = typer.Option(None, "--by", help=f"Grouping. {BY_HELP}"),
     start: datetime | None = typer.Option(
-        None, "--from", formats=["%Y-%m-%d"], help="First day included"
+        None, "--from", formats=["%Y-%m-%d"], help="First day included (store time zone)"
     ),
     end: datetime | None = typer.Option(
-        None, "--to", formats=["%Y-%m-%d"], help="Last day included"
+        None, "--to", formats=["%Y-%m-%d"], help="Last day included (store time zone)"
     ),
     fmt: Format = typer.Option(Format.table, "--format", help="table, csv, json or html"),
     out: Path | None = typer.Option(
-        None, "--out", help="Write to this file instead of the terminal"
+        None, "--out", help=f"Write to this file (html default: ./{DEFAULT_HTML})"
     ),
-    window: int = typer.Option(7, "--window", min=1, help="Attribution window in days (campaigns)"),
+    window: int | None = typer.Option(
+        None, "--window", min=1, max=365, help="Campaign attribution window in days (default 7)"
+    ),
+    zone: str | None = typer.Option(
+        None,
+        "--time-zone",
+        help="Zone for calendar months and days (default: the store's HOMECOMING_DEFAULT_TIME_ZONE)",
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Same as --format json"),
 ) -> None:
-    """Reports analysts can defend; every one says how its numbers are defined."""
-    if kind != "all" and kind not in KINDS:
-        raise fail(f"unknown report {kind!r}; expected one of {', '.join(KINDS)} or all")
-    allowed = BY.get(kind)
-    if by and allowed and by not in allowed:
-        raise fail(f"--by {by!r} does not apply to {kind}; expected one of {', '.join(allowed)}")
-    engine = get_engine()
-    s, e = (start.date() if start else None), (end.date() if end else None)
-    reports = (
-        build_all(engine, start=s, end=e, window=window)
-        if kind == "all"
-        else [build(engine, kind, by=by, start=s, end=e, window=window)]
-    )
-    if fmt is Format.html:
-        text = to_html(reports)
-    elif kind == "all":
-        raise fail("report all is written as --format html")
-    elif fmt is Format.csv:
-        text = to_csv(reports[0])
-    elif fmt is Format.json:
-        text = to_json(reports[0])
-    else:
+    """Reports analysts can defend: each one states how its numbers are defined."""
+    fmt = Format.json if json_out else fmt
+    try:
+        if kind != "all":
+            check(kind, by)
+        elif by:
+            raise ValueError("--by applies to one report kind, not to all")
+        if fmt is Format.csv and kind == "all":
+            raise ValueError("CSV holds one table: name a report kind, e.g. report cohorts")
+        engine = get_engine()
+        s, e = (start.date() if start else None), (end.date() if end else None)
+        reports = (
+            build_all(engine, start=s, end=e, window=window, zone=zone)
+            if kind == "all"
+            else [build(engine, kind, by=by, start=s, end=e, window=window, zone=zone)]
+        )
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    except (OperationalError, ProgrammingError) as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        url = safe_url(get_settings().database_url)
+        raise fail(f"{url}: {reason} (run `homecoming db upgrade` on a new database)") from None
+    if fmt is Format.table:
         if out:
             raise fail("--out needs --format csv, json or html")
-        console.print(to_table(reports[0]))
+        # Piped into a file or pager, wide tables keep their rows instead of wrapping.
+        screen = console if console.is_terminal else Console(width=max(console.width, 220))
+        for r in reports:
+            screen.print(to_terminal(r))
         return
+    if fmt is Format.html:
+        text = to_html(reports)
+        out = out or DEFAULT_HTML
+    elif fmt is Format.csv:
+        text = to_csv(reports[0])
+    elif kind == "all":
+        text = json.dumps({r.kind: json.loads(to_json(r)) for r in reports}, indent=2) + "\n"
+    else:
+        text = to_json(reports[0])
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
-        console.print(f"wrote {out}")
+        console.print(f"wrote {out.resolve()}", highlight=False, soft_wrap=True)
     else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.write(text)

@@ -12,3 +12,5 @@ os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".homecoming" / "prefect"
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# Prefect creates its home without parents; in a fresh clone .homecoming/ does not exist yet.
+Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)

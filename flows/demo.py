@@ -19,6 +19,8 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 from sqlalchemy import func, select
 
+from analytics.build import build_all
+from analytics.render import to_html
 from flows.ingest import publish_summaries
 from ingest.run import ingest_file
 from ingest.synthetic import write_store
@@ -104,6 +106,13 @@ def refresh_segments(ctx: DemoContext) -> None:
     ctx.summary["segment_warnings"] = result.warnings
 
 
+def write_report(ctx: DemoContext) -> None:
+    """The HTML retention report of the generated store."""
+    path = ctx.folder / "report.html"
+    path.write_text(to_html(build_all(get_engine())), encoding="utf-8")
+    ctx.summary["report"] = str(path)
+
+
 Step = Callable[[DemoContext], None]
 STEPS: list[tuple[str, Step]] = [
     ("fresh-database", fresh_database),
@@ -111,6 +120,7 @@ STEPS: list[tuple[str, Step]] = [
     ("ingest-store", ingest_store),
     ("store-summary", store_summary),
     ("refresh-segments", refresh_segments),
+    ("retention-report", write_report),
 ]
 
 

@@ -5,39 +5,57 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import Task, flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NONE
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
 
+from ingest.errors import IngestError
 from ingest.run import ingest_file
 
+COLUMNS = (
+    "kind",
+    "format",
+    "read",
+    "loaded",
+    "guest_lines",
+    "cancellations",
+    "quarantined",
+    "duplicates",
+)
 
-@task(retries=2, retry_delay_seconds=5)
+
+def _worth_retrying(_task: Task[..., Any], _run: TaskRun, state: State[Any]) -> bool:
+    """A database hiccup may pass; a file that cannot be read will not read better in 5 s."""
+    error = state.result(raise_on_failure=False)
+    return not isinstance(error, IngestError)
+
+
+@task(retries=2, retry_delay_seconds=5, retry_condition_fn=_worth_retrying, cache_policy=NONE)
 def ingest_task(kind: str, path: str, fmt: str) -> dict[str, Any]:
     """Idempotent: a retry after a crash loads only what the first attempt did not."""
     return ingest_file(kind=kind, path=Path(path), fmt=fmt).as_dict()
 
 
 def publish_summaries(summaries: list[dict[str, Any]]) -> None:
-    columns = (
-        "kind",
-        "format",
-        "source",
-        "read",
-        "loaded",
-        "guest_lines",
-        "cancellations",
-        "quarantined",
-        "duplicates",
-    )
+    """One table artifact row per file: counts only, never file contents or customer data."""
     create_table_artifact(
         key="ingest-summary",
-        table=[{c: s[c] for c in columns} for s in summaries],
+        table=[{c: s[c] for c in COLUMNS} for s in summaries],
         description="Rows read, loaded, quarantined and already present, per file (counts only).",
     )
 
 
 @flow(name="ingest", log_prints=False)
 def ingest_flow(kind: str, path: str, fmt: str = "generic") -> dict[str, Any]:
+    """Ingest one file (see ``homecoming ingest --help``) and publish its counts."""
     summary = ingest_task(kind, path, fmt)
     publish_summaries([summary])
+    get_run_logger().info(
+        "ingested %s (%s): %s",
+        kind,
+        fmt,
+        ", ".join(f"{c} {summary[c]}" for c in COLUMNS[2:]),
+    )
     return summary

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
 from models.db import get_engine
 from segments.refresh import RefreshResult, refresh
-
-
-def sizes_table(result: RefreshResult) -> list[dict[str, Any]]:
-    return [
-        {"segment": name, "size": size, "entered": result.entered[name], "left": result.left[name]}
-        for name, size in sorted(result.sizes.items())
-    ]
 
 
 @task(retries=1, retry_delay_seconds=10)
@@ -28,10 +20,18 @@ def refresh_task(as_of: date) -> RefreshResult:
 
 @flow(name="refresh-segments")
 def refresh_segments_flow(as_of: str | None = None) -> dict[str, Any]:
+    """Features, RFM, predictions, clusters, rules and the membership snapshot, as of a day."""
     result = refresh_task(date.fromisoformat(as_of) if as_of else date.today())
+    logger = get_run_logger()
+    for warning in result.warnings:
+        logger.warning(warning)
     create_table_artifact(
         key="segment-sizes",
-        table=sizes_table(result),
-        description=f"Segment sizes as of {result.as_of}, with who entered and left since the previous refresh.",
+        table=result.rows(),
+        description=(
+            f"Segment sizes as of {result.as_of} ({result.customers} customers), with who "
+            f"entered and left since each segment's previous refresh. "
+            f"Warnings: {len(result.warnings)}."
+        ),
     )
-    return asdict(result)
+    return result.as_dict()

@@ -1,4 +1,8 @@
-"""What one input row becomes, whatever the file format."""
+"""What one input row becomes, whatever the file format.
+
+Timestamps may still be naive here: a generic file may give local times without an
+offset, and only the writer knows the customer (and so the time zone) they belong to.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,11 @@ class CustomerRecord:
 
 @dataclass(slots=True)
 class LineRecord:
-    """An order line. ``line_no`` is the file line, so re-reading the same file finds it again."""
+    """An order line. ``line_no`` is the file line (for quarantine); ``position`` its rank in the order.
+
+    The run numbers lines 1, 2, … per order in file order, so the same order read again
+    (the same file, or a later export that overlaps) finds its lines under the same keys.
+    """
 
     line_no: int
     order_id: str
@@ -37,10 +45,13 @@ class LineRecord:
     product_name: str | None = None
     category: str | None = None
     country: str | None = None
+    position: int = 0
 
 
 @dataclass(slots=True)
 class ReturnRecord:
+    """A return or cancellation row; several rows may share one ``return_id``."""
+
     line_no: int
     return_id: str
     kind: str  # "return" or "cancellation"
@@ -51,6 +62,12 @@ class ReturnRecord:
     quantity: int
     amount: float
     country: str | None = None
+    position: int = 0
+
+    @property
+    def external_id(self) -> str:
+        """``R1`` for the first row of return ``R1``, then ``R1:2``, ``R1:3`` … in file order."""
+        return self.return_id if self.position <= 1 else f"{self.return_id}:{self.position}"
 
 
 @dataclass(slots=True)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from ingest import writers
 from ingest.errors import IngestError, RowError
-from ingest.formats import get_format
+from ingest.formats import FORMATS, Format, get_format
 from ingest.records import (
     CustomerRecord,
     DeviceRecord,
@@ -26,16 +28,24 @@ from models.base import utcnow
 from models.db import get_engine
 from models.ingest import IngestRun, Quarantine
 from models.settings import get_settings
-from models.store import Order, OrderLine
 
 KINDS = ("customers", "orders", "interactions", "shipments", "devices")
-FORMATS = ("generic", "online-retail", "cdnow")
 BATCH = 20_000
+PARTS = ("loaded", "guest_lines", "cancellations", "quarantined", "duplicates")
 
 
 @dataclass
 class IngestSummary:
-    """What happened to every row read: ``read`` = loaded + guest lines + cancellations + quarantined + duplicates."""
+    """What happened to every row read.
+
+    ``read`` = ``loaded`` + ``guest_lines`` + ``cancellations`` + ``quarantined`` +
+    ``duplicates``: every data row of the file lands in exactly one of these (blank lines
+    and a CDNOW header are not rows). ``loaded`` counts new rows: customers, a customer's
+    order lines, returns, tickets, shipment events, devices; guest order lines and
+    cancellations are counted apart; ``duplicates`` were already in the
+    database (a re-run) or repeat an earlier row of the file. ``created`` counts the new
+    database rows by table, which group lines into orders and add customers and products.
+    """
 
     kind: str
     format: str
@@ -46,55 +56,25 @@ class IngestSummary:
     duplicates: int = 0
     guest_lines: int = 0
     cancellations: int = 0
+    created: dict[str, int] = field(default_factory=dict)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     run_id: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == sum(getattr(self, p) for p in PARTS)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["seconds"] = round(self.seconds, 3)
         data["accounting"] = {
             "read": self.read,
-            "equals": "loaded + guest_lines + cancellations + quarantined + duplicates",
-            "sum": self.loaded
-            + self.guest_lines
-            + self.cancellations
-            + self.quarantined
-            + self.duplicates,
+            "equals": " + ".join(PARTS),
+            "sum": sum(getattr(self, p) for p in PARTS),
+            "balanced": self.balanced,
         }
         return data
-
-
-class _Batch:
-    """Records waiting to be written, and what the writers made of them."""
-
-    def __init__(self, kind: str, *, creates_customers: bool, zone: str) -> None:
-        self.kind = kind
-        self.creates_customers = creates_customers
-        self.zone = zone
-        self.records: list[Record] = []
-
-    def flush(self, conn: Connection) -> writers.BatchResult:
-        recs, self.records = self.records, []
-        if not recs:
-            return writers.BatchResult()
-        if self.kind == "customers":
-            return writers.write_customers(conn, _only(recs, CustomerRecord), zone=self.zone)
-        if self.kind == "orders":
-            return writers.write_orders(
-                conn,
-                _only(recs, LineRecord),
-                _only(recs, ReturnRecord),
-                create_customers=self.creates_customers,
-                zone=self.zone,
-            )
-        if self.kind == "interactions":
-            return writers.write_tickets(conn, _only(recs, TicketRecord))
-        if self.kind == "shipments":
-            return writers.write_shipments(conn, _only(recs, ShipmentRecord))
-        return writers.write_devices(conn, _only(recs, DeviceRecord))
-
-
-def _only(records: list[Record], cls: type) -> list[Any]:
-    return [r for r in records if isinstance(r, cls)]
 
 
 def ingest_file(
@@ -107,8 +87,11 @@ def ingest_file(
 ) -> IngestSummary:
     """Load ``path`` as ``kind`` in format ``fmt``; bad rows go to quarantine, good rows load.
 
-    Raises :class:`IngestError` (and loads nothing) when the file as a whole cannot be read.
-    Re-running on the same file loads nothing new: every row counts as a duplicate.
+    The whole file loads in one transaction, so :class:`IngestError` (the file as a
+    whole cannot be read: missing, empty, truncated, wrong encoding, missing column)
+    leaves the database untouched apart from a failed ``ingest_run`` row. Re-running on
+    the same file loads nothing new: every row counts as a duplicate.
+    ``on_progress`` receives the number of rows read so far, once per batch.
     """
     if kind not in KINDS:
         raise IngestError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -116,157 +99,173 @@ def ingest_file(
         raise IngestError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     path = Path(path)
     settings = get_settings()
-    spec = get_format(
-        fmt,
-        kind,
-        default_currency=settings.default_currency,
-        default_zone=settings.default_time_zone,
-    )
+    spec = get_format(fmt, kind, default_currency=settings.default_currency)
     if not path.is_file():
         raise IngestError(f"{path}: no such file")
     engine = engine or get_engine()
+    started = time.perf_counter()
     sha = file_sha256(path)
-    summary = IngestSummary(kind=kind, format=fmt, source=path.name)
+    summary = IngestSummary(kind=kind, format=fmt, source=path.name[:255])
     with engine.begin() as conn:
         summary.run_id = conn.execute(
             IngestRun.__table__.insert().values(
-                kind=kind, format=fmt, source=path.name, sha256=sha, started_at=utcnow()
+                kind=kind, format=fmt, source=summary.source, sha256=sha, started_at=utcnow()
             )
         ).inserted_primary_key[0]
     try:
         with engine.begin() as conn:
-            _load(conn, spec, path, kind, sha, summary, on_progress, settings.default_time_zone)
-    except IngestError:
-        _finish(engine, summary, status="failed")
-        raise
+            _Run(conn, spec, summary, sha, zone=settings.default_time_zone).load(path, on_progress)
     except BaseException:
         _finish(engine, summary, status="failed")
         raise
+    summary.seconds = time.perf_counter() - started
     _finish(engine, summary, status="done")
     return summary
 
 
-def _load(
-    conn: Connection,
-    spec: Any,
-    path: Path,
-    kind: str,
-    sha: str,
-    summary: IngestSummary,
-    on_progress: Callable[[int], None] | None,
-    zone: str,
-) -> None:
-    max_order = conn.execute(select(func.coalesce(func.max(Order.id), 0))).scalar_one()
-    batch = _Batch(kind, creates_customers=spec.creates_customers, zone=zone)
-    raws: dict[int, str] = {}
-    quarantine: list[dict[str, Any]] = []
+class _Run:
+    """One pass over a file: parse rows, number order lines, write batches, keep the books."""
 
-    def flush() -> None:
-        result = batch.flush(conn)
-        summary.loaded += result.loaded
-        summary.guest_lines += result.guest_lines
-        summary.cancellations += result.cancellations
-        summary.duplicates += result.duplicates
-        for line_no, fld, reason in result.rejects:
-            quarantine.append(
-                _quarantined(summary, sha, line_no, fld, reason, raws.get(line_no, ""))
-            )
-        _write_quarantine(conn, quarantine, summary)
-        raws.clear()
+    def __init__(
+        self, conn: Connection, spec: Format, summary: IngestSummary, sha: str, *, zone: str
+    ) -> None:
+        self.conn = conn
+        self.spec = spec
+        self.summary = summary
+        self.sha = sha
+        self.zone = zone
+        self.records: list[Record] = []
+        self.raws: dict[int, str] = {}
+        self.quarantine: list[dict[str, Any]] = []
+        self.created: Counter[str] = Counter()
+        # Lines seen so far per order (and rows per return), to number them in file order.
+        self.positions: dict[str, int] = {}
+        self.return_positions: dict[str, int] = {}
+
+    def load(self, path: Path, on_progress: Callable[[int], None] | None) -> None:
+        summary = self.summary
+        with self.spec.open_rows(path) as rows:
+            for row in rows:
+                try:
+                    record = self.spec.parse(row)
+                except RowError as err:
+                    summary.read += 1
+                    self._quarantine(row.line_no, err.field, err.reason, row.raw)
+                    continue
+                if record is None:
+                    continue
+                summary.read += 1
+                self._number(record)
+                self.records.append(record)
+                self.raws[row.line_no] = row.raw
+                if len(self.records) >= BATCH:
+                    self.flush()
+                    if on_progress:
+                        on_progress(summary.read)
+        self.flush()
+        summary.created = {k: n for k, n in sorted(self.created.items()) if n}
         if on_progress:
             on_progress(summary.read)
 
-    with spec.open_rows(path) as rows:
-        for row in rows:
-            try:
-                record = spec.parse(row)
-            except RowError as err:
-                summary.read += 1
-                quarantine.append(
-                    _quarantined(summary, sha, row.line_no, err.field, err.reason, row.raw)
-                )
-                continue
-            if record is None:
-                continue
-            summary.read += 1
-            batch.records.append(record)
-            raws[row.line_no] = row.raw
-            if len(batch.records) >= BATCH:
-                flush()
-    flush()
-    if kind == "orders":
-        _recompute_totals(conn, after_id=max_order)
-
-
-def _quarantined(
-    summary: IngestSummary, sha: str, line_no: int, fld: str | None, reason: str, raw: str
-) -> dict[str, Any]:
-    return {
-        "run_id": summary.run_id,
-        "kind": summary.kind,
-        "source": summary.source,
-        "file_sha256": sha,
-        "line_no": line_no,
-        "field": fld,
-        "reason": reason[:500],
-        "raw": raw,
-        "created_at": utcnow(),
-    }
-
-
-def _write_quarantine(conn: Connection, rows: list[dict[str, Any]], summary: IngestSummary) -> None:
-    """Quarantine rows once per file and line: a re-run finds them again as duplicates."""
-    if not rows:
-        return
-    existing = set(
-        conn.execute(
-            select(Quarantine.line_no).where(
-                Quarantine.file_sha256 == rows[0]["file_sha256"],
-                Quarantine.kind == summary.kind,
-                Quarantine.line_no.in_([r["line_no"] for r in rows]),
+    def _number(self, record: Record) -> None:
+        if isinstance(record, LineRecord):
+            record.position = self.positions[record.order_id] = (
+                self.positions.get(record.order_id, 0) + 1
             )
-        ).scalars()
-    )
-    fresh = [r for r in rows if r["line_no"] not in existing]
-    summary.quarantined += len(fresh)
-    summary.duplicates += len(rows) - len(fresh)
-    for r in fresh:
-        key = r["field"] or "row"
-        summary.quarantine_reasons[key] = summary.quarantine_reasons.get(key, 0) + 1
-    writers.insert_ignore(conn, Quarantine, fresh)
-    rows.clear()
+        elif isinstance(record, ReturnRecord):
+            record.position = self.return_positions[record.return_id] = (
+                self.return_positions.get(record.return_id, 0) + 1
+            )
+
+    def flush(self) -> None:
+        records, self.records = self.records, []
+        if records:
+            result = self._write(records)
+            summary = self.summary
+            summary.loaded += result.loaded
+            summary.guest_lines += result.guest_lines
+            summary.cancellations += result.cancellations
+            summary.duplicates += result.duplicates
+            self.created.update(result.created)
+            for line_no, fld, reason in result.rejects:
+                self._quarantine(line_no, fld, reason, self.raws.get(line_no, ""))
+        self.raws.clear()
+        self._write_quarantine()
+
+    def _write(self, records: list[Record]) -> writers.BatchResult:
+        kind, conn, zone = self.summary.kind, self.conn, self.zone
+        if kind == "customers":
+            return writers.write_customers(conn, _only(records, CustomerRecord), zone=zone)
+        if kind == "orders":
+            return writers.write_orders(
+                conn,
+                _only(records, LineRecord),
+                _only(records, ReturnRecord),
+                create_customers=self.spec.creates_customers,
+                zone=zone,
+            )
+        if kind == "interactions":
+            return writers.write_tickets(conn, _only(records, TicketRecord), zone=zone)
+        if kind == "shipments":
+            return writers.write_shipments(conn, _only(records, ShipmentRecord), zone=zone)
+        return writers.write_devices(conn, _only(records, DeviceRecord), zone=zone)
+
+    def _quarantine(self, line_no: int, fld: str | None, reason: str, raw: str) -> None:
+        s = self.summary
+        self.quarantine.append(
+            {
+                "run_id": s.run_id,
+                "kind": s.kind,
+                "source": s.source,
+                "file_sha256": self.sha,
+                "line_no": line_no,
+                "field": fld[:64] if fld else None,
+                "reason": reason[:500],
+                "raw": raw.replace("\x00", ""),
+                "created_at": utcnow(),
+            }
+        )
+        if len(self.quarantine) >= BATCH:
+            self._write_quarantine()
+
+    def _write_quarantine(self) -> None:
+        """Quarantine rows once per file and line: a re-run finds them again as duplicates."""
+        rows, self.quarantine = self.quarantine, []
+        if not rows:
+            return
+        q = Quarantine.__table__.c
+        existing: set[int] = set()
+        for part in writers.chunks([r["line_no"] for r in rows], self.conn):
+            existing.update(
+                self.conn.execute(
+                    select(q.line_no).where(
+                        q.file_sha256 == self.sha,
+                        q.kind == self.summary.kind,
+                        writers.key_in(self.conn, q.line_no, part),
+                    )
+                ).scalars()
+            )
+        fresh = [r for r in rows if r["line_no"] not in existing]
+        summary = self.summary
+        summary.quarantined += len(fresh)
+        summary.duplicates += len(rows) - len(fresh)
+        for r in fresh:
+            key = r["field"] or "row"
+            summary.quarantine_reasons[key] = summary.quarantine_reasons.get(key, 0) + 1
+        writers.insert_ignore(self.conn, Quarantine, fresh)
 
 
-def _recompute_totals(conn: Connection, *, after_id: int) -> None:
-    """Order totals and item counts from their lines, for the orders this run may have touched."""
-    lines = OrderLine.__table__
-    orders = Order.__table__
-    total = (
-        select(func.coalesce(func.sum(lines.c.quantity * lines.c.unit_price), 0.0))
-        .where(lines.c.order_id == orders.c.id)
-        .scalar_subquery()
-    )
-    items = (
-        select(func.coalesce(func.sum(lines.c.quantity), 0))
-        .where(lines.c.order_id == orders.c.id)
-        .scalar_subquery()
-    )
-    conn.execute(update(orders).where(orders.c.id > after_id).values(total=total, items=items))
+def _only(records: list[Record], cls: type) -> list[Any]:
+    return [r for r in records if isinstance(r, cls)]
 
 
 def _finish(engine: Engine, summary: IngestSummary, *, status: str) -> None:
+    """Record the outcome; a failed run loaded nothing, so only its status changes."""
+    runs = IngestRun.__table__
+    counts = {} if status == "failed" else {p: getattr(summary, p) for p in ("read", *PARTS)}
     with engine.begin() as conn:
         conn.execute(
-            update(IngestRun.__table__)
-            .where(IngestRun.__table__.c.id == summary.run_id)
-            .values(
-                status=status,
-                read=summary.read,
-                loaded=summary.loaded,
-                quarantined=summary.quarantined,
-                duplicates=summary.duplicates,
-                guest_lines=summary.guest_lines,
-                cancellations=summary.cancellations,
-                finished_at=utcnow(),
-            )
+            update(runs)
+            .where(runs.c.id == summary.run_id)
+            .values(status=status, finished_at=utcnow(), **counts)
         )

@@ -1,4 +1,10 @@
-"""Reading input files as a stream of (line number, fields, raw text), with file-level checks."""
+"""Reading input files as a stream of (line number, fields, raw text), with file-level checks.
+
+Problems that make the file as a whole untrustworthy raise :class:`IngestError`: it is
+missing, empty, compressed and cut short, not UTF-8 (a wrong encoding would garble every
+name in it), a spreadsheet rather than CSV, or lacks a required column. Because the run
+loads everything in one transaction, such an error leaves the database as it was.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +15,18 @@ import io
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ingest.errors import IngestError, RowError
 
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
 
-@dataclass(frozen=True)
-class Row:
+
+class Row(NamedTuple):
+    """One input row: where it starts, its values by column, and its text for quarantine."""
+
     line_no: int
     values: dict[str, str]
     raw: str
@@ -24,18 +34,34 @@ class Row:
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     return digest.hexdigest()
 
 
 def _open_bytes(path: Path) -> io.BufferedIOBase:
+    """The file's bytes, gunzipped when it is gzip (by its first bytes, whatever its name)."""
     if not path.exists():
         raise IngestError(f"{path}: no such file")
     if path.is_dir():
         raise IngestError(f"{path}: is a folder, expected a CSV file")
-    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # type: ignore[return-value]
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+        if magic.startswith(ZIP_MAGIC):
+            raise IngestError(
+                f"{path.name}: is a zip archive or a spreadsheet (.xlsx); export it as CSV "
+                "(nothing was loaded)"
+            )
+        if magic.startswith(GZIP_MAGIC):
+            return gzip.open(path, "rb")  # type: ignore[return-value]
+        return path.open("rb")
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
 class _Lines:
@@ -53,18 +79,19 @@ class _Lines:
     def __next__(self) -> str:
         try:
             data = self._stream.readline()
-        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
             raise IngestError(
                 f"{self._name}: the file is truncated or corrupt after line {self.line_no} "
-                f"({exc}); nothing was loaded — export it again"
+                f"({exc}); nothing was loaded — export or download it again"
             ) from None
         if not data:
             raise StopIteration
         self.line_no += 1
         if self.line_no == 1:
-            if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
                 raise IngestError(
-                    f"{self._name}: the file is UTF-16; save it as UTF-8 (nothing was loaded)"
+                    f"{self._name}: the file is UTF-16 (or binary); save it as UTF-8 CSV "
+                    "(nothing was loaded)"
                 )
             data = data.removeprefix(b"\xef\xbb\xbf")
         try:
@@ -72,7 +99,8 @@ class _Lines:
         except UnicodeDecodeError as exc:
             raise IngestError(
                 f"{self._name}: line {self.line_no} is not UTF-8 (byte 0x{data[exc.start]:02x} at "
-                f"column {exc.start + 1}); save the file as UTF-8 (nothing was loaded)"
+                f"column {exc.start + 1}, perhaps Latin-1 or Windows-1252); save the file as "
+                "UTF-8 (nothing was loaded)"
             ) from None
         self.taken.append(text)
         return text
@@ -85,7 +113,9 @@ def csv_rows(
     """Rows of a CSV file as dicts keyed by canonical column names.
 
     ``aliases`` maps other spellings of a column (another export's header) to the
-    canonical name. A missing required column is an :class:`IngestError`.
+    canonical name. A missing required column is an :class:`IngestError`. A row with
+    the wrong number of fields (a line cut short) comes back with an ``__error__`` value
+    for the parser to quarantine.
     """
     aliases = aliases or {}
     with _open_bytes(path) as stream:
@@ -95,6 +125,8 @@ def csv_rows(
             header = next(reader)
         except StopIteration:
             raise IngestError(f"{path.name}: the file is empty; expected a header row") from None
+        except csv.Error as exc:
+            raise IngestError(f"{path.name}: line 1 is not CSV ({exc})") from None
         names = [aliases.get(h.strip(), h.strip()) for h in header]
         missing = [c for c in required if c not in names]
         if missing:
@@ -103,19 +135,28 @@ def csv_rows(
                 f"required: {', '.join(required)}; found: {', '.join(h.strip() for h in header)}"
             )
         lines.taken.clear()
+        width = len(names)
 
         def rows() -> Iterator[Row]:
-            for fields in reader:
-                raw = "".join(lines.taken).rstrip("\r\n")
-                lines.taken.clear()
-                line_no = lines.line_no
-                if not fields or all(not f.strip() for f in fields):
-                    continue
-                if len(fields) != len(names):
-                    values = {"__error__": f"has {len(fields)} of {len(names)} fields"}
-                else:
-                    values = dict(zip(names, (f.strip() for f in fields), strict=True))
-                yield Row(line_no, values, raw)
+            taken = lines.taken
+            try:
+                for fields in reader:
+                    raw = taken[0] if len(taken) == 1 else "".join(taken)
+                    line_no = lines.line_no - len(taken) + 1
+                    taken.clear()
+                    raw = raw.rstrip("\r\n")
+                    if not any(fields) or not raw.strip():
+                        continue  # a blank line, or only separators: nothing to load or lose
+                    if len(fields) == width:
+                        values = dict(zip(names, map(str.strip, fields)))  # noqa: B905 (width checked)
+                    else:
+                        values = {"__error__": f"has {len(fields)} of {width} fields"}
+                    yield Row(line_no, values, raw)
+            except csv.Error as exc:
+                raise IngestError(
+                    f"{path.name}: line {lines.line_no} is not valid CSV ({exc}); "
+                    "nothing was loaded"
+                ) from None
 
         yield rows()
 

@@ -5,26 +5,36 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from babel import Locale, UnknownLocaleError
+from babel.core import get_global
+from babel.numbers import is_currency
 
 from ingest.errors import RowError
 
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
+_US_STAMP = re.compile(r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}(:\d{2})?$")
 
 
-def required(values: dict[str, str], field: str) -> str:
+def required(values: dict[str, str], field: str, limit: int = 64) -> str:
     value = values.get(field, "")
     if not value:
         raise RowError(field, f"{field} is empty; it is required")
+    return _fits(value, field, limit)
+
+
+def optional(values: dict[str, str], field: str, limit: int = 255) -> str | None:
+    value = values.get(field)
+    return _fits(value, field, limit) if value else None
+
+
+def _fits(value: str, field: str, limit: int) -> str:
+    if len(value) > limit:
+        raise RowError(field, f"{field} is {len(value)} characters long; at most {limit} fit")
     return value
-
-
-def optional(values: dict[str, str], field: str) -> str | None:
-    return values.get(field) or None
 
 
 def email(value: str | None, field: str = "email") -> str | None:
@@ -39,6 +49,7 @@ def email(value: str | None, field: str = "email") -> str | None:
 
 @lru_cache(maxsize=512)
 def locale(value: str | None, field: str = "locale") -> str:
+    """A BCP 47 tag Babel knows, normalised (``pt_br`` -> ``pt-BR``, ``EN`` -> ``en``)."""
     if value is None:
         return "en"
     try:
@@ -47,7 +58,10 @@ def locale(value: str | None, field: str = "locale") -> str:
         raise RowError(
             field, f"{field} {value!r} is not a known locale (expected e.g. en, tr, pt-BR)"
         ) from None
-    return f"{parsed.language}-{parsed.territory}" if parsed.territory else parsed.language
+    tag = str(parsed).replace("_", "-")
+    if len(tag) > 16:
+        raise RowError(field, f"{field} {value!r} is longer than 16 characters; use e.g. pt-BR")
+    return tag
 
 
 @lru_cache(maxsize=1)
@@ -68,15 +82,37 @@ def time_zone(value: str | None, field: str = "time_zone") -> str:
 
 @lru_cache(maxsize=1024)
 def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except ZoneInfoNotFoundError:
-        return ZoneInfo("UTC")
+    return ZoneInfo(name)
+
+
+_COUNTRY_ALIASES = {"eire": "IE", "rsa": "ZA", "usa": "US", "uk": "GB", "channel islands": "JE"}
+
+
+@lru_cache(maxsize=1)
+def _country_codes() -> dict[str, str]:
+    names = {
+        name.lower(): code for code, name in Locale("en").territories.items() if len(code) == 2
+    }
+    names.update({code.lower(): code for code in names.values()})
+    names.update(_COUNTRY_ALIASES)
+    names["czech republic"] = "CZ"
+    names["hong kong"] = "HK"
+    return names
+
+
+@lru_cache(maxsize=512)
+def zone_for_country(country: str | None) -> str | None:
+    """The time zone of a country that has exactly one (``United Kingdom`` -> Europe/London)."""
+    if not country:
+        return None
+    code = _country_codes().get(country.strip().lower())
+    zones = get_global("territory_zones").get(code or "", [])
+    return zones[0] if len(zones) == 1 else None
 
 
 @lru_cache(maxsize=65536)
-def timestamp(value: str, field: str, default_zone: str = "UTC") -> datetime:
-    """ISO 8601 with an offset, or without one read in ``default_zone``; returned in UTC."""
+def timestamp(value: str, field: str) -> datetime:
+    """ISO 8601; aware (in UTC) when it has an offset, else naive: see :func:`localize`."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -84,16 +120,33 @@ def timestamp(value: str, field: str, default_zone: str = "UTC") -> datetime:
             field,
             f"{field} {value!r} is not a timestamp (expected ISO 8601, e.g. 2026-11-23T09:30:00+03:00)",
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone(default_zone))
-    return parsed.astimezone(UTC)
+    return parsed if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def optional_timestamp(
-    values: dict[str, str], field: str, default_zone: str = "UTC"
-) -> datetime | None:
+@lru_cache(maxsize=65536)
+def store_timestamp(value: str, field: str, store_zone: str) -> datetime:
+    """A shop's local time (ISO or ``12/1/2010 8:26``) read in ``store_zone``, returned in UTC."""
+    if _US_STAMP.match(value):
+        fmt = "%m/%d/%Y %H:%M:%S" if value.count(":") == 2 else "%m/%d/%Y %H:%M"
+        try:
+            parsed = datetime.strptime(value, fmt)
+        except ValueError:
+            raise RowError(field, f"{field} {value!r} is not a date and time") from None
+    else:
+        parsed = timestamp(value, field)
+    return localize(parsed, store_zone)
+
+
+def localize(value: datetime, zone_name: str) -> datetime:
+    """A naive local time read in ``zone_name``; aware times pass through. Returned in UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone(zone_name))
+    return value.astimezone(UTC)
+
+
+def optional_timestamp(values: dict[str, str], field: str) -> datetime | None:
     value = values.get(field)
-    return timestamp(value, field, default_zone) if value else None
+    return timestamp(value, field) if value else None
 
 
 def day(value: str | None, field: str) -> date | None:
@@ -105,11 +158,26 @@ def day(value: str | None, field: str) -> date | None:
         raise RowError(field, f"{field} {value!r} is not a date (expected YYYY-MM-DD)") from None
 
 
+def birthday(value: str | None, field: str = "birthday") -> date | None:
+    born = day(value, field)
+    if born is not None and not date(1900, 1, 1) <= born <= date.today():
+        raise RowError(field, f"{field} {value!r} is not a plausible date of birth (1900 to today)")
+    return born
+
+
 def integer(value: str, field: str, *, minimum: int | None = None) -> int:
     try:
-        number = int(float(value)) if "." in value else int(value)
+        number = int(value)
     except ValueError:
-        raise RowError(field, f"{field} {value!r} is not a whole number") from None
+        try:
+            as_float = float(value)
+        except ValueError:
+            as_float = float("nan")
+        if not as_float.is_integer():
+            raise RowError(field, f"{field} {value!r} is not a whole number") from None
+        number = int(as_float)
+    if not -(2**31) < number < 2**31:
+        raise RowError(field, f"{field} {value!r} is out of range")
     if minimum is not None and number < minimum:
         raise RowError(field, f"{field} {number} is below {minimum}; it must be at least {minimum}")
     return number
@@ -120,11 +188,21 @@ def number(value: str, field: str, *, minimum: float | None = None) -> float:
         result = float(value)
     except ValueError:
         raise RowError(field, f"{field} {value!r} is not a number") from None
-    if result != result or result in (float("inf"), float("-inf")):
-        raise RowError(field, f"{field} {value!r} is not a finite number")
+    if not -1e15 < result < 1e15:  # also refuses nan and infinity
+        raise RowError(field, f"{field} {value!r} is not a finite number in range")
     if minimum is not None and result < minimum:
         raise RowError(field, f"{field} {result:g} is negative; it must be at least {minimum:g}")
     return result
+
+
+@lru_cache(maxsize=64)
+def currency(value: str | None, default: str, field: str = "currency") -> str:
+    if value is None:
+        return default
+    code = value.upper()
+    if len(code) != 3 or not is_currency(code):
+        raise RowError(field, f"{field} {value!r} is not an ISO 4217 code (expected e.g. EUR, GBP)")
+    return code
 
 
 def choice(

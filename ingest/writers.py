@@ -2,19 +2,29 @@
 
 Each writer looks up which keys already exist (those rows are duplicates), inserts the
 rest with ``ON CONFLICT DO NOTHING`` as a guard against a concurrent run, and returns
-rows it had to reject (a reference to an unknown customer or order) with the reason.
+the rows it had to reject (a reference to an unknown customer or order) with the reason.
+Naive timestamps are read here, in the time zone of the customer they belong to.
+
+Natural keys: customer ``external_id``; order ``external_id``; order line (order, position
+in the order); return ``external_id``; ticket ``external_id``; device ``token``; shipment
+event (order, status, time).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from ingest import values as v
 from ingest.records import (
     CustomerRecord,
     DeviceRecord,
@@ -36,7 +46,9 @@ from models.store import (
     SupportTicket,
 )
 
-CHUNK = 500
+CHUNK = 2_000  # keys per SQLite IN (...): well below its limit of bound parameters
+CHUNK_PG = 20_000  # keys per PostgreSQL = ANY(array): one parameter, so a whole batch
+COPY_MIN = 500  # on PostgreSQL, batches at least this big go through COPY
 
 
 @dataclass
@@ -46,6 +58,7 @@ class BatchResult:
     cancellations: int = 0
     duplicates: int = 0
     rejects: list[tuple[int, str | None, str]] = field(default_factory=list)
+    created: Counter[str] = field(default_factory=Counter)
 
     def add(self, other: BatchResult) -> None:
         self.loaded += other.loaded
@@ -53,31 +66,164 @@ class BatchResult:
         self.cancellations += other.cancellations
         self.duplicates += other.duplicates
         self.rejects.extend(other.rejects)
+        self.created.update(other.created)
 
 
-def _table(model: Any) -> Table:
-    return model.__table__
+def chunks(items: Sequence[Any], conn: Connection) -> Iterator[Sequence[Any]]:
+    """``items`` in pieces small enough for one lookup query on this connection's database."""
+    size = CHUNK_PG if conn.dialect.name == "postgresql" else CHUNK
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def insert_ignore(conn: Connection, model: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, skipping any whose unique key exists (SQLite and PostgreSQL alike)."""
     if not rows:
         return
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    conn.execute(dialect_insert(_table(model)).on_conflict_do_nothing(), list(rows))
+    table: Table = model.__table__
+    if conn.dialect.name == "postgresql":
+        if len(rows) >= COPY_MIN:
+            _copy_ignore(conn, table, rows)
+        else:
+            conn.execute(pg_insert(table).on_conflict_do_nothing(), list(rows))
+    else:
+        _sqlite_ignore(conn, table, rows)
 
 
-def lookup(conn: Connection, key_col: Any, keys: Iterable[Any], value_col: Any) -> dict[Any, Any]:
-    """Map existing ``key_col`` values to ``value_col``, querying in chunks of bound parameters."""
-    keys = list(dict.fromkeys(k for k in keys if k is not None))
+def _sqlite_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """SQLite: the statement compiled once, the rows through the driver's ``executemany``.
+
+    Twice as fast as Core's executemany, which rebuilds every parameter set in Python;
+    the columns' own bind processors still turn aware timestamps into stored UTC.
+    """
+    names = list(rows[0])
+    compiled = (
+        sqlite_insert(table)
+        .on_conflict_do_nothing()
+        .compile(dialect=conn.dialect, column_keys=names)
+    )
+    order = compiled.positiontup or []
+    # Columns the rows leave out but the statement names take their Python-side default.
+    defaults = {n: _default(table, n) for n in order if n not in rows[0]}
+    if defaults:
+        rows = [{**defaults, **row} for row in rows]
+    get = itemgetter(*order) if len(order) > 1 else (lambda row: (row[order[0]],))
+    convert = [
+        (i, p)
+        for i, p in enumerate(table.c[n].type.bind_processor(conn.dialect) for n in order)
+        if p is not None
+    ]
+    params: list[Any] = []
+    for row in rows:
+        values = get(row)
+        if convert:
+            values = list(values)
+            for i, p in convert:
+                values[i] = p(values[i])
+        params.append(values)
+    cursor = conn.connection.cursor()
+    try:
+        cursor.executemany(compiled.string, params)
+    finally:
+        cursor.close()
+
+
+def _copy_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """PostgreSQL: COPY into a temporary table, then INSERT … SELECT … ON CONFLICT DO NOTHING.
+
+    COPY is about ten times faster than a parameterised executemany. Identifiers come
+    from our own table definitions; every value travels through COPY, never as SQL text.
+    """
+    names = list(rows[0])
+    cols = [table.c[n] for n in names]
+    stage = f"stage_{table.name}"
+    col_list = ", ".join(f'"{n}"' for n in names)
+    processors = [c.type.bind_processor(conn.dialect) for c in cols]
+    conn.exec_driver_sql(f'DROP TABLE IF EXISTS pg_temp."{stage}"')
+    conn.exec_driver_sql(
+        f'CREATE TEMP TABLE "{stage}" ON COMMIT DROP AS '
+        f'SELECT {col_list} FROM "{table.name}" WITH NO DATA'
+    )
+    cursor = conn.connection.cursor()
+    try:
+        with cursor.copy(f'COPY "{stage}" ({col_list}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        p(row[n]) if p is not None else row[n]
+                        for n, p in zip(names, processors, strict=True)
+                    ]
+                )
+    finally:
+        cursor.close()
+    conn.exec_driver_sql(
+        f'INSERT INTO "{table.name}" ({col_list}) SELECT {col_list} FROM "{stage}" '
+        "ON CONFLICT DO NOTHING"
+    )
+
+
+def _default(table: Table, name: str) -> Any:
+    default = table.c[name].default
+    if default is None or not (default.is_scalar or default.is_callable):
+        raise ValueError(f"{table.name}.{name}: give a value, it has no Python-side default")
+    return default.arg(None) if default.is_callable else default.arg
+
+
+def lookup(conn: Connection, key_col: Any, keys: Iterable[Any], *cols: Any) -> dict[Any, Any]:
+    """Map existing ``key_col`` values to ``cols`` (one value, or a tuple for several)."""
+    return lookup_from(conn, None, key_col, keys, *cols)
+
+
+def key_in(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN (…)``; on PostgreSQL ``= ANY(array)``, one parameter however many keys."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def lookup_from(
+    conn: Connection, source: Any, key_col: Any, keys: Iterable[Any], *cols: Any
+) -> dict[Any, Any]:
+    wanted = list(dict.fromkeys(k for k in keys if k is not None))
     found: dict[Any, Any] = {}
-    for i in range(0, len(keys), CHUNK):
-        part = keys[i : i + CHUNK]
-        found.update(conn.execute(select(key_col, value_col).where(key_col.in_(part))).all())
+    for part in chunks(wanted, conn):
+        query = select(key_col, *cols)
+        if source is not None:
+            query = query.select_from(source)
+        for row in conn.execute(query.where(key_in(conn, key_col, part))):
+            found[row[0]] = row[1] if len(cols) == 1 else tuple(row[1:])
     return found
 
 
-def customer_ids(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
-    return lookup(conn, Customer.external_id, keys, Customer.id)
+def customer_ids(conn: Connection, keys: Iterable[str | None]) -> dict[str, tuple[int, str]]:
+    """external id -> (id, time zone)."""
+    return lookup(conn, Customer.external_id, keys, Customer.id, Customer.time_zone)
+
+
+def order_ids(conn: Connection, keys: Iterable[str | None]) -> dict[str, tuple[int, Any, Any]]:
+    """external id -> (id, customer id, the customer's time zone or None)."""
+    orders, customers = Order.__table__, Customer.__table__
+    return lookup_from(
+        conn,
+        orders.outerjoin(customers, customers.c.id == orders.c.customer_id),
+        orders.c.external_id,
+        keys,
+        orders.c.id,
+        orders.c.customer_id,
+        customers.c.time_zone,
+    )
+
+
+def _unknown_customer(external_id: str) -> str:
+    return f"customer_id {external_id!r} is not a known customer; ingest customers first"
+
+
+def _unknown_order(external_id: str) -> str:
+    return f"order_id {external_id!r} is not a known order; ingest orders first"
+
+
+def _local(value: datetime | None, zone: str | None, default: str) -> datetime | None:
+    return None if value is None else v.localize(value, zone or default)
 
 
 def write_customers(conn: Connection, records: list[CustomerRecord], *, zone: str) -> BatchResult:
@@ -108,50 +254,57 @@ def write_customers(conn: Connection, records: list[CustomerRecord], *, zone: st
             for r in fresh.values()
         ],
     )
-    result.loaded = len(fresh)
+    result.loaded = result.created["customers"] = len(fresh)
     ids = customer_ids(conn, fresh)
-    insert_ignore(
-        conn,
-        Consent,
-        [
-            {
-                "customer_id": ids[r.external_id],
-                "channel": channel,
-                "status": status,
-                "source": r.consent_source,
-                "updated_at": r.created_at or now,
-            }
-            for r in fresh.values()
-            for channel, status in r.consents.items()
-        ],
-    )
+    consents = [
+        {
+            "customer_id": ids[r.external_id][0],
+            "channel": channel,
+            "status": status,
+            "source": r.consent_source,
+            "updated_at": r.created_at or now,
+        }
+        for r in fresh.values()
+        for channel, status in r.consents.items()
+    ]
+    insert_ignore(conn, Consent, consents)
+    result.created["consents"] = len(consents)
     return result
 
 
 def _ensure_customers(
     conn: Connection, records: Iterable[LineRecord | ReturnRecord], zone: str
-) -> None:
-    """Formats that introduce customers (Online Retail, CDNOW) create them on first sight."""
-    first: dict[str, str | None] = {}
+) -> int:
+    """Formats that introduce customers (Online Retail, CDNOW) create them on first sight.
+
+    ``created_at`` is the customer's earliest line in the batch that introduces them; the
+    time zone comes from the country when it has only one (United Kingdom ->
+    Europe/London), else the default; the locale is the default ``en``.
+    """
+    first: dict[str, tuple[str | None, datetime]] = {}
     for r in records:
-        if r.customer_id is not None and r.customer_id not in first:
-            first[r.customer_id] = r.country
-    missing = set(first) - set(customer_ids(conn, first))
-    now = utcnow()
+        if r.customer_id is None:
+            continue
+        at = r.ordered_at if isinstance(r, LineRecord) else r.returned_at
+        seen = first.get(r.customer_id)
+        if seen is None or at < seen[1]:
+            first[r.customer_id] = (seen[0] if seen else r.country, at)
+    missing = sorted(set(first) - set(customer_ids(conn, first)))
     insert_ignore(
         conn,
         Customer,
         [
             {
                 "external_id": c,
-                "country": first[c],
+                "country": first[c][0],
                 "locale": "en",
-                "time_zone": zone,
-                "created_at": now,
+                "time_zone": v.zone_for_country(first[c][0]) or zone,
+                "created_at": v.localize(first[c][1], zone),
             }
-            for c in sorted(missing)
+            for c in missing
         ],
     )
+    return len(missing)
 
 
 def write_orders(
@@ -164,58 +317,72 @@ def write_orders(
 ) -> BatchResult:
     result = BatchResult()
     if create_customers:
-        _ensure_customers(conn, [*lines, *returns], zone)
+        result.created["customers"] = _ensure_customers(conn, [*lines, *returns], zone)
     customers = customer_ids(conn, [r.customer_id for r in [*lines, *returns]])
 
     good: list[LineRecord] = []
     for rec in lines:
-        if rec.customer_id is not None and rec.customer_id not in customers:
-            result.rejects.append((rec.line_no, "customer_id", _unknown_customer(rec.customer_id)))
+        if rec.customer_id is None:
+            rec.ordered_at = v.localize(rec.ordered_at, zone)
+        elif rec.customer_id in customers:
+            rec.ordered_at = v.localize(rec.ordered_at, customers[rec.customer_id][1])
         else:
-            good.append(rec)
+            result.rejects.append((rec.line_no, "customer_id", _unknown_customer(rec.customer_id)))
+            continue
+        good.append(rec)
 
-    insert_ignore(
-        conn,
-        Product,
-        [
-            {"sku": sku, "name": r.product_name, "category": r.category}
-            for sku, r in {r.sku: r for r in good}.items()
-        ],
-    )
-    orders: dict[str, LineRecord] = {}
+    result.created["products"] = _write_products(conn, good)
+    heads: dict[str, LineRecord] = {}
     for rec in good:
-        orders.setdefault(rec.order_id, rec)
-    before = lookup(conn, Order.external_id, orders, Order.id)
-    insert_ignore(
-        conn,
-        Order,
-        [
-            {
-                "external_id": oid,
-                "customer_id": customers.get(r.customer_id) if r.customer_id else None,
-                "ordered_at": r.ordered_at,
-                "currency": r.currency,
-                "country": r.country,
-                "total": 0.0,
-                "items": 0,
-            }
-            for oid, r in orders.items()
-            if oid not in before
-        ],
-    )
-    order_ids = lookup(conn, Order.external_id, [*orders, *(r.order_id for r in returns)], Order.id)
-    line_keys = [(order_ids[r.order_id], r.line_no) for r in good]
-    # Only orders that existed before this batch can already hold some of these lines.
-    existing = _existing_lines(conn, list(before.values()))
+        heads.setdefault(rec.order_id, rec)
+    # Orders known before this batch: (id, customer, the customer's zone).
+    known = order_ids(conn, [*heads, *(r.order_id for r in returns)])
+
+    def buyer(rec: LineRecord | None) -> int | None:
+        return customers[rec.customer_id][0] if rec and rec.customer_id else None
+
+    accepted: list[LineRecord] = []
+    sums: dict[str, list[float]] = {}  # new order -> [total, items]
+    for rec in good:
+        owner = known[rec.order_id][1] if rec.order_id in known else buyer(heads[rec.order_id])
+        if owner != buyer(rec):
+            result.rejects.append((rec.line_no, "customer_id", _other_owner(rec, owner)))
+            continue
+        accepted.append(rec)
+        if rec.order_id not in known:
+            acc = sums.setdefault(rec.order_id, [0.0, 0])
+            acc[0] += rec.quantity * rec.unit_price
+            acc[1] += rec.quantity
+    # A new order holds only this batch's lines, so its total is known before it is written.
+    new_orders = [
+        {
+            "external_id": oid,
+            "customer_id": buyer(r),
+            "ordered_at": r.ordered_at,
+            "currency": r.currency,
+            "country": r.country,
+            "total": sums[oid][0],
+            "items": int(sums[oid][1]),
+        }
+        for oid, r in heads.items()
+        if oid not in known
+    ]
+    insert_ignore(conn, Order, new_orders)
+    result.created["orders"] = len(new_orders)
+    ids = {oid: o[0] for oid, o in known.items()}
+    ids.update(lookup(conn, Order.external_id, (o["external_id"] for o in new_orders), Order.id))
+    # Only orders known before this batch can already hold some of these lines.
+    existing = _existing_lines(conn, [o[0] for o in known.values()])
     new_lines = []
-    for rec, key in zip(good, line_keys, strict=True):
-        if key in existing:
+    for rec in accepted:
+        order_id = ids[rec.order_id]
+        if (order_id, rec.position) in existing:
             result.duplicates += 1
             continue
         new_lines.append(
             {
-                "order_id": key[0],
-                "line_no": rec.line_no,
+                "order_id": order_id,
+                "line_no": rec.position,
                 "sku": rec.sku,
                 "quantity": rec.quantity,
                 "unit_price": rec.unit_price,
@@ -226,67 +393,122 @@ def write_orders(
         else:
             result.loaded += 1
     insert_ignore(conn, OrderLine, new_lines)
-    result.add(_write_returns(conn, returns, customers, order_ids))
+    result.created["order_lines"] = len(new_lines)
+    # Known orders that gained lines (an order spanning batches, or an overlapping export).
+    grown = {known[r.order_id][0] for r in accepted if r.order_id in known}
+    recompute_totals(conn, grown & {line["order_id"] for line in new_lines})
+    orders = dict(known)
+    for o in new_orders:
+        head = heads[o["external_id"]]
+        zone_of = customers[head.customer_id][1] if head.customer_id else None
+        orders[o["external_id"]] = (ids[o["external_id"]], o["customer_id"], zone_of)
+    result.add(_write_returns(conn, returns, customers, orders, zone))
     return result
 
 
-def _existing_lines(conn: Connection, order_ids: list[int]) -> set[tuple[int, int]]:
+def _other_owner(rec: LineRecord, owner: int | None) -> str:
+    whose = "a guest order" if owner is None else "another customer's order"
+    named = repr(rec.customer_id) if rec.customer_id else "no customer (a guest)"
+    return (
+        f"order_id {rec.order_id!r} is {whose}, but this line names {named}; "
+        "every line of an order names the same customer_id"
+    )
+
+
+def _write_products(conn: Connection, lines: list[LineRecord]) -> int:
+    """New SKUs, named by their first line; known products are left as they are."""
+    first: dict[str, LineRecord] = {}
+    for r in lines:
+        first.setdefault(r.sku, r)
+    known = lookup(conn, Product.sku, first, Product.id)
+    rows = [
+        {"sku": sku, "name": r.product_name, "category": r.category}
+        for sku, r in first.items()
+        if sku not in known
+    ]
+    insert_ignore(conn, Product, rows)
+    return len(rows)
+
+
+def _existing_lines(conn: Connection, ids: list[int]) -> set[tuple[int, int]]:
     found: set[tuple[int, int]] = set()
-    for i in range(0, len(order_ids), CHUNK):
-        part = order_ids[i : i + CHUNK]
+    for part in chunks(ids, conn):
         rows = conn.execute(
-            select(OrderLine.order_id, OrderLine.line_no).where(OrderLine.order_id.in_(part))
+            select(OrderLine.order_id, OrderLine.line_no).where(
+                key_in(conn, OrderLine.order_id, part)
+            )
         )
         found.update((row[0], row[1]) for row in rows)
     return found
 
 
-def _unknown_customer(external_id: str) -> str:
-    return f"customer_id {external_id!r} is not a known customer; ingest customers first"
+def recompute_totals(conn: Connection, ids: Iterable[int]) -> None:
+    """Order total and item count from their lines, computed by the database.
+
+    One aggregate per chunk of orders joined back (``UPDATE … FROM``), rather than two
+    correlated subqueries per order, which PostgreSQL plans badly on freshly loaded tables.
+    An order whose lines are all free (price 0) ends with total 0.
+    """
+    lines, orders = OrderLine.__table__, Order.__table__
+    for part in chunks(sorted(ids), conn):
+        sums = (
+            select(
+                lines.c.order_id,
+                func.sum(lines.c.quantity * lines.c.unit_price).label("total"),
+                func.sum(lines.c.quantity).label("n_items"),
+            )
+            .where(key_in(conn, lines.c.order_id, part))
+            .group_by(lines.c.order_id)
+            .subquery()
+        )
+        conn.execute(
+            update(orders)
+            .where(orders.c.id == sums.c.order_id)
+            .values(total=sums.c.total, items=sums.c.n_items)
+        )
 
 
 def _write_returns(
     conn: Connection,
     returns: list[ReturnRecord],
-    customers: dict[str, int],
-    order_ids: dict[str, int],
+    customers: dict[str, tuple[int, str]],
+    orders: dict[str, tuple[int, Any, Any]],
+    zone: str,
 ) -> BatchResult:
     result = BatchResult()
     existing = set(
-        lookup(conn, OrderReturn.external_id, (r.return_id for r in returns), OrderReturn.id)
-    )
-    owners = dict(
-        lookup(
-            conn, Order.id, (order_ids.get(r.order_id or "") for r in returns), Order.customer_id
-        )
+        lookup(conn, OrderReturn.external_id, (r.external_id for r in returns), OrderReturn.id)
     )
     rows = []
     for rec in returns:
-        if rec.return_id in existing:
+        if rec.external_id in existing:
             result.duplicates += 1
             continue
-        order_id = order_ids.get(rec.order_id) if rec.order_id else None
-        if rec.order_id and order_id is None:
+        order = orders.get(rec.order_id) if rec.order_id else None
+        if rec.order_id and order is None:
             result.rejects.append(
                 (
                     rec.line_no,
                     "order_id",
-                    f"order_id {rec.order_id!r} is not a known order; a return names its order",
+                    f"{_unknown_order(rec.order_id)}; a return names its order",
                 )
             )
             continue
         if rec.customer_id is not None and rec.customer_id not in customers:
             result.rejects.append((rec.line_no, "customer_id", _unknown_customer(rec.customer_id)))
             continue
-        existing.add(rec.return_id)
-        customer = customers.get(rec.customer_id) if rec.customer_id else owners.get(order_id)
+        existing.add(rec.external_id)
+        if rec.customer_id is not None:
+            customer, customer_zone = customers[rec.customer_id]
+        else:
+            customer, customer_zone = (order[1], order[2]) if order else (None, None)
         rows.append(
             {
-                "external_id": rec.return_id,
+                "external_id": rec.external_id,
                 "customer_id": customer,
-                "order_id": order_id,
+                "order_id": order[0] if order else None,
                 "kind": rec.kind,
-                "returned_at": rec.returned_at,
+                "returned_at": v.localize(rec.returned_at, customer_zone or zone),
                 "sku": rec.sku,
                 "quantity": rec.quantity,
                 "amount": rec.amount,
@@ -297,10 +519,11 @@ def _write_returns(
         else:
             result.loaded += 1
     insert_ignore(conn, OrderReturn, rows)
+    result.created["returns"] = len(rows)
     return result
 
 
-def write_tickets(conn: Connection, records: list[TicketRecord]) -> BatchResult:
+def write_tickets(conn: Connection, records: list[TicketRecord], *, zone: str) -> BatchResult:
     result = BatchResult()
     customers = customer_ids(conn, (r.customer_id for r in records))
     existing = set(
@@ -310,53 +533,65 @@ def write_tickets(conn: Connection, records: list[TicketRecord]) -> BatchResult:
     for r in records:
         if r.customer_id not in customers:
             result.rejects.append((r.line_no, "customer_id", _unknown_customer(r.customer_id)))
-        elif r.ticket_id in existing:
+            continue
+        if r.ticket_id in existing:
             result.duplicates += 1
-        else:
-            existing.add(r.ticket_id)
-            rows.append(
-                {
-                    "external_id": r.ticket_id,
-                    "customer_id": customers[r.customer_id],
-                    "channel": r.channel,
-                    "topic": r.topic,
-                    "opened_at": r.opened_at,
-                    "first_response_at": r.first_response_at,
-                    "resolved_at": r.resolved_at,
-                    "touches": r.touches,
-                }
+            continue
+        customer, customer_zone = customers[r.customer_id]
+        opened = v.localize(r.opened_at, customer_zone)
+        first = _local(r.first_response_at, customer_zone, zone)
+        resolved = _local(r.resolved_at, customer_zone, zone)
+        late = [(n, t) for n, t in (("first_response_at", first), ("resolved_at", resolved)) if t]
+        early = next((n for n, t in late if t < opened), None)
+        if early:
+            result.rejects.append(
+                (r.line_no, early, f"{early} is before opened_at; it must be at or after it")
             )
+            continue
+        existing.add(r.ticket_id)
+        rows.append(
+            {
+                "external_id": r.ticket_id,
+                "customer_id": customer,
+                "channel": r.channel,
+                "topic": r.topic,
+                "opened_at": opened,
+                "first_response_at": first,
+                "resolved_at": resolved,
+                "touches": r.touches,
+            }
+        )
     insert_ignore(conn, SupportTicket, rows)
-    result.loaded = len(rows)
+    result.loaded = result.created["tickets"] = len(rows)
     return result
 
 
-def write_shipments(conn: Connection, records: list[ShipmentRecord]) -> BatchResult:
+def write_shipments(conn: Connection, records: list[ShipmentRecord], *, zone: str) -> BatchResult:
     result = BatchResult()
-    orders = lookup(conn, Order.external_id, (r.order_id for r in records), Order.id)
-    keys = [(orders.get(r.order_id), r.status, r.occurred_at) for r in records]
+    orders = order_ids(conn, (r.order_id for r in records))
+    keyed: list[tuple[ShipmentRecord, tuple[Any, ...] | None]] = []
+    for r in records:
+        order = orders.get(r.order_id)
+        if order is None:
+            keyed.append((r, None))
+            continue
+        r.occurred_at = v.localize(r.occurred_at, order[2] or zone)
+        r.eta = _local(r.eta, order[2], zone)
+        keyed.append((r, (order[0], r.status, r.occurred_at)))
     existing: set[tuple[Any, ...]] = set()
-    known = [k for k in keys if k[0] is not None]
-    for i in range(0, len(known), CHUNK):
-        part = known[i : i + CHUNK]
+    for part in chunks(sorted({k[0] for _, k in keyed if k is not None}), conn):
         existing.update(
             (row[0], row[1], row[2])
             for row in conn.execute(
                 select(
                     ShipmentEvent.order_id, ShipmentEvent.status, ShipmentEvent.occurred_at
-                ).where(ShipmentEvent.order_id.in_({k[0] for k in part}))
+                ).where(key_in(conn, ShipmentEvent.order_id, part))
             )
         )
     rows = []
-    for r, key in zip(records, keys, strict=True):
-        if key[0] is None:
-            result.rejects.append(
-                (
-                    r.line_no,
-                    "order_id",
-                    f"order_id {r.order_id!r} is not a known order; ingest orders first",
-                )
-            )
+    for r, key in keyed:
+        if key is None:
+            result.rejects.append((r.line_no, "order_id", _unknown_order(r.order_id)))
         elif key in existing:
             result.duplicates += 1
         else:
@@ -371,11 +606,11 @@ def write_shipments(conn: Connection, records: list[ShipmentRecord]) -> BatchRes
                 }
             )
     insert_ignore(conn, ShipmentEvent, rows)
-    result.loaded = len(rows)
+    result.loaded = result.created["shipment_events"] = len(rows)
     return result
 
 
-def write_devices(conn: Connection, records: list[DeviceRecord]) -> BatchResult:
+def write_devices(conn: Connection, records: list[DeviceRecord], *, zone: str) -> BatchResult:
     result = BatchResult()
     customers = customer_ids(conn, (r.customer_id for r in records))
     existing = set(lookup(conn, Device.token, (r.token for r in records), Device.id))
@@ -388,15 +623,16 @@ def write_devices(conn: Connection, records: list[DeviceRecord]) -> BatchResult:
             result.duplicates += 1
         else:
             existing.add(r.token)
+            customer, customer_zone = customers[r.customer_id]
             rows.append(
                 {
-                    "customer_id": customers[r.customer_id],
+                    "customer_id": customer,
                     "platform": r.platform,
                     "token": r.token,
                     "enabled": True,
-                    "created_at": r.created_at or now,
+                    "created_at": _local(r.created_at, customer_zone, zone) or now,
                 }
             )
     insert_ignore(conn, Device, rows)
-    result.loaded = len(rows)
+    result.loaded = result.created["devices"] = len(rows)
     return result

@@ -4,8 +4,8 @@ from models.base import UTCDateTime, utcnow
 from models.campaigns import CampaignRun, Message, MessageStatus
 from models.db import get_engine, session_scope, upgrade
 from models.ingest import IngestRun, Quarantine
-from models.predictions import FittedModel
-from models.segments import CustomerCategory, CustomerFeatures, SegmentMember, SegmentSnapshot
+from models.predictions import ClusterModel, ClvFit
+from models.segments import CustomerFeatures, SegmentMember, SegmentSnapshot
 from models.settings import Settings, get_settings
 from models.store import (
     Channel,
@@ -30,15 +30,15 @@ from models.surveys import SurveyAnswer, SurveyAnswerChange
 __all__ = [
     "CampaignRun",
     "Channel",
+    "ClusterModel",
+    "ClvFit",
     "Consent",
     "ConsentStatus",
     "Customer",
-    "CustomerCategory",
     "CustomerCreate",
     "CustomerFeatures",
     "CustomerPublic",
     "Device",
-    "FittedModel",
     "IngestRun",
     "Interaction",
     "Message",

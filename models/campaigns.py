@@ -25,7 +25,8 @@ class Message(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("campaign", "period", "customer_id", "channel", name="uq_message_key"),
-        Index("ix_message_status_send_at", "campaign", "period", "status", "send_at"),
+        # Claims take the earliest due rows first: (send_at, id) order straight off the index.
+        Index("ix_message_status_send_at", "campaign", "period", "status", "send_at", "id"),
         Index("ix_message_customer_channel_sent", "customer_id", "channel", "sent_at"),
     )
 
@@ -35,7 +36,9 @@ class Message(SQLModel, table=True):
     customer_id: int = Field(foreign_key="customer.id")
     channel: str = Field(sa_type=String(8))
     kind: str = Field(default="newsletter", max_length=32)
-    status: str = Field(sa_type=String(16), index=True)
+    # No index of its own: every query narrows by campaign first (ix_message_status_send_at),
+    # and each status change would pay for one more index.
+    status: str = Field(sa_type=String(16))
     reason: str | None = Field(default=None, max_length=64)
     variant: str | None = Field(default=None, max_length=32)
     template: str | None = Field(default=None, max_length=128)
@@ -47,6 +50,8 @@ class Message(SQLModel, table=True):
     provider_message_id: str | None = Field(default=None, max_length=256, index=True)
     error: str | None = Field(default=None, max_length=500)
     attempts: int = 0
+    priority: int = Field(default=0, description="The campaign's priority when caps compete")
+    device_id: int | None = Field(default=None, description="The push target, set at send time")
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime()))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import UTCDateTime, utcnow
@@ -26,22 +26,30 @@ class SegmentSnapshot(SQLModel, table=True):
 
 
 class SegmentMember(SQLModel, table=True):
-    """Membership of a customer in a segment as of a date (the snapshot analysts look back on)."""
+    """Membership of a customer in a segment as of a date (the snapshot analysts look back on).
+
+    Derived data written in bulk by every refresh (millions of rows at scale), so it carries
+    no foreign key: a per-row check would cost more than the rest of the write.
+    """
 
     __tablename__ = "segment_member"
     __table_args__ = (Index("ix_segment_member_customer", "customer_id", "as_of"),)
 
     segment: str = Field(max_length=128, primary_key=True)
     as_of: date = Field(primary_key=True)
-    customer_id: int = Field(primary_key=True, foreign_key="customer.id")
+    customer_id: int = Field(primary_key=True)
 
 
 class CustomerFeatures(SQLModel, table=True):
-    """Every customer's features as of the last refresh; rules compile to SQL against it."""
+    """Every customer's features as of the last refresh; rules compile to SQL against it.
+
+    Rebuilt from the store tables by each refresh (no foreign key, for the same reason as
+    ``segment_member``).
+    """
 
     __tablename__ = "customer_features"
 
-    customer_id: int = Field(primary_key=True, foreign_key="customer.id")
+    customer_id: int = Field(primary_key=True)
     as_of: date
     locale: str = Field(max_length=16)
     country: str | None = Field(default=None, max_length=64)
@@ -56,6 +64,10 @@ class CustomerFeatures(SQLModel, table=True):
     tenure_days: int | None = None
     categories: int = 0
     top_category: str | None = Field(default=None, max_length=100)
+    # Every category bought, each between two \x1f marks: "bought_category" is one LIKE.
+    bought_categories: str = Field(
+        default="", sa_column=Column(Text, nullable=False, server_default="")
+    )
     returns: int = 0
     cancellations: int = 0
     open_tickets: int = 0
@@ -72,14 +84,4 @@ class CustomerFeatures(SQLModel, table=True):
     r_score: int | None = None
     f_score: int | None = None
     m_score: int | None = None
-    rfm_segment: str | None = Field(default=None, max_length=32, index=True)
-
-
-class CustomerCategory(SQLModel, table=True):
-    """Categories each customer bought before the last refresh (for "bought category" rules)."""
-
-    __tablename__ = "customer_category"
-
-    customer_id: int = Field(primary_key=True, foreign_key="customer.id")
-    category: str = Field(primary_key=True, max_length=100)
-    lines: int = 0
+    rfm_segment: str | None = Field(default=None, max_length=32)

@@ -40,6 +40,17 @@ class Settings(BaseSettings):
     email_from: str = "Homecoming Store <store@example.com>"
     ses_configuration_set: str | None = None
     send_rate_limit_name: str = "homecoming-send-rate"
+    # Messages per second for the Prefect rate limit, created when missing (empty: not created).
+    send_rate_per_second: int | None = None
+    send_batch_size: int = 1000
+    # Where transports note each provider call; what reconciles a crash mid-send.
+    send_journal_dir: Path = Path(".homecoming/journal")
+    # A claim older than this is abandoned; a batch must finish well within it.
+    send_lease_minutes: int = 30
+    # Rows caught mid-send with no evidence either way are resent after this long.
+    reconcile_grace_minutes: int = 60
+    sns_apns_application_arn: str | None = None
+    sns_fcm_application_arn: str | None = None
     public_url: str = "http://127.0.0.1:8000"
 
     # Frequency caps and quiet hours, overridable per campaign.
@@ -51,6 +62,13 @@ class Settings(BaseSettings):
     quiet_hours_end: int = 8
 
     sqs_queue_url: str | None = None
+    # SNS topics whose HTTP notifications the web service accepts (empty: none).
+    sns_topic_arns: list[str] = Field(default_factory=list)
+    # Message tag carrying the ledger id on every email (SES EmailTags).
+    ledger_tag: str = "ledger_id"
+    # Transient bounces of one address within the window before it is suppressed.
+    soft_bounce_limit: int = 3
+    soft_bounce_window_days: int = 30
 
 
 @lru_cache

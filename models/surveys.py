@@ -1,10 +1,11 @@
-"""Survey answers: one current answer per message, and every change kept."""
+"""Survey answers and their history, trigger checkpoints, provider events, contact preferences."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from models.base import UTCDateTime, utcnow
@@ -36,3 +37,69 @@ class SurveyAnswerChange(SQLModel, table=True):
     choice: str | None = Field(default=None, max_length=64)
     comment: str | None = Field(default=None, sa_column=Column(Text))
     changed_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime()))
+
+
+class SurveyCheckpoint(SQLModel, table=True):
+    """How far the triggers of one survey campaign have been planned (their due time).
+
+    Advanced in the same transaction that writes the ledger rows of the window, so a crash
+    loses nothing and a re-run repeats nothing; the row named ``*`` serialises planning.
+    """
+
+    __tablename__ = "survey_checkpoint"
+
+    campaign: str = Field(primary_key=True, max_length=128)
+    checked_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    runs: int = 0
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime()))
+
+
+class ProviderEvent(SQLModel, table=True):
+    """Each provider event once (bounce, complaint, delivery, open, click, send...).
+
+    ``event_key`` is the event's identity, so a duplicate delivery from the queue or a
+    replay of the same SNS notification is recognised and changes nothing.
+    """
+
+    __tablename__ = "provider_event"
+    __table_args__ = (
+        Index("ix_provider_event_customer_type_at", "customer_id", "event_type", "occurred_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_key: str = Field(max_length=96, unique=True)
+    provider: str = Field(default="ses", max_length=16)
+    event_type: str = Field(max_length=32, description="send, delivery, bounce, complaint, ...")
+    detail: str | None = Field(default=None, max_length=64, description="e.g. Permanent/General")
+    message_id: int | None = Field(default=None, index=True, description="Ledger row, if found")
+    customer_id: int | None = None
+    provider_message_id: str | None = Field(default=None, max_length=256, index=True)
+    outcome: str = Field(max_length=32, description="What it changed, e.g. suppressed, recorded")
+    occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime()))
+
+
+class ContactFrequency(StrEnum):
+    """How often a customer wants marketing, chosen on the preference page."""
+
+    normal = "normal"  # the store's own caps
+    weekly = "weekly"  # at most one marketing message in 7 days
+    monthly = "monthly"  # at most one marketing message in 30 days
+
+
+# (messages, days) a customer's frequency allows, on top of the store's caps.
+FREQUENCY_LIMITS: dict[str, tuple[int, int]] = {
+    ContactFrequency.weekly: (1, 7),
+    ContactFrequency.monthly: (1, 30),
+}
+
+
+class ContactPreference(SQLModel, table=True):
+    """A customer's own choice of frequency; channels live on ``Consent``."""
+
+    __tablename__ = "contact_preference"
+
+    customer_id: int = Field(foreign_key="customer.id", primary_key=True)
+    frequency: str = Field(default=ContactFrequency.normal, max_length=16)
+    source: str = Field(default="web", max_length=64)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime()))

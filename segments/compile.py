@@ -6,14 +6,15 @@ it is true), ``between`` includes both ends, and date comparisons work by whole 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, not_, or_, select, true
 
-from models.segments import CustomerCategory, CustomerFeatures, SegmentMember
-from segments.features import FIELDS
+from models.segments import CustomerFeatures, SegmentMember
+from segments.features import FIELDS, MARK
+from segments.membership import members_select
 from segments.rules import All, Any_, Bought, Compare, Condition, InSegment, Not, RelativeDate
 
 F = CustomerFeatures.__table__.c
@@ -43,25 +44,42 @@ def _bounds(op: str, value: Any, as_of: date) -> tuple[datetime | None, datetime
     }[op]
 
 
-def to_sql(cond: Condition, *, as_of: date) -> ColumnElement[bool]:
-    """A boolean SQL expression over ``customer_features`` for ``cond``."""
-    if isinstance(cond, All):
-        return and_(true(), *(to_sql(c, as_of=as_of) for c in cond.items))
-    if isinstance(cond, Any_):
-        return or_(false(), *(to_sql(c, as_of=as_of) for c in cond.items))
-    if isinstance(cond, Not):
-        return not_(to_sql(cond.item, as_of=as_of))
-    if isinstance(cond, Bought):
-        bought = select(CustomerCategory.customer_id).where(
-            CustomerCategory.category.in_(cond.categories)
-        )
-        return F.customer_id.in_(bought)
-    if isinstance(cond, InSegment):
-        members = select(SegmentMember.customer_id).where(
-            SegmentMember.segment == cond.segment, SegmentMember.as_of == as_of
-        )
-        return F.customer_id.in_(members)
-    return _compare_sql(cond, as_of)
+def to_sql(
+    cond: Condition, *, as_of: date, written: Collection[str] | None = None
+) -> ColumnElement[bool]:
+    """A boolean SQL expression over ``customer_features`` for ``cond``.
+
+    ``in_segment`` reads the members written for ``as_of`` itself when the segment is in
+    ``written`` (a refresh writes a rule's dependencies first), or always when ``written``
+    is None; any other segment is read from its latest snapshot at or before ``as_of``
+    (a preview; a model segment a refresh had to skip).
+    """
+
+    def sql(c: Condition) -> ColumnElement[bool]:
+        if isinstance(c, All):
+            return and_(true(), *(sql(i) for i in c.items))
+        if isinstance(c, Any_):
+            return or_(false(), *(sql(i) for i in c.items))
+        if isinstance(c, Not):
+            return not_(sql(c.item))
+        if isinstance(c, Bought):
+            return or_(
+                false(),
+                *(
+                    F.bought_categories.contains(f"{MARK}{name}{MARK}", autoescape=True)
+                    for name in c.categories
+                ),
+            )
+        if isinstance(c, InSegment):
+            if written is not None and c.segment not in written:
+                return F.customer_id.in_(members_select(c.segment, as_of=as_of))
+            members = select(SegmentMember.customer_id).where(
+                SegmentMember.segment == c.segment, SegmentMember.as_of == as_of
+            )
+            return F.customer_id.in_(members)
+        return _compare_sql(c, as_of)
+
+    return sql(cond)
 
 
 def _compare_sql(cond: Compare, as_of: date) -> ColumnElement[bool]:
@@ -128,23 +146,20 @@ def _compare_py(c: Compare, value: Any, as_of: date) -> bool:
         return (value is None) == c.value
     if value is None:
         return False
-    if isinstance(value, datetime):
-        if c.op in ("in", "not_in", "ne"):
-            days = c.value if c.op != "ne" else (c.value,)
-            hit = any(lo <= value < hi for lo, hi in (_bounds("eq", d, as_of) for d in days))
-            return hit if c.op == "in" else not hit
-        lo, hi = _bounds(c.op, c.value, as_of)
-        return (lo is None or value >= lo) and (hi is None or value < hi)
+    want = c.value
+    if isinstance(value, datetime):  # compared by UTC day, written apart from the SQL on purpose
+        value = value.astimezone(UTC).date()
+        want = tuple(_day(v, as_of) for v in want) if isinstance(want, tuple) else _day(want, as_of)
     if c.op == "between":
-        lo, hi = sorted(c.value)
+        lo, hi = sorted(want)
         return lo <= value <= hi
     return {
-        "eq": lambda: value == c.value,
-        "ne": lambda: value != c.value,
-        "lt": lambda: value < c.value,
-        "lte": lambda: value <= c.value,
-        "gt": lambda: value > c.value,
-        "gte": lambda: value >= c.value,
-        "in": lambda: value in c.value,
-        "not_in": lambda: value not in c.value,
+        "eq": lambda: value == want,
+        "ne": lambda: value != want,
+        "lt": lambda: value < want,
+        "lte": lambda: value <= want,
+        "gt": lambda: value > want,
+        "gte": lambda: value >= want,
+        "in": lambda: value in want,
+        "not_in": lambda: value not in want,
     }[c.op]()

@@ -13,6 +13,7 @@ from segments.rules import Definition, DefinitionError, parse_definition
 BUILT_IN = Path(__file__).parent / "definitions"
 MODEL_SEGMENTS = ("predicted:churn_risk", "predicted:high_value")
 CLUSTER = re.compile(r"^cluster:\d+$")
+RESERVED = ("rfm:", "predicted:", "cluster:")
 
 
 def folders() -> list[Path]:
@@ -36,7 +37,9 @@ def load_file(path: Path) -> Definition:
 def load_all(paths: list[Path] | None = None) -> tuple[list[Definition], list[DefinitionError]]:
     """Every definition in dependency order, and every mistake found (good files still load).
 
-    A store's own file with the same name as a built-in one replaces it.
+    A store's own file with the same name as a built-in one replaces it (so a marketer can
+    change a lifecycle stage without touching the code); two files of one folder may not
+    share a name.
     """
     errors: list[DefinitionError] = []
     by_name: dict[str, Definition] = {}
@@ -51,12 +54,24 @@ def load_all(paths: list[Path] | None = None) -> tuple[list[Definition], list[De
         except DefinitionError as exc:
             errors.append(exc)
             continue
-        if definition.name in computed_names():
+        if definition.name.startswith(RESERVED):
             errors.append(
                 DefinitionError(
                     definition.source,
                     definition.line,
-                    f"name {definition.name!r} is reserved for a computed segment",
+                    f"name {definition.name!r} is reserved for a computed segment; names "
+                    f"starting with {', '.join(RESERVED)} are computed, choose another name",
+                )
+            )
+            continue
+        same = by_name.get(definition.name)
+        if same is not None and Path(same.source).parent == path.parent:
+            errors.append(
+                DefinitionError(
+                    definition.source,
+                    definition.line,
+                    f"name {definition.name!r} is already used by {same.source}:{same.line}; "
+                    "each segment needs a name of its own",
                 )
             )
             continue
@@ -92,3 +107,23 @@ def load_all(paths: list[Path] | None = None) -> tuple[list[Definition], list[De
         bad.update(cycle)
         order = [n for n in by_name if n not in bad]
     return [by_name[n] for n in order if n not in bad], errors
+
+
+def load_candidate(path: Path) -> Definition:
+    """A definition not yet saved (for a preview), checked together with the saved ones.
+
+    Its references must exist and must not close a cycle; a saved definition of the same
+    name in another folder is what it would replace. Raises the first mistake found.
+    """
+    here = path.resolve()
+    saved = [
+        p for folder in folders() for p in sorted(folder.glob("*.y*ml")) if p.resolve() != here
+    ]
+    candidate = load_file(path)
+    definitions, errors = load_all([*saved, path])
+    for d in definitions:
+        if d.source == str(path):
+            return d
+    related = [e for e in errors if e.source == str(path) or repr(candidate.name) in e.message]
+    related += [e for e in errors if "cycle" in e.message and candidate.name in e.message]
+    raise related[0] if related else DefinitionError(str(path), None, "could not be loaded")

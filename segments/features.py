@@ -1,10 +1,16 @@
-"""Customer features as of a date, computed by the database in one INSERT ... SELECT.
+"""Customer features as of a date, computed by the database.
 
 Only what happened before the end of ``as_of`` (UTC) counts. An order is an order with a
-customer, a positive quantity and a positive value; guest orders count for no one.
-Revenue is order totals minus what came back (returns and cancellations), rounded to
-cents. Every customer known by then has a row, with zeros and empty dates if they never
+customer and a positive value (its lines have positive quantities); guest orders count for
+no one. Revenue is order totals minus what came back (returns and cancellations), rounded
+to cents. Every customer known by then has a row, with zeros and empty dates if they never
 bought, so rules on customer fields (locale, country) reach them too.
+
+Two statements do the work, both INSERT ... SELECT: the features go into a temporary
+staging table, then into ``customer_features`` together with the RFM scores computed over
+the staged rows (see ``segments.rfm``), so no row is written twice. Each source table is
+read once, grouped by customer (orders by customer and day as well, lines by customer and
+category), and the groups are joined to the customers.
 """
 
 from __future__ import annotations
@@ -12,12 +18,28 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Float, case, delete, func, insert, literal, or_, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Float,
+    MetaData,
+    String,
+    Table,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.expression import ClauseElement, Executable
 from sqlalchemy.sql.functions import FunctionElement
 
 from models.campaigns import Message
-from models.segments import CustomerCategory, CustomerFeatures
+from models.segments import CustomerFeatures
 from models.sqltime import epoch_day
 from models.store import (
     Customer,
@@ -30,8 +52,10 @@ from models.store import (
     SupportTicket,
 )
 from models.surveys import SurveyAnswer
+from segments import rfm
 
 EPOCH = date(1970, 1, 1)
+MARK = "\x1f"  # around each name in ``bought_categories``; no category name contains it
 
 # Fields a rule may use, with their kind (how the rule language checks values).
 FIELDS: dict[str, str] = {
@@ -64,6 +88,8 @@ FIELDS: dict[str, str] = {
     "m_score": "number",
     "rfm_segment": "text",
 }
+SCORED = ("value_percentile", "r_score", "f_score", "m_score", "rfm_segment")
+STAGED = [c.name for c in CustomerFeatures.__table__.c if c.name not in SCORED]
 
 
 def cutoff_of(as_of: date) -> datetime:
@@ -89,21 +115,58 @@ def _round_cents_pg(element: round_cents, compiler: Any, **kw: Any) -> str:
     return f"CAST(ROUND(CAST({arg} AS NUMERIC), 2) AS DOUBLE PRECISION)"
 
 
-def _flag(condition) -> object:  # type: ignore[no-untyped-def]
+class joined_names(FunctionElement[str]):
+    """Every value of a text column in a group, each between two ``MARK``s."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(joined_names, "sqlite")
+def _joined_names_sqlite(element: joined_names, compiler: Any, **kw: Any) -> str:
+    arg = compiler.process(element.clauses, **kw)
+    return f"(char(31) || group_concat({arg}, char(31)) || char(31))"
+
+
+@compiles(joined_names, "postgresql")
+def _joined_names_pg(element: joined_names, compiler: Any, **kw: Any) -> str:
+    arg = compiler.process(element.clauses, **kw)
+    return f"(chr(31) || string_agg({arg}, chr(31)) || chr(31))"
+
+
+class CreateTempTableAs(Executable, ClauseElement):
+    """``CREATE TEMPORARY TABLE name AS SELECT ...`` (PostgreSQL may run the SELECT in
+    parallel here, which it never does for INSERT ... SELECT); dropped at commit there."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str, query: Select) -> None:
+        self.name, self.query = name, query
+
+
+@compiles(CreateTempTableAs)
+def _create_temp_table_as(element: CreateTempTableAs, compiler: Any, **kw: Any) -> str:
+    at_commit = " ON COMMIT DROP" if compiler.dialect.name == "postgresql" else ""
+    query = compiler.process(element.query, **kw)
+    return f"CREATE TEMPORARY TABLE {element.name}{at_commit} AS {query}"
+
+
+def _flag(condition) -> Any:  # type: ignore[no-untyped-def]
     return func.sum(case((condition, 1), else_=0))
 
 
-def refresh_features(conn: Connection, *, as_of: date) -> int:
-    """Replace ``customer_features`` and ``customer_category``; returns the number of customers."""
+def stage_table() -> Table:
+    """The temporary table of staged features: ``customer_features`` without RFM columns."""
+    columns = [Column(c.name, c.type) for c in CustomerFeatures.__table__.c if c.name in STAGED]
+    return Table("customer_features_stage", MetaData(), *columns, prefixes=["TEMPORARY"])
+
+
+def features_select(as_of: date):  # type: ignore[no-untyped-def]
+    """Every staged column of every customer known by ``as_of``, as one SELECT."""
     cutoff = cutoff_of(as_of)
     today = (as_of - EPOCH).days
     o, c = Order.__table__.c, Customer.__table__.c
-    conn.execute(delete(CustomerFeatures))
-    conn.execute(delete(CustomerCategory))
-
-    bought = (
-        (o.customer_id.is_not(None)) & (o["items"] > 0) & (o.total > 0) & (o.ordered_at < cutoff)
-    )
+    bought = o.customer_id.is_not(None) & (o.total > 0) & (o.ordered_at < cutoff)
     orders = (
         select(
             o.customer_id,
@@ -115,48 +178,60 @@ def refresh_features(conn: Connection, *, as_of: date) -> int:
         )
         .where(bought)
         .group_by(o.customer_id)
-        .subquery()
+        .subquery("orders_agg")
     )
     r = OrderReturn.__table__.c
+    cancellation = r.kind == ReturnKind.cancellation.value
     returns = (
         select(
             r.customer_id,
-            _flag(r.kind != ReturnKind.cancellation.value).label("n"),
-            _flag(r.kind == ReturnKind.cancellation.value).label("cancelled"),
+            _flag(~cancellation).label("n"),
+            _flag(cancellation).label("cancelled"),
             func.sum(r.amount).label("amount"),
         )
         .where(r.customer_id.is_not(None), r.returned_at < cutoff)
         .group_by(r.customer_id)
-        .subquery()
+        .subquery("returns_agg")
     )
-    line, product = OrderLine.__table__.c, Product.__table__.c
+    # Categories get codes (0 = alphabetically last) so that the most bought category,
+    # ties going to the alphabetically first, is one MAX(lines * n + code): no sort needed.
+    product = Product.__table__.c
+    names = select(product.category).where(product.category.is_not(None)).distinct().subquery()
+    cats = select(
+        names.c.category,
+        (func.row_number().over(order_by=names.c.category.desc()) - 1).label("code"),
+    ).subquery("cats")
+    n_cats = select(func.count()).select_from(names).scalar_subquery()
+    sku_codes = (
+        select(product.sku, cats.c.code)
+        .join_from(Product.__table__, cats, cats.c.category == product.category)
+        .subquery("sku_codes")
+    )
+    line = OrderLine.__table__.c
     per_category = (
-        select(o.customer_id, product.category, func.count().label("n"))
+        select(o.customer_id, sku_codes.c.code, func.count().label("lines"))
         .select_from(
             OrderLine.__table__.join(Order.__table__, line.order_id == o.id).join(
-                Product.__table__, product.sku == line.sku
+                sku_codes, sku_codes.c.sku == line.sku
             )
         )
-        .where(bought, product.category.is_not(None))
-        .group_by(o.customer_id, product.category)
-        .subquery()
+        .where(bought)
+        .group_by(o.customer_id, sku_codes.c.code)
+        .subquery("per_category")
     )
-    conn.execute(
-        insert(CustomerCategory).from_select(
-            ["customer_id", "category", "lines"], select(per_category)
+    named_category = cats.alias("named_category")
+    categories = (
+        select(
+            per_category.c.customer_id,
+            func.count().label("k"),
+            func.max(per_category.c.lines * n_cats + per_category.c.code).label("top_key"),
+            joined_names(named_category.c.category).label("names"),
         )
+        .join_from(per_category, named_category, named_category.c.code == per_category.c.code)
+        .group_by(per_category.c.customer_id)
+        .subquery("categories_agg")
     )
-    # Correlated lookups through the primary key (not a window over a subquery), so that
-    # SQLite as well as PostgreSQL joins them in O(n log n).
-    cc = CustomerCategory.__table__.c
-    top_category = (
-        select(cc.category)
-        .where(cc.customer_id == c.id)
-        .order_by(cc.lines.desc(), cc.category)
-        .limit(1)
-        .scalar_subquery()
-    )
-    category_count = select(func.count()).where(cc.customer_id == c.id).scalar_subquery()
+    top_category = cats.alias("top_category")
     t = SupportTicket.__table__.c
     tickets = (
         select(
@@ -166,23 +241,32 @@ def refresh_features(conn: Connection, *, as_of: date) -> int:
         )
         .where(t.opened_at < cutoff)
         .group_by(t.customer_id)
-        .subquery()
+        .subquery("tickets_agg")
     )
     a = SurveyAnswer.__table__.c
-    last_csat = (
-        select(a.score)
-        .where(
-            a.customer_id == c.id, a.kind == "csat", a.score.is_not(None), a.answered_at < cutoff
+    answers = (
+        select(
+            a.customer_id,
+            a.score,
+            a.answered_at,
+            func.row_number()
+            .over(partition_by=a.customer_id, order_by=(a.answered_at.desc(), a.id.desc()))
+            .label("rank"),
         )
-        .order_by(a.answered_at.desc())
-        .limit(1)
+        .where(a.kind == "csat", a.score.is_not(None), a.answered_at < cutoff)
+        .subquery("answers")
+    )
+    csat = (
+        select(answers.c.customer_id, answers.c.score, answers.c.answered_at)
+        .where(answers.c["rank"] == 1)
+        .subquery("csat")
     )
     m = Message.__table__.c
     received = (
         select(m.customer_id, func.count().label("n"))
         .where(m.status == "sent", m.sent_at < cutoff)
         .group_by(m.customer_id)
-        .subquery()
+        .subquery("received")
     )
     i = Interaction.__table__.c
     engaged = (
@@ -193,50 +277,74 @@ def refresh_features(conn: Connection, *, as_of: date) -> int:
         )
         .where(i.occurred_at < cutoff, i.kind.in_(("opened", "clicked")))
         .group_by(i.customer_id)
-        .subquery()
+        .subquery("engaged")
     )
     revenue = round_cents(func.coalesce(orders.c.total, 0.0) - func.coalesce(returns.c.amount, 0.0))
-    query = (
-        select(
-            c.id,
-            literal(as_of),
-            c.locale,
-            c.country,
-            c.time_zone,
-            orders.c.first_at,
-            orders.c.last_at,
-            func.coalesce(orders.c.n, 0),
-            func.coalesce(orders.c.days, 0),
-            revenue,
-            case((orders.c.n > 0, revenue / orders.c.n), else_=0.0),
-            today - epoch_day(orders.c.last_at),
-            today - epoch_day(orders.c.first_at),
-            category_count,
-            top_category,
-            func.coalesce(returns.c.n, 0),
-            func.coalesce(returns.c.cancelled, 0),
-            func.coalesce(tickets.c.open, 0),
-            func.coalesce(tickets.c.resolved, 0),
-            last_csat.scalar_subquery(),
-            last_csat.with_only_columns(a.answered_at).scalar_subquery(),
-            today - last_csat.with_only_columns(epoch_day(a.answered_at)).scalar_subquery(),
-            func.coalesce(received.c.n, 0),
-            func.coalesce(engaged.c.opened, 0),
-            func.coalesce(engaged.c.clicked, 0),
-        )
+    values = {
+        "customer_id": c.id,
+        "as_of": literal(as_of),
+        "locale": c.locale,
+        "country": c.country,
+        "time_zone": c.time_zone,
+        "first_order_at": orders.c.first_at,
+        "last_order_at": orders.c.last_at,
+        "orders": func.coalesce(orders.c.n, 0),
+        "order_days": func.coalesce(orders.c.days, 0),
+        "revenue": revenue,
+        "avg_order_value": case((orders.c.n > 0, revenue / orders.c.n), else_=0.0),
+        "days_since_last_order": today - epoch_day(orders.c.last_at),
+        "tenure_days": today - epoch_day(orders.c.first_at),
+        "categories": func.coalesce(categories.c.k, 0),
+        "top_category": top_category.c.category,
+        "bought_categories": func.coalesce(categories.c.names, ""),
+        "returns": func.coalesce(returns.c.n, 0),
+        "cancellations": func.coalesce(returns.c.cancelled, 0),
+        "open_tickets": func.coalesce(tickets.c.open, 0),
+        "resolved_tickets": func.coalesce(tickets.c.resolved, 0),
+        "last_csat": csat.c.score,
+        "last_csat_at": csat.c.answered_at,
+        "last_csat_days_ago": today - epoch_day(csat.c.answered_at),
+        "messages_received": func.coalesce(received.c.n, 0),
+        "messages_opened": func.coalesce(engaged.c.opened, 0),
+        "messages_clicked": func.coalesce(engaged.c.clicked, 0),
+    }
+    assert list(values) == STAGED, "staged columns and their values must line up"
+    return (
+        select(*(value.label(name) for name, value in values.items()))
         .select_from(Customer.__table__)
         .outerjoin(orders, orders.c.customer_id == c.id)
         .outerjoin(returns, returns.c.customer_id == c.id)
+        .outerjoin(categories, categories.c.customer_id == c.id)
+        .outerjoin(top_category, top_category.c.code == categories.c.top_key % n_cats)
         .outerjoin(tickets, tickets.c.customer_id == c.id)
+        .outerjoin(csat, csat.c.customer_id == c.id)
         .outerjoin(received, received.c.customer_id == c.id)
         .outerjoin(engaged, engaged.c.customer_id == c.id)
         .where(or_(c.created_at < cutoff, orders.c.n > 0))
     )
-    columns = [
-        "customer_id", "as_of", "locale", "country", "time_zone", "first_order_at", "last_order_at",
-        "orders", "order_days", "revenue", "avg_order_value", "days_since_last_order", "tenure_days",
-        "categories", "top_category", "returns", "cancellations", "open_tickets", "resolved_tickets",
-        "last_csat", "last_csat_at", "last_csat_days_ago", "messages_received", "messages_opened", "messages_clicked",
-    ]  # fmt: skip
-    conn.execute(insert(CustomerFeatures).from_select(columns, query))
+
+
+def stage_features(conn: Connection, *, as_of: date) -> Table:
+    """Compute the features into a temporary table (gone at commit on PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        # Room for the hash tables and sorts of this transaction only.
+        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+    stage = stage_table()
+    stage.drop(conn, checkfirst=True)
+    conn.execute(CreateTempTableAs(stage.name, features_select(as_of)))
+    return stage
+
+
+def store_features(conn: Connection, stage: Table) -> int:
+    """Replace ``customer_features`` with the staged rows and their RFM scores."""
+    conn.execute(delete(CustomerFeatures))
+    scored = rfm.scored_select(conn, stage)
+    conn.execute(insert(CustomerFeatures).from_select([*STAGED, *SCORED], scored))
+    if conn.dialect.name != "postgresql":
+        stage.drop(conn)
     return conn.execute(select(func.count()).select_from(CustomerFeatures)).scalar_one()
+
+
+def refresh_features(conn: Connection, *, as_of: date) -> int:
+    """Replace ``customer_features`` as of ``as_of``; returns the number of customers."""
+    return store_features(conn, stage_features(conn, as_of=as_of))

@@ -1,27 +1,102 @@
-"""Predictive segments from BG/NBD (alive, future purchases) and Gamma-Gamma (order value)."""
+"""Purchase predictions: BG/NBD (alive, future purchases) with Gamma-Gamma (order value).
+
+Both models are fitted on the per-customer summary of ``segments.summary``; predicted
+customer value is expected purchases over a horizon times expected order value,
+optionally discounted. They feed two segments:
+
+- ``predicted:churn_risk``: probably gone (P(alive) < 0.3) although they used to come
+  back (at least 2 repeat purchase days);
+- ``predicted:high_value``: the top decile of predicted value over the next 365 days.
+"""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, insert
 
-from models.predictions import FittedModel
+from models.base import utcnow
+from models.predictions import ClvFit
 from segments import bgnbd, gamma_gamma
 from segments.errors import PredictionError
-from segments.summary import customer_summary
+from segments.summary import Summary, customer_summary
 
 HORIZON_DAYS = 365
 CHURN_P_ALIVE = 0.3
 CHURN_MIN_REPEAT = 2
-HIGH_VALUE_QUANTILE = 0.9
-# Parameters are fitted on a fixed-seed sample of at most this many customers: at that size
-# the estimates are already precise, and every customer is still scored.
+HIGH_VALUE_SHARE = 0.10
+# Beyond this many customers the parameters are fitted on a fixed-seed random sample: the
+# estimates are already precise there, and every customer is still scored.
 MAX_FIT_CUSTOMERS = 50_000
 
-__all__ = ["PredictionError", "fit_parameters", "predicted_segments"]
+__all__ = [
+    "Fitted",
+    "PredictionError",
+    "customer_value",
+    "fit_models",
+    "fit_parameters",
+    "predicted_segments",
+]
+
+
+@dataclass(frozen=True)
+class Fitted:
+    summary: Summary
+    bgnbd: bgnbd.BGNBD
+    gamma_gamma: gamma_gamma.GammaGamma
+    seconds: float
+
+    @property
+    def fit_customers(self) -> int:
+        return self.bgnbd.customers
+
+
+def fit_models(summary: Summary, *, seed: int = 0) -> Fitted:
+    """Fit BG/NBD and Gamma-Gamma on ``summary`` (a sample of it when it is large)."""
+    started = time.perf_counter()
+    rows = np.arange(len(summary))
+    if len(summary) > MAX_FIT_CUSTOMERS:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, MAX_FIT_CUSTOMERS, replace=False))
+    sample = summary.subset(rows)
+    bg = bgnbd.fit(sample.x, sample.t_x, sample.T)
+    gg = gamma_gamma.fit(sample.x, sample.monetary)
+    return Fitted(summary, bg, gg, round(time.perf_counter() - started, 3))
+
+
+def customer_value(
+    fitted: Fitted,
+    *,
+    horizon: float,
+    discount_rate: float = 0.0,
+    steps: int = 12,
+) -> np.ndarray:
+    """Predicted value per customer over ``horizon`` (in the summary's time unit).
+
+    Σ_k (E[Y(t_k)] − E[Y(t_{k−1})]) · E[M] / (1 + d)^k with t_k = k · horizon / steps and
+    ``discount_rate`` d per step; without discounting it is E[Y(horizon)] · E[M]. Customers
+    without a repeat purchase are valued at the population mean order value (or, when the
+    Gamma-Gamma q ≤ 1 leaves that undefined, the mean of the observed repeat values).
+    """
+    if horizon < 0 or steps < 1 or discount_rate <= -1:
+        raise ValueError("horizon must be >= 0, steps >= 1 and discount_rate > -1")
+    s, bg, gg = fitted.summary, fitted.bgnbd, fitted.gamma_gamma
+    order_value = gg.expected_value(s.x, s.monetary)
+    if np.isnan(order_value).any():
+        observed = s.monetary[(s.x > 0) & (s.monetary > 0)]
+        order_value = np.where(np.isnan(order_value), observed.mean(), order_value)
+    if discount_rate == 0:
+        return bg.expected_purchases(horizon, s.x, s.t_x, s.T) * order_value
+    value = np.zeros(len(s))
+    before = np.zeros(len(s))
+    for k in range(1, steps + 1):
+        upto = bg.expected_purchases(horizon * k / steps, s.x, s.t_x, s.T)
+        value += (upto - before) / (1 + discount_rate) ** k
+        before = upto
+    return value * order_value
 
 
 def fit_parameters(
@@ -31,60 +106,69 @@ def fit_parameters(
     calibration_end: date | None = None,
     time_unit: str = "weeks",
 ) -> dict[str, Any]:
-    """Fit both models on purchases up to ``calibration_end`` (default ``as_of``, default today)."""
+    """Fit both models on purchases up to ``calibration_end`` (default ``as_of``, default today).
+
+    Returns ``{"bgnbd": {r, alpha, a, b, loglik}, "gamma_gamma": {p, q, v}, ...}`` with the
+    counts behind them; nothing is stored.
+    """
     end = calibration_end or as_of or date.today()
-    summary = customer_summary(engine, calibration_end=end, time_unit=time_unit)
-    bg = bgnbd.fit(summary.x, summary.t_x, summary.T)
-    gg = gamma_gamma.fit(summary.x, summary.monetary)
+    if as_of is not None and end > as_of:
+        raise PredictionError(
+            f"the calibration end {end} is after the as-of date {as_of}; it must be on or before"
+        )
+    fitted = fit_models(customer_summary(engine, calibration_end=end, time_unit=time_unit))
+    s, bg, gg = fitted.summary, fitted.bgnbd, fitted.gamma_gamma
     return {
         "calibration_end": end.isoformat(),
         "time_unit": time_unit,
-        "customers": len(summary),
-        "repeat_customers": int((summary.x > 0).sum()),
+        "customers": len(s),
+        "repeat_customers": int((s.x > 0).sum()),
+        "fit_customers": fitted.fit_customers,
         "bgnbd": {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "loglik": bg.loglik},
         "gamma_gamma": {"p": gg.p, "q": gg.q, "v": gg.v},
+        "gamma_gamma_customers": gg.customers,
+        "x_m_correlation": gg.correlation,
+        "seconds": fitted.seconds,
     }
 
 
 def predicted_segments(engine: Engine, *, as_of: date) -> dict[str, list[int]]:
-    """``predicted:churn_risk`` (likely gone, though they used to buy often) and
-    ``predicted:high_value`` (top decile of expected value over the next year)."""
-    s = customer_summary(engine, calibration_end=as_of, time_unit="days")
-    fit_on = np.arange(len(s))
-    if len(s) > MAX_FIT_CUSTOMERS:
-        fit_on = np.random.default_rng(0).choice(len(s), MAX_FIT_CUSTOMERS, replace=False)
-    bg = bgnbd.fit(s.x[fit_on], s.t_x[fit_on], s.T[fit_on])
-    gg = gamma_gamma.fit(s.x[fit_on], s.monetary[fit_on])
+    """Members of ``predicted:churn_risk`` and ``predicted:high_value`` as of ``as_of``.
+
+    Fits on purchases up to ``as_of`` in days, stores the parameters in ``clv_fit``, and
+    raises :class:`PredictionError` when the data cannot support a fit.
+    """
+    summary = customer_summary(engine, calibration_end=as_of, time_unit="days")
+    fitted = fit_models(summary)
+    s, bg, gg = fitted.summary, fitted.bgnbd, fitted.gamma_gamma
     alive = bg.p_alive(s.x, s.t_x, s.T)
-    value = bg.expected_purchases(HORIZON_DAYS, s.x, s.t_x, s.T) * gg.expected_value(
-        s.x, s.monetary
-    )
+    value = customer_value(fitted, horizon=HORIZON_DAYS)
     churn = (alive < CHURN_P_ALIVE) & (s.x >= CHURN_MIN_REPEAT)
-    high = value >= np.quantile(value, HIGH_VALUE_QUANTILE)
+    high = (value >= np.quantile(value, 1 - HIGH_VALUE_SHARE)) & (value > 0)
     with engine.begin() as conn:
         conn.execute(
-            insert(FittedModel),
-            [
-                {
-                    "kind": "bgnbd",
-                    "as_of": as_of,
-                    "params": {
-                        "r": bg.r,
-                        "alpha": bg.alpha,
-                        "a": bg.a,
-                        "b": bg.b,
-                        "loglik": bg.loglik,
-                        "time_unit": "days",
-                    },
-                },
-                {
-                    "kind": "gamma_gamma",
-                    "as_of": as_of,
-                    "params": {"p": gg.p, "q": gg.q, "v": gg.v},
-                },
-            ],
+            insert(ClvFit).values(
+                as_of=as_of,
+                calibration_end=as_of,
+                time_unit="days",
+                customers=len(s),
+                repeat_customers=int((s.x > 0).sum()),
+                fit_customers=fitted.fit_customers,
+                r=bg.r,
+                alpha=bg.alpha,
+                a=bg.a,
+                b=bg.b,
+                bgnbd_loglik=bg.loglik,
+                p=gg.p,
+                q=gg.q,
+                v=gg.v,
+                gamma_gamma_loglik=gg.loglik,
+                gamma_gamma_customers=gg.customers,
+                seconds=fitted.seconds,
+                created_at=utcnow(),
+            )
         )
     return {
         "predicted:churn_risk": s.customer_id[churn].tolist(),
-        "predicted:high_value": s.customer_id[high & (value > 0)].tolist(),
+        "predicted:high_value": s.customer_id[high].tolist(),
     }

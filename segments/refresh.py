@@ -1,35 +1,61 @@
 """A full segment refresh as of a date, and the membership snapshot it leaves behind.
 
 Order: features -> RFM -> model segments (predictions, clusters) -> rule segments in
-dependency order (so ``in_segment`` sees today's members) -> snapshot sizes with who
-entered and left since the previous refresh. Re-running a date replaces its snapshot.
+dependency order (so ``in_segment`` sees the same day's members) -> one snapshot row per
+segment with its size and who entered and left since that segment's previous refresh.
+
+Readers find members through the snapshot rows (``segments.membership``). Features and
+RFM scores are committed first (the models read them); then one transaction replaces the
+day's members and snapshot rows, so readers see the previous complete snapshot (of that
+day, on a re-run) until the new one is whole. Re-running a date replaces its snapshot.
+Every membership and snapshot row is written by the database (INSERT ... SELECT), except
+the members of model segments, which arrive as id lists and are bulk loaded (COPY on
+PostgreSQL).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, exists, func, insert, literal, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
 
+from models.base import UTCDateTime, utcnow
 from models.segments import CustomerFeatures, SegmentMember, SegmentSnapshot
 from segments import rfm
 from segments.compile import to_sql
 from segments.definitions import load_all
 from segments.errors import PredictionError
-from segments.features import refresh_features
-from segments.rules import DefinitionError
+from segments.features import stage_features, store_features
 
 log = logging.getLogger(__name__)
 F = CustomerFeatures.__table__.c
 M = SegmentMember.__table__
-BATCH = 10_000
+S = SegmentSnapshot.__table__
+BATCH = 50_000
 
 
 @dataclass
 class RefreshResult:
+    """What a refresh did: sizes, movement since the previous refresh, warnings and timings."""
+
     as_of: date
     customers: int = 0
     sizes: dict[str, int] = field(default_factory=dict)
@@ -38,142 +64,198 @@ class RefreshResult:
     warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
-class _Timer:
-    def __init__(self, result: RefreshResult) -> None:
-        self.result = result
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per segment, for tables and artifacts."""
+        return [
+            {"segment": name, "size": size, "entered": self.entered[name], "left": self.left[name]}
+            for name, size in sorted(self.sizes.items())
+        ]
 
-    def step(self, name: str) -> _Step:
-        return _Step(self.result, name)
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - started, 3)
 
-
-class _Step:
-    def __init__(self, result: RefreshResult, name: str) -> None:
-        self.result, self.name = result, name
-
-    def __enter__(self) -> None:
-        self.started = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self.result.seconds[self.name] = round(time.perf_counter() - self.started, 3)
-
-
-def write_members(conn: Connection, segment: str, as_of: date, customer_ids: list[int]) -> None:
-    for i in range(0, len(customer_ids), BATCH):
-        part = customer_ids[i : i + BATCH]
-        conn.execute(
-            insert(SegmentMember),
-            [{"segment": segment, "as_of": as_of, "customer_id": c} for c in part],
-        )
+    def warn(self, message: str) -> None:
+        log.warning("segment refresh as of %s: %s", self.as_of, message)
+        self.warnings.append(message)
 
 
 def refresh(
     engine: Engine, *, as_of: date, with_models: bool = True, seed: int = 0
 ) -> RefreshResult:
+    """Recompute every segment as of ``as_of`` and snapshot its members."""
     result = RefreshResult(as_of=as_of)
-    timer = _Timer(result)
-    with engine.begin() as conn:
-        with timer.step("features"):
-            result.customers = refresh_features(conn, as_of=as_of)
-        with timer.step("rfm"):
-            rfm.score(conn)
-        conn.execute(delete(SegmentMember).where(SegmentMember.as_of == as_of))
-        conn.execute(
-            insert(SegmentMember).from_select(
-                ["segment", "as_of", "customer_id"],
-                select(literal("rfm:") + F.rfm_segment, literal(as_of), F.customer_id).where(
-                    F.rfm_segment.is_not(None)
-                ),
-            )
-        )
-    if with_models:
-        _model_segments(engine, as_of, seed, timer, result)
     definitions, errors = load_all()
-    result.warnings += [f"skipped: {e}" for e in errors]
-    with engine.begin() as conn, timer.step("rules"):
-        for d in definitions:
-            query = select(literal(d.name), literal(as_of), F.customer_id).where(
-                to_sql(d.rule, as_of=as_of)
-            )
+    for error in errors:
+        result.warn(f"definition skipped: {error}")
+    with engine.begin() as conn:
+        with result.step("features"):
+            stage = stage_features(conn, as_of=as_of)
+        with result.step("rfm"):  # scores, and the features table written with them
+            result.customers = store_features(conn, stage)
+    found = _model_segments(engine, as_of=as_of, seed=seed, result=result) if with_models else {}
+    names = [f"rfm:{s}" for s in rfm.SEGMENTS]
+    # One transaction from here: readers see the previous snapshot until this one is whole.
+    with engine.begin() as conn:
+        conn.execute(delete(SegmentSnapshot).where(SegmentSnapshot.as_of == as_of))
+        conn.execute(delete(SegmentMember).where(SegmentMember.as_of == as_of))
+        with result.step("members"):
             conn.execute(
-                insert(SegmentMember).from_select(["segment", "as_of", "customer_id"], query)
+                insert(SegmentMember).from_select(
+                    ["segment", "as_of", "customer_id"],
+                    select(literal("rfm:") + F.rfm_segment, literal(as_of), F.customer_id).where(
+                        F.rfm_segment.is_not(None)
+                    ),
+                )
             )
-    with engine.begin() as conn, timer.step("snapshots"):
-        _snapshot(conn, as_of, result)
+            for segment, ids in found.items():
+                write_members(conn, segment=segment, as_of=as_of, customer_ids=ids)
+                names.append(segment)
+        with result.step("rules"):
+            for d in definitions:
+                query = select(literal(d.name), literal(as_of), F.customer_id).where(
+                    to_sql(d.rule, as_of=as_of, written=set(names))
+                )
+                conn.execute(
+                    insert(SegmentMember).from_select(["segment", "as_of", "customer_id"], query)
+                )
+                names.append(d.name)
+        with result.step("snapshots"):
+            snapshot(conn, as_of=as_of, segments=names)
+            for name, size, entered, left in conn.execute(
+                select(S.c.segment, S.c.size, S.c.entered, S.c.left).where(S.c.as_of == as_of)
+            ):
+                result.sizes[name], result.entered[name], result.left[name] = size, entered, left
     return result
 
 
 def _model_segments(
-    engine: Engine, as_of: date, seed: int, timer: _Timer, result: RefreshResult
-) -> None:
-    from segments.clustering import cluster_segments
-    from segments.predictions import predicted_segments
-
-    for name, build in (("predictions", predicted_segments), ("clusters", cluster_segments)):
-        with timer.step(name):
+    engine: Engine, *, as_of: date, seed: int, result: RefreshResult
+) -> dict[str, list[int]]:
+    """Predicted and cluster segments, when their modules are installed and the data allows."""
+    found: dict[str, list[int]] = {}
+    for step in ("predictions", "clusters"):
+        with result.step(step):
             try:
-                segments = (
-                    build(engine, as_of=as_of)
-                    if name == "predictions"
-                    else build(engine, as_of=as_of, seed=seed)
-                )
+                if step == "predictions":
+                    from segments.predictions import predicted_segments
+
+                    found |= predicted_segments(engine, as_of=as_of)
+                else:
+                    from segments.clustering import cluster_segments
+
+                    found |= cluster_segments(engine, as_of=as_of, seed=seed)
+            except ImportError as exc:
+                result.warn(f"{step} skipped: not available ({exc})")
             except PredictionError as exc:
-                result.warnings.append(f"{name} skipped: {exc}")
-                log.warning("%s skipped: %s", name, exc)
-                continue
-            with engine.begin() as conn:
-                for segment, ids in segments.items():
-                    write_members(conn, segment, as_of, ids)
+                result.warn(f"{step} skipped: {exc}")
+    return found
 
 
-def _snapshot(conn: Connection, as_of: date, result: RefreshResult) -> None:
+def write_members(conn: Connection, *, segment: str, as_of: date, customer_ids: list[int]) -> None:
+    """Bulk-load a list of members: COPY on PostgreSQL, batched executemany elsewhere."""
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy("COPY segment_member (segment, as_of, customer_id) FROM STDIN") as copy:
+            for customer_id in customer_ids:
+                copy.write_row((segment, as_of, int(customer_id)))
+        return
+    for start in range(0, len(customer_ids), BATCH):
+        conn.execute(
+            insert(SegmentMember),
+            [
+                {"segment": segment, "as_of": as_of, "customer_id": int(c)}
+                for c in customer_ids[start : start + BATCH]
+            ],
+        )
+
+
+def snapshot(conn: Connection, *, as_of: date, segments: list[str]) -> None:
+    """One ``segment_snapshot`` row per segment for ``as_of``, computed by the database.
+
+    ``entered``: members now who were not members at the segment's previous snapshot;
+    ``left``: the reverse. At a segment's first snapshot everyone has entered.
+    """
     conn.execute(delete(SegmentSnapshot).where(SegmentSnapshot.as_of == as_of))
-    sizes = dict(
-        conn.execute(
-            select(M.c.segment, func.count()).where(M.c.as_of == as_of).group_by(M.c.segment)
-        ).all()
+    if not segments:
+        return
+    names = union_all(
+        *(select(literal(name).label("segment")) for name in dict.fromkeys(segments))
+    ).subquery("names")
+    now = (
+        select(M.c.segment, func.count().label("n"))
+        .where(M.c.as_of == as_of)
+        .group_by(M.c.segment)
+        .subquery("now")
     )
-    definitions, _ = load_all()
-    for name in [d.name for d in definitions] + [f"rfm:{s}" for s in rfm.SEGMENTS]:
-        sizes.setdefault(name, 0)  # an empty segment is still a segment
-    previous = dict(
-        conn.execute(
-            select(SegmentSnapshot.segment, func.max(SegmentSnapshot.as_of))
-            .where(SegmentSnapshot.as_of < as_of)
-            .group_by(SegmentSnapshot.segment)
-        ).all()
+    prev = (
+        select(S.c.segment, func.max(S.c.as_of).label("as_of"))
+        .where(S.c.as_of < as_of)
+        .group_by(S.c.segment)
+        .subquery("prev")
     )
-    now, before = M.alias("now"), M.alias("before")
-    for segment, size in sorted(sizes.items()):
-        prev = previous.get(segment)
-        entered = left = size if prev is None else 0
-        if prev is None:
-            left = 0
-        else:
-            entered = _moved(conn, now, before, segment, as_of, prev)
-            left = _moved(conn, before, now, segment, prev, as_of)
-        conn.execute(
-            insert(SegmentSnapshot).values(
-                segment=segment, as_of=as_of, size=size, entered=entered, left=left
+    today, before = M.alias("today"), M.alias("before")
+    entered = (
+        select(today.c.segment, func.count().label("n"))
+        .join(prev, prev.c.segment == today.c.segment)
+        .where(
+            today.c.as_of == as_of,
+            ~exists().where(
+                and_(
+                    before.c.segment == today.c.segment,
+                    before.c.as_of == prev.c.as_of,
+                    before.c.customer_id == today.c.customer_id,
+                )
+            ),
+        )
+        .group_by(today.c.segment)
+        .subquery("entered")
+    )
+    today2, before2 = M.alias("today2"), M.alias("before2")
+    left = (
+        select(before2.c.segment, func.count().label("n"))
+        .join(prev, and_(prev.c.segment == before2.c.segment, prev.c.as_of == before2.c.as_of))
+        .where(
+            ~exists().where(
+                and_(
+                    today2.c.segment == before2.c.segment,
+                    today2.c.as_of == as_of,
+                    today2.c.customer_id == before2.c.customer_id,
+                )
             )
         )
-        result.sizes[segment], result.entered[segment], result.left[segment] = size, entered, left
-
-
-def _moved(conn: Connection, here, there, segment: str, here_day: date, there_day: date) -> int:  # type: ignore[no-untyped-def]
-    """Members of ``segment`` on ``here_day`` who were not members on ``there_day``."""
-    other = select(there.c.customer_id).where(
-        and_(
-            there.c.segment == segment,
-            there.c.as_of == there_day,
-            there.c.customer_id == here.c.customer_id,
+        .group_by(before2.c.segment)
+        .subquery("left")
+    )
+    size = func.coalesce(now.c.n, 0)
+    rows = (
+        select(
+            names.c.segment,
+            literal(as_of),
+            size,
+            # at a segment's first snapshot, every member has entered
+            case((prev.c.as_of.is_(None), size), else_=func.coalesce(entered.c.n, 0)),
+            func.coalesce(left.c.n, 0),
+            literal(utcnow(), UTCDateTime()),
+        )
+        .select_from(names)
+        .outerjoin(now, now.c.segment == names.c.segment)
+        .outerjoin(prev, prev.c.segment == names.c.segment)
+        .outerjoin(entered, entered.c.segment == names.c.segment)
+        .outerjoin(left, left.c.segment == names.c.segment)
+    )
+    conn.execute(
+        insert(SegmentSnapshot).from_select(
+            ["segment", "as_of", "size", "entered", "left", "created_at"], rows
         )
     )
-    return conn.execute(
-        select(func.count())
-        .select_from(here)
-        .where(here.c.segment == segment, here.c.as_of == here_day, ~exists(other))
-    ).scalar_one()
 
 
-__all__ = ["DefinitionError", "RefreshResult", "refresh", "write_members"]
+__all__ = ["RefreshResult", "refresh", "snapshot", "write_members"]

@@ -14,9 +14,10 @@ interpolation between the two nearest sorted values (numpy's default ``linear`` 
 at the levels ``qcut`` uses), and a value equal to an edge falls in the lower bin. Where
 ties make two edges equal, ``qcut`` refuses to cut; here the lower bin simply stays empty.
 
-The database sorts and scores with window functions; Python reads at most sixteen sorted
-values and computes the four edges with numpy, so the floating-point arithmetic of the
-edges is the same as pandas'.
+The database sorts and scores with window functions, as the staged features are written
+into ``customer_features`` (``scored_select``; no row is updated afterwards). Python reads
+a few sorted values around each quantile and computes the four edges with numpy, so the
+floating-point arithmetic of the edges is the same as pandas'.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import Connection, Select, Table, case, func, null, or_, select
 
 from models.segments import CustomerFeatures
 
@@ -83,16 +84,30 @@ def quintile_edges(known: dict[int, Any], n: int) -> list[float]:
     return [float(e) for e in np.quantile(filled, levels(), method="linear")]
 
 
-def _edges(conn: Connection, column, n: int) -> list[float]:  # type: ignore[no-untyped-def]
+def _edges(conn: Connection, stage: Table, n: int) -> tuple[list[float], list[float]]:
+    """Recency and monetary edges from the staged buyers, sorted by the database."""
+    c = stage.c
     ranked = (
-        select(column.label("v"), (func.row_number().over(order_by=column) - 1).label("pos"))
-        .where(F.orders > 0)
+        select(
+            c.days_since_last_order.label("days"),
+            c.revenue.label("revenue"),
+            (func.row_number().over(order_by=c.days_since_last_order) - 1).label("r_pos"),
+            (func.row_number().over(order_by=c.revenue) - 1).label("m_pos"),
+        )
+        .where(c.orders > 0)
         .subquery()
     )
-    rows = conn.execute(
-        select(ranked.c.pos, ranked.c.v).where(ranked.c.pos.in_(positions(n)))
-    ).all()
-    return quintile_edges({int(p): v for p, v in rows}, n)
+    wanted = positions(n)
+    days: dict[int, Any] = {}
+    money: dict[int, Any] = {}
+    for d, m, r_pos, m_pos in conn.execute(
+        select(ranked).where(or_(ranked.c.r_pos.in_(wanted), ranked.c.m_pos.in_(wanted)))
+    ):
+        if r_pos in wanted:
+            days[int(r_pos)] = d
+        if m_pos in wanted:
+            money[int(m_pos)] = m
+    return quintile_edges(days, n), quintile_edges(money, n)
 
 
 def _bin(value, edges: list[float], labels: tuple[int, ...]):  # type: ignore[no-untyped-def]
@@ -100,46 +115,53 @@ def _bin(value, edges: list[float], labels: tuple[int, ...]):  # type: ignore[no
     return case(*((value <= e, labels[i]) for i, e in enumerate(edges)), else_=labels[4])
 
 
-def score(conn: Connection) -> dict[str, int]:
-    """Write r/f/m scores, the RFM segment and the value percentile; returns segment sizes."""
-    n = conn.execute(select(func.count()).where(F.orders > 0)).scalar_one()
+def scored_select(conn: Connection, stage: Table) -> Select:
+    """The staged rows followed by value_percentile, r, f, m scores and the RFM segment.
+
+    Customers without an order get no scores (NULL). Window functions rank the buyers
+    among themselves (partitioned apart from the others).
+    """
+    c = stage.c
+    buyer = c.orders > 0
+    n = conn.execute(select(func.count()).where(buyer)).scalar_one()
     if n == 0:
-        return {}
-    r_edges = _edges(conn, F.days_since_last_order, n)
-    m_edges = _edges(conn, F.revenue, n)
+        return select(*c, null(), null(), null(), null(), null())
+    r_edges, m_edges = _edges(conn, stage, n)
     f_edges = [float(e) for e in np.quantile(np.arange(1, n + 1, dtype=float), levels())]
+    group = case((buyer, 1), else_=0)
+    windows = select(  # narrow: the sorts carry ids, not whole rows
+        c.customer_id.label("cid"),
+        func.row_number()
+        .over(partition_by=group, order_by=(c.orders, c.first_order_at, c.customer_id))
+        .label("f_rank"),
+        func.percent_rank().over(partition_by=group, order_by=c.revenue).label("pct"),
+    ).subquery("windows")
+    w = windows.c
     ranked = (
         select(
-            F.customer_id.label("cid"),
-            _bin(F.days_since_last_order, r_edges, DESCENDING).label("r"),
-            _bin(
-                func.row_number().over(order_by=(F.orders, F.first_order_at, F.customer_id)),
-                f_edges,
-                ASCENDING,
-            ).label("f"),
-            _bin(F.revenue, m_edges, ASCENDING).label("m"),
-            func.percent_rank().over(order_by=F.revenue).label("pct"),
+            *c,
+            case((buyer, w.pct)).label("pct"),
+            case((buyer, _bin(c.days_since_last_order, r_edges, DESCENDING))).label("r"),
+            case((buyer, _bin(w.f_rank, f_edges, ASCENDING))).label("f"),
+            case((buyer, _bin(c.revenue, m_edges, ASCENDING))).label("m"),
         )
-        .where(F.orders > 0)
-        .subquery()
+        .join_from(stage, windows, w.cid == c.customer_id)
+        .subquery("scored")
     )
     named = case(
         *((ranked.c.r.in_(rs) & ranked.c.f.in_(fs), segment) for rs, fs, segment in SEGMENT_MAP)
     )
-    scores = select(ranked, named.label("segment")).subquery()
-    conn.execute(
-        update(CustomerFeatures)
-        .where(F.customer_id == scores.c.cid)
-        .values(
-            r_score=scores.c.r,
-            f_score=scores.c.f,
-            m_score=scores.c.m,
-            value_percentile=scores.c.pct,
-            rfm_segment=scores.c.segment,
-        )
+    return select(
+        *(ranked.c[col.name] for col in c), ranked.c.pct, ranked.c.r, ranked.c.f, ranked.c.m, named
     )
+
+
+def sizes(conn: Connection) -> dict[str, int]:
+    """Customers per RFM segment in ``customer_features``."""
     return dict(
         conn.execute(
-            select(F.rfm_segment, func.count()).where(F.orders > 0).group_by(F.rfm_segment)
+            select(F.rfm_segment, func.count())
+            .where(F.rfm_segment.is_not(None))
+            .group_by(F.rfm_segment)
         ).all()
     )

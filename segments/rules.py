@@ -267,11 +267,19 @@ def _typed(field: str, kind: str, node: Node, source: str) -> Any:
     line = _line(node)
     if kind == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise DefinitionError(source, line, f"{field} is a number; {value!r} is not one")
+            raise DefinitionError(
+                source, line, f"{field} is a number; {value!r} is not one (e.g. 3 or 49.90)"
+            )
         return value
     if kind == "text":
         if not isinstance(value, str):
-            raise DefinitionError(source, line, f"{field} is text; {value!r} is not (quote it)")
+            raw = node.value if isinstance(node, ScalarNode) else value
+            raise DefinitionError(
+                source,
+                line,
+                f"{field} is text; {raw} was read as {type(value).__name__} {value!r}: "
+                f'quote it, e.g. "{raw}"',
+            )
         return value
     if isinstance(value, date):
         return value

@@ -7,8 +7,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.errors import IngestError
 from ingest.records import Record
 from ingest.source import Row
+
+FORMATS = ("generic", "online-retail", "cdnow")
 
 
 @dataclass(frozen=True)
@@ -16,23 +19,19 @@ class Format:
     name: str
     open_rows: Callable[[Path], AbstractContextManager[Iterator[Row]]]
     parse: Callable[[Row], Record | None]
-    creates_customers: bool = False  # orders name customers the file itself introduces
+    # Orders name customers the file itself introduces (no customers file exists).
+    creates_customers: bool = False
 
 
-def get_format(fmt: str, kind: str, *, default_currency: str, default_zone: str) -> Format:
-    from ingest.errors import IngestError
+def get_format(fmt: str, kind: str, *, default_currency: str) -> Format:
     from ingest.formats import cdnow, generic, online_retail
 
+    if fmt not in FORMATS:
+        raise IngestError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if fmt == "generic":
-        return generic.format_for(
-            kind, default_currency=default_currency, default_zone=default_zone
-        )
+        return generic.format_for(kind, default_currency=default_currency)
     if kind != "orders":
         raise IngestError(
             f"format {fmt!r} holds orders only; use KIND orders (or --format generic)"
         )
-    if fmt == "online-retail":
-        return online_retail.FORMAT
-    if fmt == "cdnow":
-        return cdnow.FORMAT
-    raise IngestError(f"unknown format {fmt!r}; expected generic, online-retail or cdnow")
+    return online_retail.FORMAT if fmt == "online-retail" else cdnow.FORMAT

@@ -1,13 +1,16 @@
 """The CDNOW transaction file (Fader, Hardie & Lee 2005): ``customer date cds dollars``.
 
-The 1/10 sample adds a sample id after the customer id; a header line is skipped. All
-purchases of one customer on one day form one order (``cdnow-<customer>-<YYYYMMDD>``),
-each file line one order line of ``cds`` units, so distinct purchase days are orders.
+The 1/10 sample adds a sample id after the customer id; the master file has a header
+line. All purchases of one customer on one day form one order
+(``cdnow-<customer>-<YYYYMMDD>``), each file line one order line of ``cds`` units of SKU
+``CD`` at ``dollars / cds`` each, so the order total is the day's dollars and the orders
+are the distinct purchase days the BG/NBD literature counts. Dates are UTC midnight.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from ingest import values as v
 from ingest.errors import RowError
@@ -15,23 +18,30 @@ from ingest.formats import Format
 from ingest.records import LineRecord
 from ingest.source import Row, whitespace_rows
 
+SHAPE = "customer [sample_id] date(YYYYMMDD) cds dollars"
+
+
+@lru_cache(maxsize=4096)
+def _midnight(day: str) -> datetime:
+    try:
+        return datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise RowError("date", f"date {day!r} is not a date (expected YYYYMMDD)") from None
+
 
 def parse(row: Row) -> LineRecord | None:
     parts = [row.values[str(i)] for i in range(len(row.values))]
-    if parts and not parts[0].isdigit():
-        return None  # header
+    if row.line_no == 1 and not parts[0].isdigit():
+        return None  # the header
     if len(parts) == 5:
         customer, _sample, day, cds, dollars = parts
     elif len(parts) == 4:
         customer, day, cds, dollars = parts
     else:
-        raise RowError(
-            None, f"line has {len(parts)} fields; expected customer [sample_id] date cds dollars"
-        )
-    try:
-        at = datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise RowError("date", f"date {day!r} is not a date (expected YYYYMMDD)") from None
+        raise RowError(None, f"line has {len(parts)} fields; expected {SHAPE}")
+    if not customer.isdigit():
+        raise RowError("customer", f"customer {customer!r} is not a number; expected {SHAPE}")
+    at = _midnight(day)
     quantity = v.integer(cds, "cds", minimum=1)
     amount = v.number(dollars, "dollars", minimum=0)
     customer = str(int(customer))
@@ -44,6 +54,7 @@ def parse(row: Row) -> LineRecord | None:
         quantity=quantity,
         unit_price=amount / quantity,
         currency="USD",
+        product_name="CD",
         category="music",
     )
 

@@ -38,8 +38,10 @@ def test_store_looks_like_a_real_one(store: Path) -> None:
     orders = pd.read_csv(store / "orders.csv", keep_default_na=False)
     assert {"en", "tr", "hu", "ko", "de", "fr", "pl", "sv", "ar", "pt-BR"} <= set(customers.locale)
     assert customers.time_zone.nunique() >= 10
-    assert set(customers.email_consent) == {"subscribed", "unsubscribed", "bounced", "complained"}
-    assert customers.email.is_unique
+    consents = set(customers.email_consent) - {""}  # "" for the few without an address
+    assert consents == {"subscribed", "unsubscribed", "bounced", "complained"}
+    emails = customers.email[customers.email != ""]  # the few without an address
+    assert emails.is_unique and len(emails) > 0.95 * len(customers)
     bought = orders[(orders.type == "order") & (orders.customer_id != "")]
     per_customer = bought.groupby("customer_id").order_id.nunique()
     assert 0.3 < (per_customer >= 2).mean() < 0.95  # repeat buyers exist, and so do one-timers

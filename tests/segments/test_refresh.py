@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -10,11 +11,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from cli.main import app
+from cli.segments import app
 from ingest.run import ingest_file
 from ingest.synthetic import write_store
-from models import SegmentMember, SegmentSnapshot
-from segments.clustering import cluster_segments
+from models import Customer, CustomerFeatures, SegmentMember, SegmentSnapshot
+from models.settings import get_settings
+from segments import rfm
+from segments.errors import PredictionError
 from segments.membership import members_select, segment_names
 from segments.refresh import refresh
 
@@ -34,52 +37,121 @@ def load(engine: Engine, store: Path) -> None:
         ingest_file(kind=kind, path=store / f"{kind}.csv", engine=engine)
 
 
+def members(engine: Engine, segment: str, as_of: date | None = None) -> set[int]:
+    with engine.connect() as conn:
+        return set(conn.execute(members_select(segment, as_of=as_of)).scalars())
+
+
 def test_refresh_snapshots_every_segment(engine: Engine, store: Path) -> None:
     load(engine, store)
     result = refresh(engine, as_of=END)
-    assert result.warnings == []
     with engine.connect() as conn:
         counted = dict(
             conn.execute(
                 select(SegmentMember.segment, func.count()).group_by(SegmentMember.segment)
             ).all()
         )
-        buyers = conn.execute(
-            select(func.count(func.distinct(SegmentMember.customer_id))).where(
-                SegmentMember.segment.like("rfm:%")
-            )
-        ).scalar()
-        in_two = conn.execute(
-            select(func.count()).select_from(
-                select(SegmentMember.customer_id)
-                .where(SegmentMember.segment.like("rfm:%"))
-                .group_by(SegmentMember.customer_id)
-                .having(func.count() > 1)
-                .subquery()
-            )
-        ).scalar()
+        buyers = set(
+            conn.execute(
+                select(CustomerFeatures.customer_id).where(CustomerFeatures.orders > 0)
+            ).scalars()
+        )
+        rfm_rows = conn.execute(
+            select(SegmentMember.customer_id).where(SegmentMember.segment.like("rfm:%"))
+        ).scalars()
+        rfm_members = list(rfm_rows)
     assert {k: v for k, v in result.sizes.items() if v} == counted
-    assert sum(v for k, v in counted.items() if k.startswith("rfm:")) == buyers and in_two == 0
-    assert {"predicted:churn_risk", "predicted:high_value", "lifecycle:vip", "cluster:0"} <= set(
-        counted
-    )
+    assert sorted(rfm_members) == sorted(buyers)  # every buyer in exactly one rfm segment
+    assert {f"rfm:{s}" for s in rfm.SEGMENTS} <= set(result.sizes)
+    assert {"lifecycle:new", "lifecycle:active_repeat", "lifecycle:vip"} <= set(result.sizes)
     assert set(segment_names(engine)) == set(result.sizes)
+    assert set(result.seconds) >= {"features", "rfm", "rules", "snapshots"}
+    for name, size in result.sizes.items():
+        assert result.entered[name] == size and result.left[name] == 0  # first refresh
+
+
+def test_models_feed_segments_and_their_failures_are_warnings(
+    engine: Engine, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(engine, store)
+    import segments.clustering
+    import segments.predictions
+
+    def too_little(engine: Engine, *, as_of: date) -> dict[str, list[int]]:
+        raise PredictionError("only 3 repeat customers; at least 100 are needed")
+
+    def two_clusters(engine: Engine, *, as_of: date, k: int | None = None, seed: int = 0):  # type: ignore[no-untyped-def]
+        with engine.connect() as conn:
+            ids = sorted(conn.execute(select(CustomerFeatures.customer_id)).scalars())
+        return {"cluster:0": ids[::2], "cluster:1": ids[1::2]}
+
+    monkeypatch.setattr(segments.predictions, "predicted_segments", too_little)
+    monkeypatch.setattr(segments.clustering, "cluster_segments", two_clusters)
+    result = refresh(engine, as_of=END)
+    assert any("predictions skipped: only 3 repeat customers" in w for w in result.warnings)
+    assert not any(name.startswith("predicted:") for name in result.sizes)
+    everyone = members(engine, "cluster:0") | members(engine, "cluster:1")
+    assert result.sizes["cluster:0"] + result.sizes["cluster:1"] == len(everyone)
+    assert len(everyone) == result.customers
+
+    monkeypatch.setitem(sys.modules, "segments.clustering", None)  # not installed
+    again = refresh(engine, as_of=END)
+    assert any(w.startswith("clusters skipped: not available") for w in again.warnings)
+    assert "lifecycle:vip" in again.sizes
+
+
+def test_a_rule_on_a_skipped_model_segment_reads_its_last_snapshot(
+    engine: Engine, store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(engine, store)
+    import segments.clustering
+    import segments.predictions
+
+    (tmp_path / "segments").mkdir()
+    (tmp_path / "segments" / "save.yaml").write_text(
+        "name: save_them\nrule:\n  all:\n    - in_segment: predicted:churn_risk\n"
+        "    - orders: {gte: 3}\n"
+    )
+    monkeypatch.setenv("HOMECOMING_DEFINITIONS_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    monkeypatch.setattr(segments.clustering, "cluster_segments", lambda engine, **_: {})
+    with engine.connect() as conn:
+        ids = sorted(conn.execute(select(Customer.id)).scalars())
+
+    def churn(engine: Engine, *, as_of: date) -> dict[str, list[int]]:
+        return {"predicted:churn_risk": ids[::3]}
+
+    monkeypatch.setattr(segments.predictions, "predicted_segments", churn)
+    first = refresh(engine, as_of=END - timedelta(days=7))
+    yesterday = members(engine, "save_them")
+    assert first.sizes["save_them"] == len(yesterday) > 0
+
+    def fail(engine: Engine, *, as_of: date) -> dict[str, list[int]]:
+        raise PredictionError("did not converge")
+
+    monkeypatch.setattr(segments.predictions, "predicted_segments", fail)
+    second = refresh(engine, as_of=END)
+    with engine.connect() as conn:
+        buyers = set(
+            conn.execute(
+                select(CustomerFeatures.customer_id).where(CustomerFeatures.orders >= 3)
+            ).scalars()
+        )
+    assert "predicted:churn_risk" not in second.sizes
+    assert members(engine, "save_them") == set(ids[::3]) & buyers
 
 
 def test_second_refresh_records_who_entered_and_left(engine: Engine, store: Path) -> None:
     load(engine, store)
     first = refresh(engine, as_of=END - timedelta(days=60), with_models=False)
     second = refresh(engine, as_of=END, with_models=False)
-    with engine.connect() as conn:
-        for name in ("lifecycle:lapsed", "rfm:champions"):
-            before = set(
-                conn.execute(members_select(name, as_of=END - timedelta(days=1))).scalars()
-            )
-            now = set(conn.execute(members_select(name)).scalars())
-            assert second.entered[name] == len(now - before)
-            assert second.left[name] == len(before - now)
-            assert first.sizes[name] == len(before)
-    assert second.entered["lifecycle:lapsed"] > 0
+    for name in ("lifecycle:lapsed", "rfm:champions", "lifecycle:new"):
+        before = members(engine, name, END - timedelta(days=1))
+        now = members(engine, name)
+        assert second.entered[name] == len(now - before)
+        assert second.left[name] == len(before - now)
+        assert first.sizes[name] == len(before) and second.sizes[name] == len(now)
+    assert second.entered["lifecycle:lapsed"] > 0 and second.left["lifecycle:new"] > 0
 
 
 def test_refreshing_the_same_day_replaces_it(engine: Engine, store: Path) -> None:
@@ -87,37 +159,123 @@ def test_refreshing_the_same_day_replaces_it(engine: Engine, store: Path) -> Non
     first = refresh(engine, as_of=END, with_models=False)
     again = refresh(engine, as_of=END, with_models=False)
     assert first.sizes == again.sizes
+    assert all(again.entered[n] == again.sizes[n] for n in again.sizes)  # still the first
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(SegmentSnapshot)) == len(first.sizes)
+        assert conn.scalar(select(func.count()).select_from(SegmentMember)) == sum(
+            first.sizes.values()
+        )
 
 
-def test_clusters_are_reproducible_and_reusable(engine: Engine, store: Path) -> None:
+def test_readers_see_the_previous_refresh_until_the_new_one_is_complete(
+    engine: Engine, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     load(engine, store)
-    refresh(engine, as_of=END, with_models=False)
-    a = cluster_segments(engine, as_of=END, seed=3)
-    b = cluster_segments(engine, as_of=END, seed=3)
-    reused = cluster_segments(engine, as_of=END, reuse=True)
-    assert a == b == reused
-    assert 2 <= len(a) <= 8
+    refresh(engine, as_of=END - timedelta(days=30), with_models=False)
+    settled = members(engine, "lifecycle:lapsed")
+    seen: list[set[int]] = []
+    import segments.clustering
+    import segments.predictions
+
+    def peek(engine: Engine, *, as_of: date, **_: object) -> dict[str, list[int]]:
+        seen.append(members(engine, "lifecycle:lapsed"))  # in the middle of the refresh
+        return {}
+
+    monkeypatch.setattr(segments.predictions, "predicted_segments", peek)
+    monkeypatch.setattr(segments.clustering, "cluster_segments", peek)
+    refresh(engine, as_of=END)
+    refresh(engine, as_of=END)  # a re-run of the same day, too
+    assert seen[0] == seen[1] == settled
+    latest = members(engine, "lifecycle:lapsed")
+    assert seen[2] == seen[3] == latest != settled
 
 
-def test_cli_refresh_json_and_show(database_url: str, engine: Engine, store: Path) -> None:
+def test_cli_refresh_json_show_list(database_url: str, engine: Engine, store: Path) -> None:
     load(engine, store)
-    out = runner.invoke(app, ["segments", "refresh", "--as-of", END.isoformat(), "--json"])
+    out = runner.invoke(app, ["refresh", "--as-of", END.isoformat(), "--json"])
     assert out.exit_code == 0, out.output
     sizes = json.loads(out.stdout)["segments"]
-    assert all(f"rfm:{s}" in sizes for s in ("champions", "hibernating", "at_risk"))
-    shown = json.loads(runner.invoke(app, ["segments", "show", "rfm:champions", "--json"]).stdout)
-    assert shown["size"] == sizes["rfm:champions"]
-    assert runner.invoke(app, ["segments", "validate"]).exit_code == 0
-    assert runner.invoke(app, ["segments", "show", "nope"]).exit_code == 2
+    assert {f"rfm:{s}" for s in rfm.SEGMENTS} <= set(sizes)
+    shown = runner.invoke(app, ["show", "lifecycle:vip", "--json"])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert data["size"] == sizes["lifecycle:vip"] == data["profile"]["members_with_features"]
+    assert sum(data["profile"]["top_locales"].values()) <= data["size"]
+    assert data["description"]
+    listed = json.loads(runner.invoke(app, ["list", "--json"]).stdout)["segments"]
+    assert {d["segment"]: d["size"] for d in listed} == sizes
+    missing = runner.invoke(app, ["show", "nope"])
+    assert missing.exit_code == 2 and "no segment 'nope'" in missing.output
+
+
+def test_cli_validate_reports_file_and_line(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert runner.invoke(app, ["validate"]).exit_code == 0
+    (tmp_path / "segments").mkdir()
+    bad = tmp_path / "segments" / "bad.yaml"
+    bad.write_text("name: bad\nrule:\n  all:\n    - orders: {gte: 2}\n    - spend: {gt: 5}\n")
+    monkeypatch.setenv("HOMECOMING_DEFINITIONS_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    out = runner.invoke(app, ["validate", "--json"])
+    assert out.exit_code == 1
+    (error,) = json.loads(out.stdout)["errors"]
+    assert (error["file"], error["line"]) == (str(bad), 5)
+    assert "unknown field 'spend'; valid fields: " in error["message"]
+    assert "revenue" in error["message"]
+
+
+def test_cli_preview_matches_a_refresh_and_leaves_no_trace(
+    database_url: str, engine: Engine, store: Path, tmp_path: Path
+) -> None:
+    load(engine, store)
+    candidate = tmp_path / "lapsed_buyers.yaml"
+    candidate.write_text(
+        "name: lapsed_buyers\nrule:\n  all:\n    - in_segment: lifecycle:lapsed\n"
+        "    - orders: {gte: 2}\n"
+    )
+    refresh(engine, as_of=END, with_models=False)
+    out = runner.invoke(app, ["preview", str(candidate), "--json"])
+    assert out.exit_code == 0, out.output
+    shown = json.loads(out.stdout)
+    with engine.connect() as conn:
+        want = sorted(
+            conn.execute(
+                select(CustomerFeatures.customer_id).where(
+                    CustomerFeatures.customer_id.in_(members_select("lifecycle:lapsed")),
+                    CustomerFeatures.orders >= 2,
+                )
+            ).scalars()
+        )
+    assert shown["size"] == len(want) > 0 and shown["sample_customer_ids"] == want[:10]
+    assert shown["as_of"] == END.isoformat() and not shown["computed"]
+
+    earlier = (END - timedelta(days=90)).isoformat()
+    out = runner.invoke(app, ["preview", str(candidate), "--as-of", earlier, "--json"])
+    assert out.exit_code == 0, out.output
+    earlier_preview = json.loads(out.stdout)
+    assert earlier_preview["computed"] and earlier_preview["as_of"] == earlier
+    assert "in_segment 'lifecycle:lapsed' (line 4) has no snapshot" in earlier_preview["notes"][0]
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.max(CustomerFeatures.as_of))) == END  # rolled back
+
+    candidate.write_text("name: lapsed_buyers\nrule:\n  in_segment: lifecycle:lapsd\n")
+    out = runner.invoke(app, ["preview", str(candidate)])
+    assert out.exit_code == 2
+    assert f"{candidate}:3: unknown segment 'lifecycle:lapsd'" in " ".join(out.output.split())
 
 
 def test_flow_publishes_sizes(
     database_url: str, engine: Engine, store: Path, prefect_harness: None
 ) -> None:
+    from prefect.artifacts import Artifact
+
     from flows.segments import refresh_segments_flow
 
     load(engine, store)
     result = refresh_segments_flow(as_of=END.isoformat())
     assert result["sizes"]["lifecycle:lapsed"] > 0
+    artifact = Artifact.get("segment-sizes")
+    assert artifact is not None
+    rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    assert {r["segment"]: r["size"] for r in rows} == result["sizes"]

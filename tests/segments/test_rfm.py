@@ -156,7 +156,7 @@ def test_scores_match_pandas_qcut(engine: Engine, seed: int) -> None:
     orders, back = random_store(engine, seed)
     with engine.begin() as conn:
         refresh_features(conn, as_of=AS_OF)
-        sizes = rfm.score(conn)
+        sizes = rfm.sizes(conn)
     got = scores(engine)
     want = pandas_rfm(orders, back, AS_OF)
     assert sorted(got.index) == sorted(want.index)
@@ -176,7 +176,6 @@ def test_customers_without_orders_get_no_scores(engine: Engine) -> None:
     random_store(engine, 4, customers=30)
     with engine.begin() as conn:
         refresh_features(conn, as_of=AS_OF)
-        rfm.score(conn)
         c = CustomerFeatures.__table__.c
         idle = conn.execute(
             select(c.r_score, c.f_score, c.m_score, c.rfm_segment).where(c.orders == 0)
@@ -186,8 +185,11 @@ def test_customers_without_orders_get_no_scores(engine: Engine) -> None:
 
 def test_no_buyers_no_scores(engine: Engine) -> None:
     with engine.begin() as conn:
-        refresh_features(conn, as_of=AS_OF)
-        assert rfm.score(conn) == {}
+        conn.execute(
+            insert(Customer).values(external_id="c1", created_at=datetime(2025, 1, 1, tzinfo=UTC))
+        )
+        assert refresh_features(conn, as_of=AS_OF) == 1
+        assert rfm.sizes(conn) == {}
 
 
 def online_retail_reference(as_of: date) -> pd.DataFrame:
@@ -241,7 +243,7 @@ def test_online_retail_every_customer_in_exactly_one_segment(engine: Engine) -> 
     )
     with engine.begin() as conn:
         refresh_features(conn, as_of=as_of)
-        sizes = rfm.score(conn)
+        sizes = rfm.sizes(conn)
         external = dict(conn.execute(select(Customer.id, Customer.external_id)).all())
     got = scores(engine)
     got.index = got.index.map(external)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 02:41:25.987983
+Create Date: 2026-11-23 03:31:55.986670
 """
 
 from alembic import op
@@ -36,6 +36,54 @@ def upgrade() -> None:
     with op.batch_alter_table('campaign_run', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_campaign_run_campaign'), ['campaign'], unique=False)
 
+    op.create_table('cluster_model',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('algorithm', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('k', sa.Integer(), nullable=False),
+    sa.Column('seed', sa.Integer(), nullable=False),
+    sa.Column('customers', sa.Integer(), nullable=False),
+    sa.Column('silhouette', sa.Float(), nullable=True),
+    sa.Column('features', sa.JSON(), nullable=False),
+    sa.Column('transform', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('scaler_mean', sa.JSON(), nullable=False),
+    sa.Column('scaler_scale', sa.JSON(), nullable=False),
+    sa.Column('centroids', sa.JSON(), nullable=False),
+    sa.Column('profiles', sa.JSON(), nullable=False),
+    sa.Column('seconds', sa.Float(), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('version')
+    )
+    with op.batch_alter_table('cluster_model', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cluster_model_as_of'), ['as_of'], unique=False)
+
+    op.create_table('clv_fit',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('calibration_end', sa.Date(), nullable=False),
+    sa.Column('time_unit', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('customers', sa.Integer(), nullable=False),
+    sa.Column('repeat_customers', sa.Integer(), nullable=False),
+    sa.Column('fit_customers', sa.Integer(), nullable=False),
+    sa.Column('r', sa.Float(), nullable=False),
+    sa.Column('alpha', sa.Float(), nullable=False),
+    sa.Column('a', sa.Float(), nullable=False),
+    sa.Column('b', sa.Float(), nullable=False),
+    sa.Column('bgnbd_loglik', sa.Float(), nullable=False),
+    sa.Column('p', sa.Float(), nullable=False),
+    sa.Column('q', sa.Float(), nullable=False),
+    sa.Column('v', sa.Float(), nullable=False),
+    sa.Column('gamma_gamma_loglik', sa.Float(), nullable=False),
+    sa.Column('gamma_gamma_customers', sa.Integer(), nullable=False),
+    sa.Column('seconds', sa.Float(), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('clv_fit', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_clv_fit_as_of'), ['as_of'], unique=False)
+
     op.create_table('customer',
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=True),
     sa.Column('first_name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
@@ -52,18 +100,40 @@ def upgrade() -> None:
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_external_id'), ['external_id'], unique=True)
 
-    op.create_table('fitted_model',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
+    op.create_table('customer_features',
+    sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('as_of', sa.Date(), nullable=False),
-    sa.Column('params', sa.JSON(), nullable=False),
-    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id')
+    sa.Column('locale', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('time_zone', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('first_order_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_order_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('orders', sa.Integer(), nullable=False),
+    sa.Column('order_days', sa.Integer(), nullable=False),
+    sa.Column('revenue', sa.Float(), nullable=False),
+    sa.Column('avg_order_value', sa.Float(), nullable=False),
+    sa.Column('days_since_last_order', sa.Integer(), nullable=True),
+    sa.Column('tenure_days', sa.Integer(), nullable=True),
+    sa.Column('categories', sa.Integer(), nullable=False),
+    sa.Column('top_category', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('bought_categories', sa.Text(), server_default='', nullable=False),
+    sa.Column('returns', sa.Integer(), nullable=False),
+    sa.Column('cancellations', sa.Integer(), nullable=False),
+    sa.Column('open_tickets', sa.Integer(), nullable=False),
+    sa.Column('resolved_tickets', sa.Integer(), nullable=False),
+    sa.Column('last_csat', sa.Integer(), nullable=True),
+    sa.Column('last_csat_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_csat_days_ago', sa.Integer(), nullable=True),
+    sa.Column('messages_received', sa.Integer(), nullable=False),
+    sa.Column('messages_opened', sa.Integer(), nullable=False),
+    sa.Column('messages_clicked', sa.Integer(), nullable=False),
+    sa.Column('value_percentile', sa.Float(), nullable=True),
+    sa.Column('r_score', sa.Integer(), nullable=True),
+    sa.Column('f_score', sa.Integer(), nullable=True),
+    sa.Column('m_score', sa.Integer(), nullable=True),
+    sa.Column('rfm_segment', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.PrimaryKeyConstraint('customer_id')
     )
-    with op.batch_alter_table('fitted_model', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_fitted_model_kind'), ['kind'], unique=False)
-
     op.create_table('ingest_run',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -96,6 +166,35 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_product_category'), ['category'], unique=False)
         batch_op.create_index(batch_op.f('ix_product_sku'), ['sku'], unique=True)
 
+    op.create_table('provider_event',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('event_key', sqlmodel.sql.sqltypes.AutoString(length=96), nullable=False),
+    sa.Column('provider', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('event_type', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('detail', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('message_id', sa.Integer(), nullable=True),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('provider_message_id', sqlmodel.sql.sqltypes.AutoString(length=256), nullable=True),
+    sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('occurred_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('event_key')
+    )
+    with op.batch_alter_table('provider_event', schema=None) as batch_op:
+        batch_op.create_index('ix_provider_event_customer_type_at', ['customer_id', 'event_type', 'occurred_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_provider_event_message_id'), ['message_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_provider_event_provider_message_id'), ['provider_message_id'], unique=False)
+
+    op.create_table('segment_member',
+    sa.Column('segment', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('segment', 'as_of', 'customer_id')
+    )
+    with op.batch_alter_table('segment_member', schema=None) as batch_op:
+        batch_op.create_index('ix_segment_member_customer', ['customer_id', 'as_of'], unique=False)
+
     op.create_table('segment_snapshot',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('segment', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
@@ -110,6 +209,13 @@ def upgrade() -> None:
     with op.batch_alter_table('segment_snapshot', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_segment_snapshot_segment'), ['segment'], unique=False)
 
+    op.create_table('survey_checkpoint',
+    sa.Column('campaign', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('checked_until', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('runs', sa.Integer(), nullable=False),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('campaign')
+    )
     op.create_table('consent',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
@@ -124,50 +230,14 @@ def upgrade() -> None:
     with op.batch_alter_table('consent', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_consent_customer_id'), ['customer_id'], unique=False)
 
-    op.create_table('customer_category',
+    op.create_table('contact_preference',
     sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-    sa.Column('lines', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
-    sa.PrimaryKeyConstraint('customer_id', 'category')
-    )
-    op.create_table('customer_features',
-    sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('as_of', sa.Date(), nullable=False),
-    sa.Column('locale', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('time_zone', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('first_order_at', models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_order_at', models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('orders', sa.Integer(), nullable=False),
-    sa.Column('order_days', sa.Integer(), nullable=False),
-    sa.Column('revenue', sa.Float(), nullable=False),
-    sa.Column('avg_order_value', sa.Float(), nullable=False),
-    sa.Column('days_since_last_order', sa.Integer(), nullable=True),
-    sa.Column('tenure_days', sa.Integer(), nullable=True),
-    sa.Column('categories', sa.Integer(), nullable=False),
-    sa.Column('top_category', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('returns', sa.Integer(), nullable=False),
-    sa.Column('cancellations', sa.Integer(), nullable=False),
-    sa.Column('open_tickets', sa.Integer(), nullable=False),
-    sa.Column('resolved_tickets', sa.Integer(), nullable=False),
-    sa.Column('last_csat', sa.Integer(), nullable=True),
-    sa.Column('last_csat_at', models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_csat_days_ago', sa.Integer(), nullable=True),
-    sa.Column('messages_received', sa.Integer(), nullable=False),
-    sa.Column('messages_opened', sa.Integer(), nullable=False),
-    sa.Column('messages_clicked', sa.Integer(), nullable=False),
-    sa.Column('value_percentile', sa.Float(), nullable=True),
-    sa.Column('r_score', sa.Integer(), nullable=True),
-    sa.Column('f_score', sa.Integer(), nullable=True),
-    sa.Column('m_score', sa.Integer(), nullable=True),
-    sa.Column('rfm_segment', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('frequency', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
     sa.PrimaryKeyConstraint('customer_id')
     )
-    with op.batch_alter_table('customer_features', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_customer_features_rfm_segment'), ['rfm_segment'], unique=False)
-
     op.create_table('device',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
@@ -221,6 +291,8 @@ def upgrade() -> None:
     sa.Column('provider_message_id', sqlmodel.sql.sqltypes.AutoString(length=256), nullable=True),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('priority', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=True),
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -229,8 +301,7 @@ def upgrade() -> None:
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.create_index('ix_message_customer_channel_sent', ['customer_id', 'channel', 'sent_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_message_provider_message_id'), ['provider_message_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_message_status'), ['status'], unique=False)
-        batch_op.create_index('ix_message_status_send_at', ['campaign', 'period', 'status', 'send_at'], unique=False)
+        batch_op.create_index('ix_message_status_send_at', ['campaign', 'period', 'status', 'send_at', 'id'], unique=False)
 
     op.create_table('orders',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -266,16 +337,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('quarantine', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_quarantine_run_id'), ['run_id'], unique=False)
-
-    op.create_table('segment_member',
-    sa.Column('segment', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-    sa.Column('as_of', sa.Date(), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
-    sa.PrimaryKeyConstraint('segment', 'as_of', 'customer_id')
-    )
-    with op.batch_alter_table('segment_member', schema=None) as batch_op:
-        batch_op.create_index('ix_segment_member_customer', ['customer_id', 'as_of'], unique=False)
 
     op.create_table('support_ticket',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -410,10 +471,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_support_ticket_customer_id'))
 
     op.drop_table('support_ticket')
-    with op.batch_alter_table('segment_member', schema=None) as batch_op:
-        batch_op.drop_index('ix_segment_member_customer')
-
-    op.drop_table('segment_member')
     with op.batch_alter_table('quarantine', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_quarantine_run_id'))
 
@@ -425,7 +482,6 @@ def downgrade() -> None:
     op.drop_table('orders')
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.drop_index('ix_message_status_send_at')
-        batch_op.drop_index(batch_op.f('ix_message_status'))
         batch_op.drop_index(batch_op.f('ix_message_provider_message_id'))
         batch_op.drop_index('ix_message_customer_channel_sent')
 
@@ -439,19 +495,26 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_device_customer_id'))
 
     op.drop_table('device')
-    with op.batch_alter_table('customer_features', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_customer_features_rfm_segment'))
-
-    op.drop_table('customer_features')
-    op.drop_table('customer_category')
+    op.drop_table('contact_preference')
     with op.batch_alter_table('consent', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_consent_customer_id'))
 
     op.drop_table('consent')
+    op.drop_table('survey_checkpoint')
     with op.batch_alter_table('segment_snapshot', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_segment_snapshot_segment'))
 
     op.drop_table('segment_snapshot')
+    with op.batch_alter_table('segment_member', schema=None) as batch_op:
+        batch_op.drop_index('ix_segment_member_customer')
+
+    op.drop_table('segment_member')
+    with op.batch_alter_table('provider_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_provider_event_provider_message_id'))
+        batch_op.drop_index(batch_op.f('ix_provider_event_message_id'))
+        batch_op.drop_index('ix_provider_event_customer_type_at')
+
+    op.drop_table('provider_event')
     with op.batch_alter_table('product', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_product_sku'))
         batch_op.drop_index(batch_op.f('ix_product_category'))
@@ -461,14 +524,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ingest_run_sha256'))
 
     op.drop_table('ingest_run')
-    with op.batch_alter_table('fitted_model', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_fitted_model_kind'))
-
-    op.drop_table('fitted_model')
+    op.drop_table('customer_features')
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_external_id'))
 
     op.drop_table('customer')
+    with op.batch_alter_table('clv_fit', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_clv_fit_as_of'))
+
+    op.drop_table('clv_fit')
+    with op.batch_alter_table('cluster_model', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cluster_model_as_of'))
+
+    op.drop_table('cluster_model')
     with op.batch_alter_table('campaign_run', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_campaign_run_campaign'))
 

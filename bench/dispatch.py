@@ -1,0 +1,342 @@
+"""Dispatch speed and memory: plan, render and record a newsletter to 100,000 and 1,000,000
+recipients with the null transport; then the same campaign against moto's SES next to a
+plain boto3 loop sending the same messages, in the same run.
+
+    .venv/bin/python -m bench.dispatch [--sizes 100000 1000000] [--ses 3000] [--no-ses]
+        [--pg postgresql://postgres@127.0.0.1:5432/test]
+
+Each size gets a fresh SQLite file under ``bench/.data/`` (or a PostgreSQL schema with
+``--pg``): customers in eight time zones, 2 % unsubscribed, all in one segment. The run
+(``campaigns.run``: reconcile, plan and record every outcome in the ledger, then claim,
+re-check consent, render with the real templates, hand to the transport and record, in
+batches of 500) happens in a process of its own, so its peak memory (``ru_maxrss``) is its
+own. Messages per second count the messages sent over the whole run, planning included.
+
+Against SES, moto runs as a separate server process on a free loopback port; both the
+plain loop (one ``send_email`` per message, raw MIME rendered beforehand, nothing else) and
+homecoming (the whole pipeline, with its journal) send from one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).resolve().parent / ".data"
+ZONES = [
+    "Europe/Berlin",
+    "Europe/London",
+    "Europe/Istanbul",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "America/Sao_Paulo",
+]
+CAMPAIGN = """\
+name: bench_newsletter
+kind: newsletter
+channel: email
+segments: [bench]
+cadence: {every: weekly, day: monday, hour: 10, time_zone: Europe/Berlin}
+holdout: 10
+variants: [{name: a, weight: 50}, {name: b, weight: 50}]
+"""
+PERIOD = "2026-W48"
+NOW = datetime(2026, 11, 26, tzinfo=UTC)  # every zone's Monday 10:00 has passed
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def database_url(size: int, pg: str | None) -> str:
+    if pg:
+        from sqlalchemy import text
+
+        from models.db import get_engine, normalize_url
+
+        schema = f"dispatch_{size}"
+        with get_engine(pg).begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        sep = "&" if "?" in pg else "?"
+        return f"{normalize_url(pg)}{sep}options=-csearch_path%3D{schema}"
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"dispatch-{size}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+def load_store(url: str, size: int) -> float:
+    """Customers, consent and one segment snapshot; seconds taken."""
+    from sqlalchemy import insert
+
+    from models.db import get_engine, upgrade
+    from models.segments import SegmentMember, SegmentSnapshot
+    from models.store import Consent, Customer
+
+    started = time.perf_counter()
+    upgrade(url)
+    engine = get_engine(url)
+    created = datetime(2025, 1, 1, tzinfo=UTC)
+    step = 50_000
+    with engine.begin() as conn:
+        conn.execute(
+            insert(SegmentSnapshot), [{"segment": "bench", "as_of": NOW.date(), "size": size}]
+        )
+        for start in range(1, size + 1, step):
+            ids = range(start, min(start + step, size + 1))
+            conn.execute(
+                insert(Customer),
+                [
+                    {
+                        "id": i,
+                        "external_id": f"c{i}",
+                        "email": f"customer{i}@example.org",
+                        "first_name": "Ada",
+                        "last_name": f"N{i}",
+                        "locale": "en",
+                        "time_zone": ZONES[i % len(ZONES)],
+                        "created_at": created,
+                    }
+                    for i in ids
+                ],
+            )
+            conn.execute(
+                insert(Consent),
+                [
+                    {
+                        "customer_id": i,
+                        "channel": "email",
+                        "status": "unsubscribed" if i % 50 == 0 else "subscribed",
+                        "source": "bench",
+                        "updated_at": created,
+                    }
+                    for i in ids
+                ],
+            )
+            conn.execute(
+                insert(SegmentMember),
+                [{"segment": "bench", "as_of": NOW.date(), "customer_id": i} for i in ids],
+            )
+    return time.perf_counter() - started
+
+
+def _campaign() -> Any:
+    from campaigns.definitions import parse_campaign
+
+    campaign, errors = parse_campaign(CAMPAIGN, "bench")
+    assert campaign is not None, errors
+    return campaign
+
+
+def run_null(url: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """In a child process: the whole run through the null transport."""
+    os.environ["HOMECOMING_DATABASE_URL"] = url
+    from campaigns.cadence import period_from_key
+    from campaigns.channels.null import NullTransport
+    from campaigns.render import default_renderer
+    from campaigns.run import conclude, prepare
+    from campaigns.send import send_due
+    from models.db import get_engine
+
+    engine = get_engine(url)
+    campaign = _campaign()
+    renderer = default_renderer()
+    transport = NullTransport(channel="email")
+    baseline = peak_mb()
+    started = time.perf_counter()
+    prepared = prepare(
+        engine,
+        campaign=campaign,
+        period=period_from_key(campaign, PERIOD),
+        now=NOW,
+        transport=transport,
+    )
+    planned_at = time.perf_counter()
+    report = send_due(
+        engine,
+        campaign=campaign.name,
+        period=PERIOD,
+        now=NOW,
+        transport=transport,
+        renderer=renderer,
+        definition=campaign,
+    )
+    result = conclude(engine, prepared, report)
+    finished = time.perf_counter()
+    queue.put(
+        {
+            "audience": prepared.plan.audience,
+            "planned": result.planned,
+            "sent": report.sent,
+            "failed": report.failed,
+            "plan_seconds": planned_at - started,
+            "send_seconds": finished - planned_at,
+            "seconds": finished - started,
+            "baseline_mb": baseline,
+            "peak_mb": peak_mb(),
+        }
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).close()
+            return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("moto did not start")
+
+
+def compare_ses(count: int, pg: str | None) -> dict[str, Any]:
+    """homecoming against a plain boto3 loop, both sending ``count`` messages to moto."""
+    process, url = start_moto()
+    try:
+        os.environ.update(
+            AWS_ENDPOINT_URL=url,
+            AWS_REGION="eu-west-1",
+            AWS_DEFAULT_REGION="eu-west-1",
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench",
+            HOMECOMING_PUBLIC_URL="https://shop.example.com",
+        )
+        os.environ.pop("AWS_PROFILE", None)
+        import boto3
+
+        from campaigns.channels.ses import SesTransport, aws_client
+        from campaigns.render import default_renderer
+        from campaigns.run import run_period
+        from models.db import get_engine
+        from models.settings import get_settings
+
+        get_settings.cache_clear()
+        client = boto3.client("sesv2")
+        client.create_email_identity(EmailIdentity="store@example.com")
+
+        # The plain loop: the same rendered messages, prepared beforehand.
+        renderer = default_renderer()
+        context = {
+            "customer": {"first_name": "Ada", "last_name": "N", "locale": "en"},
+            "links": {
+                "unsubscribe": "https://shop.example.com/unsubscribe/x",
+                "preferences": "https://shop.example.com/preferences/x",
+                "shop": "https://shop.example.com",
+            },
+            "products": [],
+        }
+        raw = (
+            renderer.email("newsletter", locale="en", context=context)
+            .to_mime(sender="Homecoming Store <store@example.com>", to="a@example.org", headers={})
+            .as_bytes()
+        )
+        plain = aws_client("sesv2")
+        started = time.perf_counter()
+        for i in range(count):
+            plain.send_email(
+                FromEmailAddress="store@example.com",
+                Destination={"ToAddresses": [f"customer{i}@example.org"]},
+                Content={"Raw": {"Data": raw}},
+            )
+        plain_seconds = time.perf_counter() - started
+
+        db = database_url(count, pg)
+        load_store(db, count)
+        os.environ["HOMECOMING_DATABASE_URL"] = db
+        os.environ["HOMECOMING_SEND_JOURNAL_DIR"] = str(DATA / "journal")
+        get_settings.cache_clear()
+        started = time.perf_counter()
+        result = run_period(
+            get_engine(db),
+            campaign=_campaign(),
+            period=PERIOD,
+            now=NOW,
+            renderer=renderer,
+            email_transport=SesTransport.from_settings(get_settings()),
+        )
+        ours_seconds = time.perf_counter() - started
+        sent = result.send.sent
+        return {
+            "messages_plain": count,
+            "plain_per_second": count / plain_seconds,
+            "messages_homecoming": sent,
+            "homecoming_per_second": sent / ours_seconds,
+            "ratio": (sent / ours_seconds) / (count / plain_seconds),
+        }
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--ses", type=int, default=3000, help="messages for the SES comparison")
+    parser.add_argument("--no-ses", action="store_true")
+    parser.add_argument("--pg", help="a PostgreSQL URL instead of SQLite files")
+    args = parser.parse_args()
+
+    os.environ.setdefault("HOMECOMING_OUTBOX_DIR", str(DATA / "outbox"))
+    backend = "postgresql" if args.pg else "sqlite"
+    rows = []
+    for size in args.sizes:
+        url = database_url(size, args.pg)
+        load_seconds = load_store(url, size)
+        spawn = multiprocessing.get_context("spawn")
+        queue = spawn.Queue()
+        child = spawn.Process(target=run_null, args=(url, queue))
+        child.start()
+        found = queue.get()
+        child.join()
+        found |= {"size": size, "load_seconds": load_seconds}
+        rows.append(found)
+        print(
+            f"{backend} {size:>9,} recipients: {found['sent']:,} sent, {found['failed']} failed, "
+            f"plan+record {found['plan_seconds']:.1f} s, render+send+record "
+            f"{found['send_seconds']:.1f} s, {found['sent'] / found['seconds']:,.0f} messages/s, "
+            f"peak memory {found['peak_mb']:,.0f} MB (after imports {found['baseline_mb']:,.0f} MB)",
+            flush=True,
+        )
+    result: dict[str, Any] = {"backend": backend, "null_transport": rows}
+    if not args.no_ses:
+        ses = compare_ses(args.ses, args.pg)
+        result["ses"] = ses
+        print(
+            f"moto SES, {args.ses:,} messages: plain boto3 loop {ses['plain_per_second']:,.0f}/s, "
+            f"homecoming {ses['homecoming_per_second']:,.0f}/s "
+            f"({ses['ratio']:.0%} of the plain loop)",
+            flush=True,
+        )
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

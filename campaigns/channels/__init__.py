@@ -1,0 +1,36 @@
+"""Channels: how a rendered message leaves homecoming.
+
+``outbox`` writes files (the embedded default), ``ses`` sends email through Amazon SES v2,
+``sns`` sends mobile push through Amazon SNS, ``null`` drops everything (benchmarks).
+Chosen by ``HOMECOMING_EMAIL_TRANSPORT`` and ``HOMECOMING_PUSH_TRANSPORT``.
+"""
+
+from __future__ import annotations
+
+from campaigns.channels.base import Delivery, Outgoing, SendError, Transport
+from models.settings import Settings, get_settings
+
+__all__ = ["Delivery", "Outgoing", "SendError", "Transport", "transport_for"]
+
+
+def transport_for(channel: str, settings: Settings | None = None) -> Transport:
+    """The configured transport of a channel (``email`` or ``push``)."""
+    settings = settings or get_settings()
+    name = settings.email_transport if channel == "email" else settings.push_transport
+    if name == "outbox":
+        from campaigns.channels.outbox import OutboxTransport
+
+        return OutboxTransport(settings.outbox_dir, channel=channel)
+    if name == "null":
+        from campaigns.channels.null import NullTransport
+
+        return NullTransport(channel=channel)
+    if name == "ses" and channel == "email":
+        from campaigns.channels.ses import SesTransport
+
+        return SesTransport.from_settings(settings)
+    if name == "sns" and channel == "push":
+        from campaigns.channels.sns import SnsTransport
+
+        return SnsTransport.from_settings(settings)
+    raise ValueError(f"transport {name!r} cannot carry {channel}")

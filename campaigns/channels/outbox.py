@@ -1,0 +1,72 @@
+"""The file outbox: each email a ``<ledger id>.eml`` (real MIME, HTML and text parts), each
+push a ``<ledger id>.json``, in ``HOMECOMING_OUTBOX_DIR``.
+
+A file is written under a temporary name and hard-linked to its final name, which fails if
+the name exists: a message is there whole or not at all, and never written twice, even by
+two workers at once. Because the file name is the ledger id, the outbox is its own record:
+after a crash, a file present proves a send, a file absent proves none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+from campaigns.channels.base import Delivery, Outgoing, SendError
+
+
+def push_document(item: Outgoing) -> dict[str, object]:
+    """The push as the outbox keeps it: the fields and the payload SNS would carry."""
+    from campaigns.channels.sns import payload
+
+    fields = item.push_fields()
+    return {
+        "ledger_id": item.ledger_id,
+        "customer_id": item.customer_id,
+        "campaign": item.campaign,
+        "kind": item.kind,
+        "device_id": item.device_id,
+        "platform": item.platform,
+        **fields,
+        "payload": payload(ledger_id=item.ledger_id, **fields),
+    }
+
+
+class OutboxTransport:
+    name = "outbox"
+    authoritative = True
+
+    def __init__(self, directory: Path, *, channel: str) -> None:
+        self.directory = Path(directory)
+        self.channel = channel
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def path(self, ledger_id: int) -> Path:
+        return self.directory / f"{ledger_id}.{'eml' if self.channel == 'email' else 'json'}"
+
+    def send(self, item: Outgoing) -> Delivery:
+        if self.channel == "email":
+            data = item.mime()
+        else:
+            data = json.dumps(push_document(item), ensure_ascii=False, indent=1).encode()
+        final = self.path(item.ledger_id)
+        temporary = self.directory / f".{item.ledger_id}.{uuid.uuid4().hex}.tmp"
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+            os.link(temporary, final)
+        except FileExistsError:
+            pass  # written before (a retry after a crash): the message is already out
+        except OSError as exc:
+            raise SendError(f"outbox: {exc.strerror or exc}", outcome="stop") from None
+        finally:
+            temporary.unlink(missing_ok=True)
+        return Delivery(f"outbox:{item.ledger_id}")
+
+    def lookup(self, ledger_ids: list[int]) -> dict[int, str]:
+        return {i: f"outbox:{i}" for i in ledger_ids if self.path(i).exists()}
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,198 @@
+"""Settling rows caught mid-send before anything is resent.
+
+A row left in ``sending`` by a claim nobody works on any more (its process is gone, or its
+lease ran out) is uncertain: the provider may or may not have the message. The evidence is
+weighed in this order:
+
+1. a provider message id on the row: sent;
+2. the transport's own record (:meth:`Transport.lookup`): the outbox file named by the
+   ledger id, or in tests moto's list of received messages: sent. For an *authoritative*
+   transport (the outbox) a miss proves the message was never sent;
+3. provider events for the row (SES send, delivery, bounce... events carry the ledger id
+   tag; ``sync-provider-events`` records them): sent;
+4. the claim's journal (``campaigns/journal.py``, readable when the claim was made on this
+   host): accepted -> sent, refused -> failed, definitely not taken or never attempted ->
+   back to planned;
+5. otherwise (an attempt with no answer, or a claim from another host): still uncertain.
+   Once ``reconcile_grace_minutes`` have passed since the claim with no evidence, the row
+   goes back to planned and is resent, and counted as such.
+
+Every decision is reported (counts per kind) and only rows still held by the abandoned claim
+are changed, so two workers reconciling at once agree.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, select
+
+from campaigns import journal as journals
+from campaigns.channels.base import Transport
+from campaigns.ledger import HOST, is_abandoned
+from models.base import utcnow
+from models.campaigns import Message
+from models.settings import get_settings
+from models.surveys import ProviderEvent
+
+M = Message.__table__
+EVENTS = ProviderEvent.__table__
+
+
+@dataclass
+class ReconcileReport:
+    checked: int = 0
+    in_progress: int = 0  # claimed by a worker still at it
+    confirmed_sent: int = 0
+    failed: int = 0
+    resent: int = 0  # proven never sent: back to planned
+    resent_after_grace: int = 0  # no evidence either way within the grace period
+    uncertain: int = 0  # still waiting for evidence
+    evidence: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "checked": self.checked,
+            "in_progress": self.in_progress,
+            "confirmed_sent": self.confirmed_sent,
+            "failed": self.failed,
+            "resent": self.resent,
+            "resent_after_grace": self.resent_after_grace,
+            "uncertain": self.uncertain,
+            "evidence": dict(self.evidence),
+        }
+
+    @property
+    def settled(self) -> int:
+        return self.confirmed_sent + self.failed + self.resent + self.resent_after_grace
+
+
+def reconcile(
+    engine: Engine,
+    *,
+    campaign: str,
+    period: str | None,
+    transport: Transport,
+    now: datetime | None = None,
+    journal_dir: Path | None = None,
+    lease: timedelta | None = None,
+    grace: timedelta | None = None,
+) -> ReconcileReport:
+    """Settle the abandoned 'sending' rows of a campaign (one period, or all with None)."""
+    settings = get_settings()
+    clock = utcnow()
+    sent_at = now or clock
+    lease = lease or timedelta(minutes=settings.send_lease_minutes)
+    grace = grace or timedelta(minutes=settings.reconcile_grace_minutes)
+    directory = Path(journal_dir or settings.send_journal_dir)
+    report = ReconcileReport()
+
+    query = select(M.c.id, M.c.claimed_by, M.c.claimed_at, M.c.provider_message_id).where(
+        M.c.campaign == campaign, M.c.status == "sending"
+    )
+    if period is not None:
+        query = query.where(M.c.period == period)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    report.checked = len(rows)
+    stale = [r for r in rows if is_abandoned(r.claimed_by, r.claimed_at, lease=lease)]
+    report.in_progress = len(rows) - len(stale)
+    if not stale:
+        return report
+
+    ids = [r.id for r in stale]
+    held = transport.lookup(ids)
+    with engine.connect() as conn:
+        events: dict[int, str | None] = {}
+        for start in range(0, len(ids), 500):
+            for message_id, provider_id in conn.execute(
+                select(EVENTS.c.message_id, EVENTS.c.provider_message_id).where(
+                    EVENTS.c.message_id.in_(ids[start : start + 500])
+                )
+            ):
+                events[message_id] = events.get(message_id) or provider_id
+    notes: dict[str, dict[int, journals.Entry] | None] = {}
+
+    sent: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    back: list[dict[str, Any]] = []
+    for r in stale:
+        key = {"mid": r.id, "claimer": r.claimed_by}
+        if r.provider_message_id:
+            sent.append({**key, "pid": r.provider_message_id})
+            report.evidence["provider_id"] += 1
+            continue
+        if r.id in held:
+            sent.append({**key, "pid": held[r.id]})
+            report.evidence["transport"] += 1
+            continue
+        if transport.authoritative:
+            back.append(key)
+            report.resent += 1
+            report.evidence["transport_absent"] += 1
+            continue
+        if r.id in events:
+            sent.append({**key, "pid": events[r.id] or f"event:{r.id}"})
+            report.evidence["provider_event"] += 1
+            continue
+        claimer = r.claimed_by or ""
+        entry = None
+        readable = claimer.split(":", 1)[0] == HOST
+        if readable:
+            if claimer not in notes:
+                notes[claimer] = journals.read(directory, claimer)
+            found = notes[claimer]
+            readable = found is not None
+            entry = found.get(r.id) if found is not None else None
+        if readable and (entry is None or entry.state == "not_sent"):
+            back.append(key)
+            report.resent += 1
+            report.evidence["journal_not_sent"] += 1
+            continue
+        if entry is not None and entry.state == "accepted":
+            sent.append({**key, "pid": entry.detail or f"journal:{r.id}"})
+            report.evidence["journal_accepted"] += 1
+            continue
+        if entry is not None and entry.state == "refused":
+            failed.append({**key, "err": (entry.detail or "refused")[:500]})
+            report.failed += 1
+            report.evidence["journal_refused"] += 1
+            continue
+        if r.claimed_at is not None and clock - r.claimed_at >= grace:
+            back.append(key)
+            report.resent_after_grace += 1
+            report.evidence["grace_elapsed"] += 1
+            continue
+        report.uncertain += 1
+
+    guard = (
+        M.c.id == bindparam("mid"),
+        M.c.status == "sending",
+        M.c.claimed_by == bindparam("claimer"),
+    )
+    with engine.begin() as conn:
+        if sent:
+            conn.execute(
+                M.update()
+                .where(*guard)
+                .values(status="sent", sent_at=sent_at, provider_message_id=bindparam("pid")),
+                sent,
+            )
+        if failed:
+            conn.execute(
+                M.update()
+                .where(*guard)
+                .values(status="failed", reason="send_failed", error=bindparam("err")),
+                failed,
+            )
+        if back:
+            conn.execute(
+                M.update().where(*guard).values(status="planned", claimed_by=None, claimed_at=None),
+                back,
+            )
+    report.confirmed_sent = len(sent)
+    return report

@@ -1,0 +1,270 @@
+"""One run of one campaign period: reconcile, plan and record, send what is due, report.
+
+``run_period`` is safe to repeat at any time (a Prefect retry, a second worker, a re-run
+after a crash): rows already in the ledger are kept, rows caught mid-send are reconciled
+first, and only planned rows whose send time has come are sent. A run writes a
+``campaign_run`` row with its counts for operators and reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+
+from campaigns.cadence import Period, period_at, period_from_key
+from campaigns.channels import transport_for
+from campaigns.channels.base import Transport
+from campaigns.definitions import Campaign, DefinitionError, find, load_all, segment_checker
+from campaigns.ledger import status_counts
+from campaigns.planning import PlanSummary, plan
+from campaigns.reconcile import ReconcileReport, reconcile
+from campaigns.send import SendReport, send_due
+from models.base import utcnow
+from models.campaigns import CampaignRun, Message
+
+M = Message.__table__
+RUN = CampaignRun.__table__
+
+
+class CampaignError(ValueError):
+    """The campaign cannot run: unknown, invalid, or no such period."""
+
+
+@dataclass
+class RunResult:
+    campaign: str
+    period: str
+    now: datetime
+    plan: PlanSummary
+    reconciled: ReconcileReport
+    send: SendReport
+    already_sent: int
+    ledger: dict[str, Any] = field(default_factory=dict)
+    next_send_at: datetime | None = None
+    run_id: int | None = None
+
+    @property
+    def planned(self) -> int:
+        """Rows of the period that were planned (pending, sending, sent or failed now)."""
+        return sum(self.ledger.get(s, 0) for s in ("planned", "sending", "sent", "failed"))
+
+    @property
+    def pending(self) -> int:
+        return int(self.ledger.get("planned", 0))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "campaign": self.campaign,
+            "period": self.period,
+            "now": self.now.isoformat(),
+            "planned": self.planned,
+            "held_out": self.ledger.get("held_out", 0),
+            "suppressed": dict(sorted(self.ledger.get("suppressed", {}).items())),
+            "sent": self.send.sent,
+            "failed": self.send.failed,
+            "already_sent": self.already_sent,
+            "pending": self.pending,
+            "next_send_at": self.next_send_at.isoformat() if self.next_send_at else None,
+            "uncertain": self.ledger.get("sending", 0),
+            "reconciled": self.reconciled.as_dict(),
+            "new_rows": self.plan.audience - self.plan.already_recorded,
+            "send": self.send.as_dict(),
+            "ledger": self.ledger,
+            "run_id": self.run_id,
+        }
+
+
+def load_campaign(name: str, *, engine: Engine | None = None, renderer: Any = None) -> Campaign:
+    """The named campaign, with its segments and templates checked; errors name file and line."""
+    campaigns, errors = load_all()
+    campaign = find(name, campaigns)
+    own = [
+        e for e in errors if repr(name) in e.message or (campaign and e.source == campaign.source)
+    ]
+    if campaign is None:
+        if own:
+            raise CampaignError(str(own[0]))
+        names = ", ".join(c.name for c in campaigns) or "none"
+        raise CampaignError(f"no campaign named {name!r}; defined: {names}")
+    from campaigns.definitions import check_references
+
+    problems = check_references(
+        campaign, known_segments=segment_checker(engine), templates=renderer
+    )
+    if problems:
+        raise CampaignError(str(problems[0]))
+    return campaign
+
+
+def resolve_period(campaign: Campaign, *, period: str | None, now: datetime) -> Period:
+    from campaigns.cadence import PeriodError
+
+    try:
+        return period_from_key(campaign, period) if period else period_at(campaign, now)
+    except PeriodError as exc:
+        raise CampaignError(str(exc)) from None
+
+
+@dataclass
+class Prepared:
+    """A run after its first step: the ledger is reconciled and the period's plan recorded."""
+
+    campaign: Campaign
+    period: Period
+    now: datetime
+    run_id: int
+    already_sent: int
+    reconciled: ReconcileReport
+    plan: PlanSummary
+
+
+def prepare(
+    engine: Engine,
+    *,
+    campaign: Campaign,
+    period: Period,
+    now: datetime,
+    transport: Transport,
+    journal_dir: Path | None = None,
+) -> Prepared:
+    """Open the run, reconcile rows caught mid-send, and record the plan (no sending)."""
+    key = period.key
+    with engine.begin() as conn:
+        run_id = conn.execute(
+            RUN.insert()
+            .values(campaign=campaign.name, period=key, started_at=utcnow())
+            .returning(RUN.c.id)
+        ).scalar_one()
+        already_sent = conn.execute(
+            select(func.count()).where(
+                M.c.campaign == campaign.name, M.c.period == key, M.c.status == "sent"
+            )
+        ).scalar_one()
+    reconciled = reconcile(
+        engine,
+        campaign=campaign.name,
+        period=key,
+        transport=transport,
+        now=now,
+        journal_dir=journal_dir,
+    )
+    summary = PlanSummary(campaign.name, key, period.starts_at, now)
+    for chunk in plan(engine, campaign=campaign, period=period, now=now, record=True):
+        summary.add(chunk)
+    return Prepared(campaign, period, now, run_id, already_sent, reconciled, summary)
+
+
+def conclude(engine: Engine, prepared: Prepared, report: SendReport) -> RunResult:
+    """Read the period's ledger and close the run's ``campaign_run`` row."""
+    name, key = prepared.campaign.name, prepared.period.key
+    with engine.begin() as conn:
+        ledger = status_counts(conn, campaign=name, period=key)
+        next_send_at = conn.execute(
+            select(func.min(M.c.send_at)).where(
+                M.c.campaign == name, M.c.period == key, M.c.status == "planned"
+            )
+        ).scalar()
+        result = RunResult(
+            campaign=name,
+            period=key,
+            now=prepared.now,
+            plan=prepared.plan,
+            reconciled=prepared.reconciled,
+            send=report,
+            already_sent=prepared.already_sent,
+            ledger=ledger,
+            next_send_at=next_send_at,
+            run_id=prepared.run_id,
+        )
+        conn.execute(
+            update(RUN)
+            .where(RUN.c.id == prepared.run_id)
+            .values(
+                finished_at=utcnow(),
+                planned=result.planned,
+                held_out=int(ledger.get("held_out", 0)),
+                suppressed=sum(ledger.get("suppressed", {}).values()),
+                sent=report.sent,
+                failed=report.failed,
+                reconciled=prepared.reconciled.settled,
+            )
+        )
+    return result
+
+
+def run_period(
+    engine: Engine,
+    *,
+    campaign: str | Campaign,
+    period: str | None = None,
+    now: datetime | None = None,
+    email_transport: Transport | None = None,
+    push_transport: Transport | None = None,
+    renderer: Any = None,
+    batch_size: int | None = None,
+    max_batches: int | None = None,
+    throttle: Callable[[int], None] | None = None,
+    journal_dir: Path | None = None,
+    send: bool = True,
+) -> RunResult:
+    """Run one period of one campaign as of ``now`` (default the clock); safe to repeat.
+
+    Reconciles rows caught mid-send, records every outcome of the period's audience in the
+    ledger, then sends the planned rows whose send time has come (unless ``send`` is off).
+    """
+    now = now or utcnow()
+    if renderer is None:
+        from campaigns.render import default_renderer
+
+        renderer = default_renderer()
+    definition = (
+        campaign
+        if isinstance(campaign, Campaign)
+        else load_campaign(campaign, engine=engine, renderer=renderer)
+    )
+    the_period = resolve_period(definition, period=period, now=now)
+    transport = (email_transport if definition.channel == "email" else push_transport) or (
+        transport_for(definition.channel)
+    )
+    prepared = prepare(
+        engine,
+        campaign=definition,
+        period=the_period,
+        now=now,
+        transport=transport,
+        journal_dir=journal_dir,
+    )
+    report = SendReport()
+    if send:
+        report = send_due(
+            engine,
+            campaign=definition.name,
+            period=the_period.key,
+            now=now,
+            transport=transport,
+            renderer=renderer,
+            definition=definition,
+            batch_size=batch_size,
+            max_batches=max_batches,
+            throttle=throttle,
+            journal_dir=journal_dir,
+        )
+    return conclude(engine, prepared, report)
+
+
+__all__ = [
+    "CampaignError",
+    "DefinitionError",
+    "Prepared",
+    "RunResult",
+    "conclude",
+    "load_campaign",
+    "prepare",
+    "resolve_period",
+    "run_period",
+]

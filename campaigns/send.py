@@ -1,0 +1,342 @@
+"""Sending the due rows of the ledger, batch by batch, exactly once.
+
+For each batch: one transaction claims it (planned -> sending), re-reads every recipient's
+consent, address and device (a customer who opted out since planning is suppressed now, not
+sent to) and reads the template context. Outside any transaction each message is rendered
+and handed to the transport; non-authoritative transports note each call in the journal
+first and its answer right after. One transaction then records the batch (sent with the
+provider's id, failed with the reason, released, devices disabled) and claims the next.
+
+A crash anywhere leaves at most one batch in ``sending``; ``campaigns.reconcile`` settles it
+before anything is resent. A problem with one recipient (a template that cannot render for
+their locale, an address the provider refuses) fails that row and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import formataddr
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from campaigns.channels.base import Outgoing, SendError, Transport
+from campaigns.journal import Journal
+from campaigns.ledger import (
+    ACTIVE_CLAIMERS,
+    BatchResult,
+    Recipient,
+    claim,
+    finish,
+    new_claimer,
+    recipients,
+)
+from campaigns.planning import consent_reason
+from campaigns.render import CampaignContext, ContextBuilder
+from models.settings import get_settings
+
+log = logging.getLogger(__name__)
+UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
+# Calls to the throttle are grouped so a shared rate limit costs one request per group.
+THROTTLE_GROUP = 10
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    failed: int = 0
+    released: int = 0
+    uncertain: int = 0
+    batches: int = 0
+    suppressed: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+    stopped: str | None = None
+
+    def add(self, result: BatchResult) -> None:
+        self.batches += 1
+        self.sent += len(result.sent)
+        self.failed += len(result.failed)
+        self.released += len(result.released)
+        self.uncertain += len(result.uncertain)
+        for _, reason in result.failed:
+            self.failures[reason.split(":", 1)[0][:60]] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sent": self.sent,
+            "failed": self.failed,
+            "suppressed_at_send": dict(self.suppressed),
+            "released": self.released,
+            "uncertain": self.uncertain,
+            "batches": self.batches,
+            "failure_reasons": dict(self.failures),
+            "stopped": self.stopped,
+        }
+
+
+def recheck(batch: Sequence[Recipient]) -> tuple[list[Recipient], list[tuple[int, str]]]:
+    """Split a claimed batch into who may still be sent to and who not (with the reason)."""
+    ok: list[Recipient] = []
+    refused: list[tuple[int, str]] = []
+    for r in batch:
+        reason = consent_reason(r.consent)
+        if reason is None and r.channel == "email" and (not r.email or "@" not in r.email):
+            reason = "no_address"
+        if reason is None and r.channel == "push" and r.device_id is None:
+            reason = "no_device"
+        if reason is None:
+            ok.append(r)
+        else:
+            refused.append((r.id, reason))
+    return ok, refused
+
+
+def headers_for(r: Recipient, unsubscribe: str) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe on every message, and the ledger id for tracing."""
+    return {
+        "List-Unsubscribe": f"<{unsubscribe}>",
+        "List-Unsubscribe-Post": UNSUBSCRIBE_POST,
+        "X-Homecoming-Ledger-Id": str(r.id),
+    }
+
+
+def _render_errors() -> tuple[type[Exception], ...]:
+    """The templates' per-recipient error (a row fails with its message, the batch goes on)."""
+    try:
+        from templates import RenderError
+    except ImportError:
+        return ()
+    return (RenderError,)
+
+
+class Sender:
+    """Renders and sends claimed batches for one campaign through one transport."""
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        renderer: Any,
+        context: ContextBuilder,
+        throttle: Callable[[int], None] | None = None,
+        journal: Journal | None = None,
+    ) -> None:
+        self.transport = transport
+        self.renderer = renderer
+        self.context = context
+        self.throttle = throttle
+        self.journal = journal
+        self.render_errors = _render_errors()
+        self.sender = get_settings().email_from
+        self._allowance = 0
+
+    def outgoing(self, r: Recipient, context: dict[str, Any]) -> Outgoing:
+        template = r.template or r.kind
+        if r.channel == "email":
+            email = self.renderer.email(
+                template, locale=r.locale, context=context, variant=r.variant
+            )
+            name = " ".join(p for p in (r.first_name, r.last_name) if p)
+            return Outgoing(
+                ledger_id=r.id,
+                customer_id=r.customer_id,
+                campaign=r.campaign,
+                kind=r.kind,
+                channel="email",
+                sender=self.sender,
+                to=formataddr((name, r.email or "")) if name else r.email,
+                address=r.email,
+                headers=headers_for(r, context["links"]["unsubscribe"]),
+                email=email,
+            )
+        push = self.renderer.push(template, locale=r.locale, context=context, variant=r.variant)
+        return Outgoing(
+            ledger_id=r.id,
+            customer_id=r.customer_id,
+            campaign=r.campaign,
+            kind=r.kind,
+            channel="push",
+            push=push,
+            device_id=r.device_id,
+            platform=r.platform,
+            token=r.token,
+            endpoint_arn=r.endpoint_arn,
+        )
+
+    def _take_slot(self) -> None:
+        if self.throttle is None:
+            return
+        if self._allowance <= 0:
+            self.throttle(THROTTLE_GROUP)
+            self._allowance = THROTTLE_GROUP
+        self._allowance -= 1
+
+    def send_batch(
+        self, batch: Sequence[Recipient], contexts: dict[int, dict[str, Any]]
+    ) -> tuple[BatchResult, str | None]:
+        """Send one claimed batch; the result, and why sending must stop (if it must)."""
+        result = BatchResult.empty()
+        stop: str | None = None
+        journal = self.journal
+        for r in batch:
+            if stop is not None:
+                result.released.append(r.id)
+                continue
+            try:
+                item = self.outgoing(r, contexts[r.id])
+            except self.render_errors as exc:
+                result.failed.append((r.id, f"render: {exc}"[:500]))
+                continue
+            except Exception as exc:  # one recipient never stops the batch
+                # The type only: a message could quote the recipient's data.
+                log.warning("rendering ledger row %s failed: %s", r.id, type(exc).__name__)
+                result.failed.append((r.id, f"render: {type(exc).__name__}"))
+                continue
+            self._take_slot()
+            if journal:
+                journal.attempt(r.id)
+            try:
+                delivery = self.transport.send(item)
+            except SendError as problem:
+                if problem.outcome == "failed":
+                    if journal:
+                        journal.refused(r.id, problem.reason)
+                    result.failed.append((r.id, problem.reason))
+                    if problem.disable_device and r.device_id is not None:
+                        result.disabled_devices.append(r.device_id)
+                elif problem.outcome == "uncertain":
+                    result.uncertain.append(r.id)
+                    stop = problem.reason
+                else:  # retry later, or stop everything: the provider did not take it
+                    if journal:
+                        journal.not_sent(r.id)
+                    result.released.append(r.id)
+                    if problem.outcome == "stop" or problem.outcome == "retry":
+                        stop = problem.reason
+                continue
+            except Exception as exc:  # an unknown answer is an uncertain one
+                log.warning(
+                    "transport %s: no answer for ledger row %s (%s)",
+                    self.transport.name,
+                    r.id,
+                    type(exc).__name__,
+                )
+                result.uncertain.append(r.id)
+                stop = f"{type(exc).__name__}"
+                continue
+            if journal:
+                journal.accepted(r.id, delivery.provider_id)
+            result.sent.append((r.id, delivery.provider_id, r.device_id))
+            if delivery.endpoint_arn and r.device_id is not None:
+                result.endpoints.append((r.device_id, delivery.endpoint_arn))
+        return result, stop
+
+
+def _claim_batch(
+    conn: Connection,
+    *,
+    campaign: str,
+    period: str | None,
+    now: datetime,
+    limit: int,
+    claimer: str,
+    context: ContextBuilder,
+    report: SendReport,
+    channel: str | None = None,
+) -> tuple[list[Recipient], dict[int, dict[str, Any]]]:
+    """Claim, re-check consent, and read the context, in the caller's transaction."""
+    while True:
+        ids = claim(conn, campaign=campaign, period=period, now=now, limit=limit, claimer=claimer)
+        if not ids:
+            return [], {}
+        ok, refused = recheck(recipients(conn, ids, channel=channel))
+        if refused:
+            gone = BatchResult.empty()
+            gone.suppressed.extend(refused)
+            finish(conn, claimer=claimer, result=gone, sent_at=now)
+            report.suppressed.update(reason for _, reason in refused)
+        if ok:
+            return ok, context(conn, ok)
+
+
+def send_due(
+    engine: Engine,
+    *,
+    campaign: str,
+    period: str | None,
+    now: datetime,
+    transport: Transport,
+    renderer: Any = None,
+    context: ContextBuilder | None = None,
+    definition: Any = None,
+    batch_size: int | None = None,
+    max_batches: int | None = None,
+    throttle: Callable[[int], None] | None = None,
+    journal_dir: Path | None = None,
+) -> SendReport:
+    """Send the planned rows of ``campaign`` (one ``period``, or all with None) due at ``now``.
+
+    ``context`` builds the template context of a batch (default: the campaign's, from
+    ``definition``); surveys pass their own with the answer links. ``throttle(n)`` is called
+    before every ``n`` messages (the flow passes a Prefect rate limit).
+    """
+    settings = get_settings()
+    if renderer is None:
+        from campaigns.render import default_renderer
+
+        renderer = default_renderer()
+    context = context or CampaignContext(definition, settings, renderer)
+    limit = batch_size or settings.send_batch_size
+    claimer = new_claimer()
+    ACTIVE_CLAIMERS.add(claimer)
+    journal = (
+        None
+        if transport.authoritative
+        else Journal(Path(journal_dir or settings.send_journal_dir), claimer)
+    )
+    sender = Sender(
+        transport=transport, renderer=renderer, context=context, throttle=throttle, journal=journal
+    )
+    report = SendReport()
+    common = {
+        "campaign": campaign,
+        "period": period,
+        "now": now,
+        "limit": limit,
+        "channel": getattr(definition, "channel", None),
+    }
+    try:
+        with engine.begin() as conn:
+            batch, contexts = _claim_batch(
+                conn, claimer=claimer, context=context, report=report, **common
+            )
+        while batch:
+            result, stop = sender.send_batch(batch, contexts)
+            report.add(result)
+            more = stop is None and (max_batches is None or report.batches < max_batches)
+            with engine.begin() as conn:
+                finish(conn, claimer=claimer, result=result, sent_at=now)
+                batch, contexts = (
+                    _claim_batch(conn, claimer=claimer, context=context, report=report, **common)
+                    if more
+                    else ([], {})
+                )
+            log.info(
+                "campaign %s: batch of %d sent=%d failed=%d",
+                campaign,
+                len(result.sent) + len(result.failed) + len(result.released),
+                len(result.sent),
+                len(result.failed),
+            )
+            if stop is not None:
+                report.stopped = stop
+    finally:
+        ACTIVE_CLAIMERS.discard(claimer)
+        if journal:
+            journal.close()
+    return report

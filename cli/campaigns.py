@@ -1,0 +1,230 @@
+"""``homecoming campaigns``: list, validate, plan, run and sync campaign deployments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from cli.output import console, err_console, fail, key_values, print_json, table
+
+app = typer.Typer(
+    help="Campaigns: cadences as Prefect deployments, audience plans, exactly-once sending.",
+    no_args_is_help=True,
+)
+JSON = typer.Option(False, "--json", help="Print JSON for scripts")
+PERIOD = typer.Option(
+    None, "--period", help="Period key, e.g. 2026-W48, 2026-11 or 2026-11-23 (default: current)"
+)
+NOW = typer.Option(
+    None,
+    "--now",
+    help="Act as of this time, ISO 8601 (e.g. 2026-11-23T10:00:00+01:00; default: the clock)",
+)
+
+
+def _now(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise fail(f"--now {text!r} is not an ISO 8601 time, e.g. 2026-11-23T10:00:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@contextmanager
+def _database() -> Iterator[None]:
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise fail(f"database error: {detail} (is it migrated? `homecoming db upgrade`)") from None
+
+
+def _renderer() -> Any:
+    from campaigns.render import default_renderer
+
+    try:
+        return default_renderer()
+    except Exception as exc:
+        raise fail(f"templates cannot be loaded: {exc}") from None
+
+
+def _load(name: str) -> Any:
+    from campaigns.run import CampaignError, load_campaign
+    from models.db import get_engine
+
+    try:
+        with _database():
+            return load_campaign(name, engine=get_engine(), renderer=_renderer())
+    except CampaignError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command("list")
+def list_cmd(json_out: bool = JSON) -> None:
+    """Every campaign: kind, channel, cadence and its next run."""
+    from campaigns.cadence import describe, next_runs
+    from campaigns.definitions import load_all
+
+    campaigns, errors = load_all()
+    now = datetime.now(UTC)
+    rows = []
+    for c in campaigns:
+        runs = next_runs(c, after=now)
+        rows.append(
+            {
+                "name": c.name,
+                "kind": c.kind,
+                "channel": c.channel,
+                "cadence": c.cadence_kind,
+                "schedule": describe(c.cadence),
+                "trigger": (
+                    {"after": c.trigger.after, "delay": c.trigger.delay_text} if c.trigger else None
+                ),
+                "next_run": runs[0].isoformat() if runs else None,
+                "priority": c.priority,
+                "holdout": c.holdout,
+                "source": c.source,
+            }
+        )
+    if json_out:
+        print_json({"campaigns": rows, "errors": [str(e) for e in errors]})
+        return
+    columns = ["name", "kind", "channel", "cadence", "next_run", "schedule"]
+    console.print(table("campaigns", columns, [[r[k] for k in columns] for r in rows]))
+    for error in errors:
+        err_console.print(f"[red]invalid:[/] {error}", highlight=False)
+
+
+@app.command("validate")
+def validate(json_out: bool = JSON) -> None:
+    """Check every definition: YAML, fields, cadence, weights, segments and templates."""
+    from campaigns.definitions import load_checked
+    from models.db import get_engine
+
+    try:
+        engine = get_engine()
+    except Exception:
+        engine = None
+    campaigns, errors = load_checked(engine=engine, renderer=_renderer())
+    if json_out:
+        print_json({"valid": [c.name for c in campaigns], "errors": [str(e) for e in errors]})
+    else:
+        for c in campaigns:
+            console.print(f"[green]ok[/] {c.name} ({c.source})", highlight=False)
+        for error in errors:
+            err_console.print(f"[red]error:[/] {error}", highlight=False)
+    if errors:
+        raise typer.Exit(1)
+
+
+@app.command("plan")
+def plan_cmd(
+    name: str = typer.Argument(..., help="Campaign name, see `homecoming campaigns list`"),
+    period: str | None = PERIOD,
+    now: str | None = NOW,
+    json_out: bool = JSON,
+) -> None:
+    """Dry run: who would get what and when, who not and why. Writes nothing."""
+    from campaigns.planning import summarize
+    from campaigns.run import CampaignError, resolve_period
+    from models.db import get_engine
+
+    moment = _now(now)
+    campaign = _load(name)
+    try:
+        the_period = resolve_period(campaign, period=period, now=moment)
+    except CampaignError as exc:
+        raise fail(str(exc)) from None
+    with _database():
+        summary = summarize(get_engine(), campaign=campaign, period=the_period, now=moment)
+    data = summary.as_dict()
+    if json_out:
+        print_json(data)
+        return
+    head = {k: data[k] for k in ("campaign", "period", "period_starts_at", "audience", "planned")}
+    head |= {"held_out": data["held_out"], "due now": data["due_now"]}
+    head |= {"first send": data["first_send_at"], "last send": data["last_send_at"]}
+    console.print(key_values(f"plan of {name} (dry run)", head))
+    console.print(table("suppressed", ["reason", "customers"], data["suppressed"].items()))
+    console.print(table("variants", ["variant", "customers"], data["variants"].items()))
+    console.print(table("time zones", ["zone", "customers"], list(data["time_zones"].items())[:15]))
+
+
+@app.command("run")
+def run_cmd(
+    name: str = typer.Argument(..., help="Campaign name, see `homecoming campaigns list`"),
+    period: str | None = PERIOD,
+    now: str | None = NOW,
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Rows per batch"),
+    json_out: bool = JSON,
+) -> None:
+    """Record the period's plan in the ledger and send what is due, exactly once."""
+    from campaigns.run import CampaignError, run_period
+    from models.db import get_engine
+
+    moment = _now(now)
+    campaign = _load(name)
+    try:
+        with _database():
+            result = run_period(
+                get_engine(),
+                campaign=campaign,
+                period=period,
+                now=moment,
+                renderer=_renderer(),
+                batch_size=batch_size,
+            )
+    except (CampaignError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    data = result.as_dict()
+    if json_out:
+        print_json(data)
+    else:
+        shown = {k: data[k] for k in ("campaign", "period", "planned", "held_out", "sent")}
+        shown |= {k: data[k] for k in ("failed", "already_sent", "pending", "next_send_at")}
+        shown["uncertain (awaiting evidence)"] = data["uncertain"]
+        shown["reconciled"] = sum(
+            v for k, v in data["reconciled"].items() if k not in ("checked", "evidence")
+        )
+        console.print(key_values(f"run of {name}", shown))
+        console.print(table("suppressed", ["reason", "customers"], data["suppressed"].items()))
+    if result.send.stopped:
+        raise fail(f"sending stopped: {result.send.stopped} (safe to run again)", code=1)
+
+
+@app.command("sync")
+def sync(
+    work_pool: str | None = typer.Option(
+        None, "--work-pool", help="Run on this work pool's workers (default: `homecoming serve`)"
+    ),
+    json_out: bool = JSON,
+) -> None:
+    """Create or update a Prefect deployment per campaign; pause those whose file is gone."""
+    from campaigns.definitions import load_checked
+    from models.db import get_engine
+
+    campaigns, errors = load_checked(engine=get_engine(), renderer=_renderer())
+    if errors:
+        for error in errors:
+            err_console.print(f"[red]error:[/] {error}", highlight=False)
+        raise fail("fix the definitions above first; nothing was changed")
+    from flows.campaigns import sync_campaigns, upcoming
+
+    result = sync_campaigns(work_pool=work_pool, campaigns=campaigns)
+    nexts = {k: v.isoformat() for k, v in upcoming(campaigns).items()}
+    if json_out:
+        print_json({**result, "next_runs": nexts})
+        return
+    rows = [
+        [n, nexts.get(n, ""), "paused (ended)" if n in result["ended"] else "active"]
+        for n in result["applied"]
+    ]
+    rows += [[n, "", "paused (definition removed)"] for n in result["paused"]]
+    console.print(table("campaign deployments", ["deployment", "next run", "state"], rows))

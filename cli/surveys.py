@@ -1,0 +1,174 @@
+"""``homecoming surveys``: send the due triggered surveys, list them, and show their results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from cli.output import console, fail, print_json, table
+
+app = typer.Typer(
+    help="Triggered CSAT, NPS and feedback surveys: send what is due, list, results.",
+    no_args_is_help=True,
+)
+JSON = typer.Option(False, "--json", help="Print JSON for scripts")
+
+
+def parse_time(text: str | None, option: str) -> datetime | None:
+    """An ISO 8601 timestamp; one without a zone is taken as UTC."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise fail(
+            f"{option} {text!r} is not a timestamp; use ISO 8601, e.g. 2026-04-06T09:00:00+00:00"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@contextmanager
+def _database() -> Iterator[None]:
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise fail(f"database error: {detail} (is it migrated? `homecoming db upgrade`)") from None
+
+
+@app.command("send")
+def send(
+    now: str | None = typer.Option(
+        None, "--now", help="Act as of this time (ISO 8601; default the clock)"
+    ),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="On a campaign's first run, plan triggers due from this time (default: its look-back)",
+    ),
+    json_out: bool = JSON,
+) -> None:
+    """Plan every due trigger (delivery, resolved ticket) once, then send what is due.
+
+    Safe to run as often as wanted, also twice at once: a trigger is surveyed at most once,
+    and a customer at most once per HOMECOMING_SURVEY_CAP_DAYS.
+    """
+    from campaigns.surveys import SurveyError, send_due_surveys
+    from models.db import get_engine
+
+    moment, first = parse_time(now, "--now"), parse_time(since, "--since")
+    try:
+        with _database():
+            result = send_due_surveys(get_engine(), now=moment, since=first)
+    except SurveyError as exc:
+        raise fail(str(exc)) from None
+    if json_out:
+        print_json(result)
+    else:
+        rows = [
+            (
+                name,
+                c["kind"],
+                c["triggers"],
+                c["planned"],
+                ", ".join(f"{k} {v}" for k, v in c["suppressed"].items()) or "-",
+                c.get("sent", 0),
+                c.get("failed", 0),
+            )
+            for name, c in result["campaigns"].items()
+        ]
+        console.print(
+            table(
+                f"Surveys as of {result['now']}",
+                ["survey", "kind", "triggers", "planned", "suppressed", "sent", "failed"],
+                rows,
+            )
+        )
+        console.print(f"sent {result['sent']}, failed {result['failed']}")
+    for error in result["errors"]:
+        console.print(f"[yellow]skipped:[/] {error}", highlight=False)
+    if result["failed"]:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_cmd(json_out: bool = JSON) -> None:
+    """Every triggered survey campaign: its trigger, delay and checkpoint."""
+    from campaigns.surveys import triggered_campaigns
+    from models.db import get_engine
+    from models.surveys import SurveyCheckpoint
+
+    campaigns, errors = triggered_campaigns()
+    c = SurveyCheckpoint.__table__.c
+    checked: dict[str, Any] = {}
+    with _database(), get_engine().connect() as conn:
+        checked = dict(conn.execute(select(c.campaign, c.checked_until)).all())
+    data = [
+        {
+            "name": camp.name,
+            "kind": camp.kind,
+            "channel": camp.channel,
+            "after": camp.trigger.after if camp.trigger else None,
+            "delay": camp.trigger.delay_text if camp.trigger else None,
+            "priority": camp.priority,
+            "checked_until": checked.get(camp.name),
+        }
+        for camp in campaigns
+    ]
+    if json_out:
+        print_json({"surveys": data, "errors": errors})
+        return
+    console.print(
+        table(
+            "Triggered surveys",
+            ["name", "kind", "channel", "after", "delay", "priority", "checked until"],
+            [list(d.values()) for d in data],
+        )
+    )
+    for error in errors:
+        console.print(f"[yellow]skipped:[/] {error}", highlight=False)
+
+
+@app.command("results")
+def results(json_out: bool = JSON) -> None:
+    """Per survey: messages sent, answers, and CSAT (share of 4-5 answers) or NPS."""
+    from campaigns.surveys import survey_results
+    from models.db import get_engine
+
+    with _database():
+        data = survey_results(get_engine())
+    if json_out:
+        print_json({"surveys": data})
+        return
+    if not data:
+        console.print("no survey answers yet")
+        return
+
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1%}"
+
+    console.print(
+        table(
+            "Survey results",
+            ["survey", "kind", "sent", "answers", "response", "CSAT", "NPS", "comments"],
+            [
+                (
+                    d["survey"],
+                    d["kind"] or "-",
+                    d["sent"],
+                    d["answers"],
+                    share(d["response_rate"]),
+                    share(d["csat"]),
+                    "-" if d["nps"] is None else f"{d['nps']:+.1f}",
+                    d["comments"],
+                )
+                for d in data
+            ],
+        )
+    )

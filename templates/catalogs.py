@@ -1,0 +1,130 @@
+"""Message catalogs: one YAML file per locale, flattened to dotted keys.
+
+    newsletter:
+      subject: "What is new at {{ store.name }}"
+      subject@b: "Fresh picks for you, {{ customer.first_name }}"   # variant b
+
+A key is looked up along the locale chain (``pt-BR`` -> ``pt`` -> default). A store's
+own catalogs are merged over the built-in ones key by key, so it can change one text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from templates.errors import TemplateInvalid
+from templates.locales import chain, language, normalize
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """``{"a": {"b": "x"}}`` -> ``{"a.b": "x"}``; numbers become text, None is refused."""
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        elif isinstance(value, str | int | float) and not isinstance(value, bool):
+            out[name] = str(value)
+        else:
+            raise ValueError(f"{name}: a text is expected, not {type(value).__name__}")
+    return out
+
+
+def read_catalog(path: Path) -> dict[str, str]:
+    """One catalog file, or ``TemplateInvalid`` naming the file, line and key."""
+    locale = path.stem
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise TemplateInvalid(f"{where}: not valid YAML ({exc})", locale=locale) from None
+    if not isinstance(data, Mapping):
+        raise TemplateInvalid(f"{path}: a catalog is a mapping of keys to texts", locale=locale)
+    try:
+        return flatten(data)
+    except ValueError as exc:
+        raise TemplateInvalid(f"{path}: {exc}", locale=locale) from None
+
+
+@dataclass
+class Catalogs:
+    """All locales' texts, with the lookup along a locale chain."""
+
+    texts: dict[str, dict[str, str]]
+    default: str
+    files: dict[str, list[Path]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folders: Iterable[Path], *, default: str) -> Catalogs:
+        """Catalog files from each folder in turn; later folders override earlier ones."""
+        texts: dict[str, dict[str, str]] = {}
+        files: dict[str, list[Path]] = {}
+        for folder in folders:
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.glob("*.yaml")):
+                locale = normalize(path.stem)
+                if locale is None:
+                    raise TemplateInvalid(
+                        f"{path}: the file name must be a locale tag such as de.yaml or pt-BR.yaml"
+                    )
+                texts.setdefault(locale, {}).update(read_catalog(path))
+                files.setdefault(locale, []).append(path)
+        normal = normalize(default) or default
+        if normal not in texts:
+            raise TemplateInvalid(
+                f"no catalog for the default locale {default!r}; "
+                f"have: {', '.join(sorted(texts)) or 'none'}"
+            )
+        return cls(texts=texts, default=normal, files=files)
+
+    def locales(self) -> list[str]:
+        return sorted(self.texts)
+
+    def chain(self, tag: str | None) -> list[str]:
+        return chain(tag, self.texts, self.default)
+
+    def own_chain(self, locale: str) -> list[str]:
+        """The chain without the default language: where a locale's own texts may come from."""
+        lang = language(locale)
+        return [c for c in self.chain(locale) if language(c) == lang]
+
+    def find(self, key: str, locales: Iterable[str], variant: str | None = None) -> str | None:
+        """The text of ``key`` (its ``@variant`` form first) in the first locale that has it."""
+        locales = list(locales)
+        if variant:
+            for locale in locales:
+                text = self.texts[locale].get(f"{key}@{variant}")
+                if text is not None:
+                    return text
+        for locale in locales:
+            text = self.texts[locale].get(key)
+            if text is not None:
+                return text
+        return None
+
+    def variants(self, template: str) -> list[str]:
+        """Variants any catalog gives texts for, for one template."""
+        prefix = f"{template}."
+        found = {
+            key.rsplit("@", 1)[1]
+            for texts in self.texts.values()
+            for key in texts
+            if key.startswith(prefix) and "@" in key
+        }
+        return sorted(found)
+
+    def section(self, prefix: str, locales: list[str]) -> dict[str, str]:
+        """Every key under ``prefix`` resolved along ``locales`` (for texts chosen at send time)."""
+        out: dict[str, str] = {}
+        for locale in reversed(locales):
+            for key, text in self.texts[locale].items():
+                if key.startswith(prefix) and "@" not in key:
+                    out[key] = text
+        return out

@@ -1,0 +1,417 @@
+"""Checks before anything is sent: every template, in every locale, with every variant.
+
+Each problem names the template, the locale and the key (catalog key, MJML element or
+variable). Errors:
+
+- MJML that mjml-python refuses, and what it lets through silently: unknown element
+  names and elements in the wrong place;
+- a catalog key missing for a locale (the default language's text would be used);
+- a variable a template uses that its kind does not provide (kinds.yaml), found in the
+  template code, and again by rendering with sample values (with and without the
+  optional ones, so an unguarded optional value shows up);
+- a push title or body over its limit with the sample values;
+- a marketing template whose email does not link to ``links.unsubscribe``.
+
+Warnings (listed, not failing): keys a locale has that the default catalog does not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import nodes
+from jinja2.exceptions import TemplateSyntaxError
+from markupsafe import escape
+
+from templates.compile import HTML_ENV
+from templates.errors import RenderError, TemplateInvalid
+from templates.formatting import LOCALE_VAR
+from templates.library import Field, ListOf
+from templates.mjml_check import check_elements
+from templates.render import Renderer
+
+BUILTINS = {"texts", "loop", "range", "dict", "namespace", "cycler", "joiner", "lipsum", LOCALE_VAR}
+MAPPING_METHODS = {"items", "keys", "values", "get"}
+_MISSING = re.compile(r"missing value: ([\w.\[\]]+)")
+
+
+@dataclass(frozen=True)
+class Problem:
+    template: str | None
+    locale: str | None
+    key: str | None
+    message: str
+    level: str = "error"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        where = " ".join(
+            p
+            for p in (
+                self.template or "",
+                f"[{self.locale}]" if self.locale else "",
+                self.key or "",
+            )
+            if p
+        )
+        return f"{where}: {self.message}" if where else self.message
+
+
+def validate_folder(
+    *, directory: Path | None = None, brand: Path | None = None, default_locale: str = "en"
+) -> list[Problem]:
+    """Validate a store's templates; a folder that does not even load is one problem."""
+    try:
+        renderer = Renderer(directory=directory, brand=brand, default_locale=default_locale)
+    except TemplateInvalid as exc:
+        return [Problem(exc.template, exc.locale, exc.key, exc.detail)]
+    return validate(renderer)
+
+
+def validate(renderer: Renderer, *, templates: Iterable[str] | None = None) -> list[Problem]:
+    problems: list[Problem] = []
+    names = list(templates) if templates is not None else renderer.names()
+    problems += _element_names(renderer)
+    problems += _catalog_keys(renderer)
+    for template in names:
+        for locale in renderer.locales():
+            for variant in [None, *renderer.variants(template)]:
+                problems += _template(renderer, template, locale, variant)
+    seen: set[Problem] = set()
+    unique = [p for p in problems if not (p in seen or seen.add(p))]
+    return sorted(unique, key=lambda p: (p.level, p.template or "", p.locale or "", p.key or ""))
+
+
+def errors(problems: Iterable[Problem]) -> list[Problem]:
+    return [p for p in problems if p.level == "error"]
+
+
+# -- files and catalogs ---------------------------------------------------------------
+
+
+def _element_names(renderer: Renderer) -> list[Problem]:
+    out: list[Problem] = []
+    for name, path in renderer.library.sources.items():
+        for p in check_elements(path.read_text(encoding="utf-8")):
+            out.append(Problem(name, None, p.element, f"{path.name}:{p.line}: {p.message}"))
+    return out
+
+
+def _catalog_keys(renderer: Renderer) -> list[Problem]:
+    catalogs = renderer.library.catalogs
+    default = catalogs.default
+    reference = set(catalogs.texts[default])
+    out: list[Problem] = []
+    for locale in catalogs.locales():
+        if locale == default:
+            continue
+        own = catalogs.own_chain(locale)
+        have = set().union(*(catalogs.texts[c] for c in own))
+        for key in sorted(reference - have):
+            out.append(
+                Problem(
+                    _template_of(key, renderer),
+                    locale,
+                    key,
+                    f"missing from the {locale} catalog (the {default} text would be sent)",
+                )
+            )
+        for key in sorted(set(catalogs.texts[locale]) - reference):
+            out.append(
+                Problem(
+                    _template_of(key, renderer),
+                    locale,
+                    key,
+                    f"not in the {default} catalog: a typo, or a text no template uses",
+                    level="warning",
+                )
+            )
+    return out
+
+
+def _template_of(key: str, renderer: Renderer) -> str | None:
+    head = key.split(".", 1)[0]
+    return head if head in renderer.library.templates else None
+
+
+# -- one template x locale x variant ----------------------------------------------------
+
+
+def _template(renderer: Renderer, template: str, locale: str, variant: str | None) -> list[Problem]:
+    out: list[Problem] = []
+    entry = renderer.library.entry(template)
+    label = f"{locale}@{variant}" if variant else locale
+
+    def problem(key: str | None, message: str) -> None:
+        out.append(Problem(template, label, key, message))
+
+    if entry.email:
+        try:
+            compiled = renderer.compiled_email(template, locale, variant)
+        except TemplateInvalid as exc:
+            problem(exc.key, exc.detail)
+        else:
+            for key in compiled.misses:
+                problem(key, f"missing from the {locale} catalog")
+            fields = renderer.library.variables(template)
+            sources = {  # the HTML holds subject and preheader too: name them first
+                f"{template}.subject": compiled.subject_source,
+                f"{template}.preheader": compiled.preheader_source,
+                "HTML": compiled.html_source,
+            }
+            found: dict[str, str] = {}
+            for what, source in sources.items():
+                for key, message in check_variables(source, fields, kind=entry.kind):
+                    found.setdefault(key, f"{message} (in {what})" if what != "HTML" else message)
+            for key, message in found.items():
+                problem(key, message)
+            out += _render_samples(renderer, template, locale, variant, label)
+    if entry.push:
+        out += _push(renderer, template, locale, variant, label)
+    return out
+
+
+def _render_samples(
+    renderer: Renderer, template: str, locale: str, variant: str | None, label: str
+) -> list[Problem]:
+    out: list[Problem] = []
+    for minimal in (False, True):
+        context = renderer.sample_context(template, locale, minimal=minimal)
+        try:
+            email = renderer.email(template, locale=locale, context=context, variant=variant)
+        except RenderError as exc:
+            found = _MISSING.search(str(exc))
+            without = " without its optional values" if minimal else ""
+            out.append(
+                Problem(
+                    template,
+                    label,
+                    found.group(1) if found else None,
+                    f"rendering the sample{without} failed: {exc}",
+                )
+            )
+            continue
+        except TemplateInvalid as exc:
+            out.append(Problem(template, label, exc.key, exc.detail))
+            continue
+        if renderer.is_marketing(template) and not minimal:
+            url = context["links"]["unsubscribe"]
+            href = re.compile(r"href=(\"|')" + re.escape(str(escape(url))) + r"\1")
+            if not href.search(email.html) or url not in email.text:
+                out.append(
+                    Problem(
+                        template,
+                        label,
+                        "links.unsubscribe",
+                        "a marketing email must link to links.unsubscribe "
+                        "(the footer of base.mjml does)",
+                    )
+                )
+    return out
+
+
+def _push(
+    renderer: Renderer, template: str, locale: str, variant: str | None, label: str
+) -> list[Problem]:
+    out: list[Problem] = []
+    try:
+        compiled = renderer.compiled_push(template, locale, variant)
+    except TemplateInvalid as exc:
+        return [Problem(template, label, exc.key, exc.detail)]
+    for key in compiled.misses:
+        out.append(Problem(template, label, key, f"missing from the {locale} catalog"))
+    kind = renderer.kind(template)
+    fields = renderer.library.variables(template, push=True)
+    limits = renderer.library.push_limits
+    context = renderer.sample_context(template, locale)
+    values = renderer.values(context, renderer.resolve_locale(locale))
+    for part, source, t in (
+        ("title", compiled.title_source, compiled.title),
+        ("body", compiled.body_source, compiled.body),
+    ):
+        key = f"{template}.push.{part}"
+        for path, message in check_variables(source, fields, kind=kind):
+            out.append(Problem(template, label, path, f"{message} (in {key})"))
+        try:
+            text = " ".join(renderer.fill(t, values, f"{template} [{locale}] push").split())
+        except (RenderError, TemplateInvalid) as exc:
+            out.append(Problem(template, label, key, f"rendering the sample failed: {exc}"))
+            continue
+        if len(text) > limits[part]:
+            out.append(
+                Problem(
+                    template,
+                    label,
+                    key,
+                    f"push {part} is {len(text)} characters with the sample values; "
+                    f"the limit is {limits[part]}",
+                )
+            )
+    return out
+
+
+# -- variables a template uses ----------------------------------------------------------
+
+Path_ = tuple[str, tuple[Any, ...]]
+
+
+def check_variables(source: str, fields: dict[str, Field], *, kind: str) -> list[tuple[str, str]]:
+    """(path, message) for each variable ``source`` uses that ``fields`` do not provide."""
+    try:
+        tree = HTML_ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        return [("", f"line {exc.lineno}: {exc.message}")]
+    used: list[Path_] = []
+    _walk(tree, {}, used)
+    out: list[tuple[str, str]] = []
+    for root, comps in used:
+        message = _check(fields, root, comps, kind)
+        if message:
+            out.append(message)
+    return sorted(set(out))
+
+
+def _chain(node: nodes.Node) -> tuple[nodes.Node, list[Any], list[nodes.Node]]:
+    """``a.b['c'][x]`` -> (Name a, ["b", "c", "*"], [x])."""
+    comps: list[Any] = []
+    dynamic: list[nodes.Node] = []
+    while isinstance(node, nodes.Getattr | nodes.Getitem):
+        if isinstance(node, nodes.Getattr):
+            comps.append(node.attr)
+        elif isinstance(node.arg, nodes.Const):
+            comps.append(node.arg.value)
+        else:
+            comps.append("*")
+            dynamic.append(node.arg)
+        node = node.node
+    comps.reverse()
+    return node, comps, dynamic
+
+
+def _resolve(node: nodes.Node, aliases: dict[str, Path_ | None]) -> Path_ | None:
+    root, comps, _ = _chain(node)
+    if not isinstance(root, nodes.Name):
+        return None
+    if root.name in aliases:
+        base = aliases[root.name]
+        return None if base is None else (base[0], (*base[1], *comps))
+    if root.name in BUILTINS:
+        return None
+    return (root.name, tuple(comps))
+
+
+def _names(target: nodes.Node) -> list[str]:
+    if isinstance(target, nodes.Name):
+        return [target.name]
+    if isinstance(target, nodes.Tuple):
+        return [n for item in target.items for n in _names(item)]
+    return []
+
+
+def _bind_loop(node: nodes.For, aliases: dict[str, Path_ | None]) -> dict[str, Path_ | None]:
+    inner = dict(aliases)
+    for name in _names(node.target):
+        inner[name] = None
+    it = node.iter
+    if isinstance(it, nodes.Filter):  # products|sort(...) and the like
+        it = it.node
+    if isinstance(it, nodes.Call) and isinstance(it.node, nodes.Getattr):
+        method = it.node.attr
+        base = _resolve(it.node.node, aliases)
+        if base and method in ("items", "values"):
+            value_target = node.target
+            if method == "items" and isinstance(value_target, nodes.Tuple):
+                value_target = value_target.items[-1]
+            if isinstance(value_target, nodes.Name):
+                inner[value_target.name] = (base[0], (*base[1], "*"))
+        return inner
+    base = _resolve(it, aliases)
+    if base and isinstance(node.target, nodes.Name):
+        inner[node.target.name] = (base[0], (*base[1], "[]"))
+    return inner
+
+
+def _walk(node: nodes.Node, aliases: dict[str, Path_ | None], used: list[Path_]) -> None:
+    if isinstance(node, nodes.For):
+        _walk(node.iter, aliases, used)
+        inner = _bind_loop(node, aliases)
+        for child in [*node.body, *node.else_, *([node.test] if node.test else [])]:
+            _walk(child, inner, used)
+        return
+    if isinstance(node, nodes.Assign):
+        _walk(node.node, aliases, used)
+        for name in _names(node.target):
+            aliases[name] = (
+                _resolve(node.node, aliases) if isinstance(node.target, nodes.Name) else None
+            )
+        return
+    if isinstance(node, nodes.Macro | nodes.CallBlock):
+        inner = dict(aliases)
+        for arg in getattr(node, "args", []):
+            inner[arg.name] = None
+        inner["caller"] = None
+        for child in node.iter_child_nodes():
+            _walk(child, inner, used)
+        return
+    if isinstance(node, nodes.Getattr | nodes.Getitem):
+        root, _, dynamic = _chain(node)
+        found = _resolve(node, aliases)
+        if found:
+            used.append(found)
+        elif not isinstance(root, nodes.Name):
+            _walk(root, aliases, used)
+        for expr in dynamic:
+            _walk(expr, aliases, used)
+        return
+    if isinstance(node, nodes.Name) and node.ctx == "load":
+        found = _resolve(node, aliases)
+        if found:
+            used.append(found)
+        return
+    for child in node.iter_child_nodes():
+        _walk(child, aliases, used)
+
+
+def _check(
+    fields: dict[str, Field], root: str, comps: tuple[Any, ...], kind: str
+) -> tuple[str, str] | None:
+    field = fields.get(root)
+    if field is None:
+        return root, f"uses {root}, which kind {kind} does not provide (valid: {', '.join(fields)})"
+    walked = [root]
+    for comp in comps:
+        shape = field.shape
+        if isinstance(shape, dict):
+            if comp == "*":
+                if "*" not in shape:
+                    return None  # a key chosen at send time: cannot be checked here
+                field = shape["*"]
+            elif isinstance(comp, str | int) and str(comp) in shape:
+                field = shape[str(comp)]
+            elif comp in MAPPING_METHODS:
+                return None
+            elif "*" in shape:
+                field = shape["*"]
+            else:
+                path = ".".join([*walked, str(comp)])
+                valid = ", ".join(shape)
+                return path, (
+                    f"uses {path}, which kind {kind} does not provide "
+                    f"({'.'.join(walked)} has: {valid})"
+                )
+        elif isinstance(shape, ListOf):
+            if comp in ("[]", "*") or isinstance(comp, int):
+                field = shape.item
+                comp = "[]"
+            else:
+                return None  # a list method or filter
+        else:
+            return None  # a method of a text or number
+        walked.append(str(comp))
+    return None

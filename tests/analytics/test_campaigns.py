@@ -1,0 +1,101 @@
+"""Campaign conversion, revenue, uplift and engagement against pandas."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from scipy.stats import chi2_contingency
+from sqlalchemy import Engine, insert
+
+from analytics.campaigns import campaign_effects, campaign_report
+from analytics.orders import Window
+from analytics.stats import compare
+from models import Customer, Message, Order
+from tests.analytics import reference
+
+
+@pytest.mark.parametrize("days", [7, 3])
+def test_groups_conversion_and_revenue(store: Engine, days: int) -> None:
+    rows, _ = campaign_effects(store, window=Window(), days=days)
+    g = reference.campaign_groups(store, days=days)
+    g = g[g.campaign == "newsletter"]
+    got = {(r["period"], r["variant"]): r for r in rows}
+    assert {p for p, _ in got} == set(g.period)
+    for period, in_period in g.groupby("period"):
+        held = in_period[in_period.status == "held_out"]
+        for variant in ("all", "a", "b"):
+            sent = in_period[in_period.status == "sent"]
+            if variant != "all":
+                sent = sent[sent.variant == variant]
+            row = got[(period, variant)]
+            assert (row["recipients"], row["holdout"]) == (len(sent), len(held))
+            assert (row["converted"], row["holdout_converted"]) == (
+                int(sent.converted.sum()),
+                int(held.converted.sum()),
+            )
+            assert row["conversion"] == round(sent.converted.mean(), 4)
+            assert row["holdout_conversion"] == round(held.converted.mean(), 4)
+            assert row["revenue_per_recipient"] == round(sent.revenue.sum() / len(sent), 2)
+            assert row["revenue_per_holdout"] == round(held.revenue.sum() / len(held), 2)
+            c = compare(int(sent.converted.sum()), len(sent), int(held.converted.sum()), len(held))
+            assert row["uplift"] == round(c.uplift, 4)
+            assert (row["ci_low"], row["ci_high"]) == (round(c.ci_low, 4), round(c.ci_high, 4))
+            if c.test == "z":  # the pooled z-test is the chi-squared test without correction
+                table = [
+                    [sent.converted.sum(), len(sent) - sent.converted.sum()],
+                    [held.converted.sum(), len(held) - held.converted.sum()],
+                ]
+                p = chi2_contingency(table, correction=False).pvalue
+                assert row["p_value"] == round(p, 4)
+            diff = sent.revenue.mean() - held.revenue.mean()
+            assert row["revenue_uplift"] == round(diff, 2)
+            assert row["revenue_ci_low"] < row["revenue_uplift"] < row["revenue_ci_high"]
+
+
+def test_attribution_window_edges_are_exact_on_both_backends(engine: Engine) -> None:
+    """After the send and up to the end of the window, both ends to the microsecond."""
+    t0 = datetime(2026, 3, 5, 9, 30, 0, 123456, tzinfo=UTC)
+    end = t0 + timedelta(days=7)
+    orders = {1: end, 2: t0, 3: end + timedelta(microseconds=1), 4: t0 + timedelta(microseconds=1)}
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Customer),
+            [{"id": c, "external_id": f"c{c}", "created_at": t0} for c in (1, 2, 3, 4, 5)],
+        )
+        conn.execute(
+            insert(Order),
+            [{"external_id": f"o{c}", "customer_id": c, "ordered_at": at, "total": 10.0, "items": 1}
+             for c, at in orders.items()],
+        )  # fmt: skip
+        conn.execute(
+            insert(Message),
+            [{"campaign": "c", "period": "p", "customer_id": c, "channel": "email",
+              "status": "held_out" if c == 5 else "sent", "send_at": t0,
+              "sent_at": None if c == 5 else t0, "created_at": t0} for c in (1, 2, 3, 4, 5)],
+        )  # fmt: skip
+    [row] = campaign_effects(engine, window=Window())[0]
+    assert (row["recipients"], row["converted"]) == (4, 2)  # customers 1 and 4
+    assert row["revenue_per_recipient"] == 5.0
+
+
+def test_engagement_counts_messages_once_per_kind(store: Engine) -> None:
+    _, engagement = campaign_effects(store, window=Window())
+    e = reference.engagement(store)
+    e = e[e.campaign == "newsletter"]
+    got = {(r["period"], r["variant"]): r for r in engagement}
+    for (period, variant, kind), n in e.groupby(["period", "variant", "kind"]).size().items():
+        assert got[(period, variant)][kind] == n
+    for (period, kind), n in e.groupby(["period", "kind"]).size().items():
+        assert got[(period, "all")][kind] == n
+
+
+def test_periods_without_hold_out_are_named_not_compared(store: Engine) -> None:
+    report = campaign_report(store, window=Window())
+    assert {r["campaign"] for r in report.main.rows} == {"newsletter"}
+    assert any("csat_after_delivery" in w and "without a hold-out" in w for w in report.warnings)
+
+
+def test_window_selects_send_dates(store: Engine) -> None:
+    rows, _ = campaign_effects(store, window=Window.of(date(2026, 1, 1), None))
+    assert {r["period"] for r in rows} == {"2026-W10"}

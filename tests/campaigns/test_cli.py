@@ -1,0 +1,114 @@
+"""``homecoming campaigns``: list, validate, plan (writes nothing) and run, as scripts see them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from cli.main import app
+from models.settings import get_settings
+from tests.campaigns.conftest import add_customers, add_segment, ledger, set_consent
+
+GOOD = """\
+name: cli_news
+description: A campaign for the command line tests.
+kind: newsletter
+segments: [vip]
+cadence: {every: weekly, day: monday, hour: 10, time_zone: Europe/Berlin}
+holdout: 20
+"""
+BAD = """\
+name: cli_broken
+kind: newsletter
+segments: [vip, no_such_segment]
+cadence: {every: monthly, day: 31, hour: 9}
+"""
+
+
+@pytest.fixture
+def definitions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "store"
+    (folder / "campaigns").mkdir(parents=True)
+    (folder / "campaigns" / "cli_news.yaml").write_text(GOOD)
+    monkeypatch.setenv("HOMECOMING_DEFINITIONS_DIR", str(folder))
+    get_settings.cache_clear()
+    return folder / "campaigns"
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["campaigns", *args])
+    return result.exit_code, result.output
+
+
+def test_list_shows_cadences_and_next_runs(engine: Engine, definitions: Path) -> None:
+    code, out = invoke("list", "--json")
+    assert code == 0, out
+    rows = {c["name"]: c for c in json.loads(out)["campaigns"]}
+    assert rows["cli_news"]["cadence"] == "weekly"
+    assert rows["cli_news"]["next_run"].endswith("+01:00") or rows["cli_news"]["next_run"].endswith(
+        "+02:00"
+    )
+    assert {rows[n]["cadence"] for n in ("biweekly_winback", "monthly_replenishment")} == {
+        "biweekly",
+        "monthly",
+    }
+
+
+def test_validate_names_file_and_line(engine: Engine, definitions: Path) -> None:
+    add_segment(engine, "vip", [])
+    code, out = invoke("validate", "--json")
+    assert code == 0, out
+    assert "cli_news" in json.loads(out)["valid"]
+    broken = definitions / "cli_broken.yaml"
+    broken.write_text(BAD)
+    code, out = invoke("validate", "--json")
+    assert code == 1
+    errors = json.loads(out)["errors"]
+    assert any(e.startswith(f"{broken}:4:") and "day 31" in e for e in errors), errors
+    broken.write_text(BAD.replace("day: 31", "day: 3"))
+    code, out = invoke("validate", "--json")
+    assert code == 1
+    assert any(f"{broken}:3:" in e and "no_such_segment" in e for e in json.loads(out)["errors"])
+
+
+def test_plan_is_a_dry_run_and_run_sends_once(
+    engine: Engine, definitions: Path, outbox: Path
+) -> None:
+    ids = add_customers(
+        engine, 30, time_zone=["Europe/Berlin", "Asia/Tokyo", "America/Chicago"] * 10
+    )
+    set_consent(engine, 1, "unsubscribed")
+    add_segment(engine, "vip", ids)
+    args = ["cli_news", "--period", "2026-W48", "--now", "2026-11-26T12:00:00Z", "--json"]
+    code, out = invoke("plan", *args)
+    assert code == 0, out
+    plan = json.loads(out)
+    assert plan["planned"] + plan["held_out"] == 29
+    assert plan["suppressed"] == {"unsubscribed": 1}
+    assert set(plan["time_zones"]) <= {"Europe/Berlin", "Asia/Tokyo", "America/Chicago"}
+    assert sum(plan["time_zones"].values()) == plan["planned"]
+    assert ledger(engine) == []  # nothing written
+
+    code, out = invoke("run", *args)
+    assert code == 0, out
+    run = json.loads(out)
+    assert run["sent"] == plan["planned"] and run["already_sent"] == 0
+    assert run["held_out"] == plan["held_out"]
+    code, out = invoke("run", *args)
+    again = json.loads(out)
+    assert (again["sent"], again["already_sent"]) == (0, plan["planned"])
+    assert len(list(outbox.glob("*.eml"))) == plan["planned"]
+
+
+def test_clear_one_line_errors(engine: Engine, definitions: Path) -> None:
+    code, out = invoke("plan", "nope", "--json")
+    assert code == 2 and "no campaign named 'nope'" in out and "Traceback" not in out
+    add_segment(engine, "vip", [])
+    code, out = invoke("plan", "cli_news", "--period", "2026-13")
+    assert code == 2 and "is a month; this cadence is weekly" in out
+    code, out = invoke("run", "cli_news", "--now", "yesterday")
+    assert code == 2 and "ISO 8601" in out

@@ -1,0 +1,182 @@
+"""Campaign definitions: the examples load, and every kind of mistake names file and line."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from campaigns.definitions import BUILT_IN, load_all, parse_campaign
+from tests.campaigns.conftest import FakeRenderer
+
+GOOD = """\
+name: spring_news
+description: A test campaign.
+kind: newsletter
+channel: email
+segments:
+  include: ["rfm:champions"]
+  exclude: [unhappy_recently]
+cadence:
+  every: weekly
+  day: monday
+  hour: 10
+  time_zone: Europe/Berlin
+holdout: 10
+variants:
+  - {name: a, weight: 50}
+  - {name: b, weight: 50}
+"""
+
+
+def errors_of(text: str) -> list[tuple[int | None, str]]:
+    campaign, errors = parse_campaign(textwrap.dedent(text), "spring.yaml")
+    assert campaign is None, "a definition with mistakes must not load"
+    assert all(e.source == "spring.yaml" for e in errors)
+    return [(e.line, e.message) for e in errors]
+
+
+def test_the_built_in_examples_load_and_cover_every_cadence() -> None:
+    campaigns, errors = load_all(
+        known_segments=lambda name: True, templates=None, paths=sorted(BUILT_IN.glob("*.yaml"))
+    )
+    assert not errors
+    kinds = {c.name: c.cadence_kind for c in campaigns}
+    assert kinds["weekly_newsletter"] == "weekly"
+    assert kinds["biweekly_winback"] == "biweekly"
+    assert kinds["monthly_replenishment"] == "monthly"
+    promotion = next(c for c in campaigns if c.name == "autumn_promotion")
+    assert [v.name for v in promotion.variants] == ["a", "b"]
+    assert sum(v.share for v in promotion.variants) == pytest.approx(1.0)
+
+
+def test_a_good_definition_parses_every_field() -> None:
+    campaign, errors = parse_campaign(GOOD, "spring.yaml")
+    assert not errors and campaign is not None
+    assert campaign.include == ("rfm:champions",)
+    assert campaign.exclude == ("unhappy_recently",)
+    assert campaign.cadence is not None and campaign.cadence.day == 0
+    assert (campaign.cadence.hour, campaign.cadence.time_zone) == (10, "Europe/Berlin")
+    assert campaign.template == "newsletter"  # the kind by default
+    assert campaign.local_time is True
+    assert campaign.holdout == 10.0
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "line", "words"),
+    [
+        ("kind: newsletter", "kind: newsleter", 3, "did you mean 'newsletter'"),
+        ("channel: email", "channel: sms", 4, "valid: email, push"),
+        ("  hour: 10", "  hour: 25", 11, "hour must be a whole number from 0 to 23"),
+        ("  day: monday", "  day: funday", 10, "not a weekday"),
+        ("holdout: 10", "holdout: 120", 13, "percentage"),
+        ("  - {name: b, weight: 50}", "  - {name: b, weight: 40}", 14, "add up to 90"),
+        ("  time_zone: Europe/Berlin", "  time_zone: Mars/Base", 12, "unknown time zone"),
+        ("description: A test campaign.", "colour: blue", 2, "unknown key 'colour'"),
+    ],
+)
+def test_mistakes_name_the_line(replace: str, by: str, line: int, words: str) -> None:
+    assert replace in GOOD
+    found = errors_of(GOOD.replace(replace, by))
+    assert any(at == line and words in message for at, message in found), found
+
+
+def test_bad_yaml_names_the_line() -> None:
+    found = errors_of("name: x\nkind: [newsletter\nchannel: email\n")
+    assert found[0][1].startswith("not valid YAML")
+    assert found[0][0] is not None and found[0][0] >= 2
+
+
+@pytest.mark.parametrize(
+    ("cadence", "words"),
+    [
+        ("{every: monthly, day: 31, hour: 9}", "does not exist in every month"),
+        ("{every: monthly, day: 0, hour: 9}", "day of the month"),
+        ("{every: daily, hour: 9}", "every 'daily' is not known"),
+        ("{every: weekly, day: monday}", "missing hour"),
+        ("{cron: '0 9 * *'}", "five fields"),
+        ("{cron: '0 9 30 2 *'}", "never fires"),
+        ("{cron: '61 9 * * *'}", "not valid"),
+        ("{rrule: 'FREQ=SOMETIMES;BYHOUR=9'}", "rrule is not valid"),
+        ("{rrule: 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30;BYHOUR=9'}", "never fires"),
+        ("{rrule: 'FREQ=WEEKLY'}", "needs BYHOUR"),
+        ("{every: weekly, cron: '0 9 * * 1', hour: 9}", "exactly one"),
+    ],
+)
+def test_impossible_cadences_are_refused(cadence: str, words: str) -> None:
+    text = GOOD.split("cadence:")[0] + f"cadence: {cadence}\n"
+    found = errors_of(text)
+    assert any(words in message and line == 8 for line, message in found), found
+
+
+def test_weights_may_add_up_to_one() -> None:
+    text = GOOD.replace("weight: 50}", "weight: 0.5}")
+    campaign, errors = parse_campaign(text, "spring.yaml")
+    assert not errors and campaign is not None
+    assert [v.share for v in campaign.variants] == [0.5, 0.5]
+
+
+def test_triggered_definitions_keep_their_survey_settings() -> None:
+    text = """\
+    name: csat_test
+    kind: csat_survey
+    channel: email
+    trigger: {after: ticket_resolved, delay: 10m}
+    survey: {lookback: 2d}
+    """
+    campaign, errors = parse_campaign(textwrap.dedent(text), "csat.yaml")
+    assert not errors and campaign is not None
+    assert campaign.cadence_kind == "triggered"
+    assert campaign.trigger is not None and campaign.trigger.delay == timedelta(minutes=10)
+    assert campaign.survey == {"lookback": "2d"}
+    found = errors_of(text.replace("delay: 10m", "delay: soon"))
+    assert any("not a duration" in m for _, m in found)
+    found = errors_of(text.replace("ticket_resolved", "birthday"))
+    assert any("valid: delivered, ticket_resolved" in m for _, m in found)
+
+
+def test_end_before_start_is_refused() -> None:
+    found = errors_of(GOOD + "start: 2026-05-01\nend: 2026-04-01\n")
+    assert any("before start" in m for _, m in found)
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_unknown_segments_and_templates_are_found_with_their_lines(tmp_path: Path) -> None:
+    text = GOOD.replace('["rfm:champions"]', '["rfm:champs"]').replace(
+        "kind: newsletter", "kind: newsletter\ntemplate: newsleter"
+    )
+    path = _write(tmp_path, "spring.yaml", text)
+    known = {"rfm:champions", "unhappy_recently"}
+    campaigns, errors = load_all(
+        [path], known_segments=known.__contains__, templates=FakeRenderer()
+    )
+    assert campaigns == []
+    messages = {(e.line, e.message.split(";")[0]) for e in errors}
+    assert (6, "unknown segment 'rfm:champs'") in messages
+    assert any(line == 4 and "unknown template 'newsleter'" in m for line, m in messages)
+    assert all(str(path) in str(e) for e in errors)
+
+
+def test_two_files_with_one_name_are_refused_and_good_files_still_load(tmp_path: Path) -> None:
+    first = _write(tmp_path, "a.yaml", GOOD)
+    second = _write(tmp_path, "b.yaml", GOOD)
+    other = _write(tmp_path, "c.yaml", GOOD.replace("spring_news", "summer_news"))
+    broken = _write(tmp_path, "d.yaml", "name: [")
+    campaigns, errors = load_all([first, second, other, broken])
+    assert [c.name for c in campaigns] == ["spring_news", "summer_news"]
+    assert any("already used" in e.message and e.source == str(second) for e in errors)
+    assert any(e.source == str(broken) for e in errors)
+
+
+def test_biweekly_weeks_count_from_the_start_date() -> None:
+    text = GOOD.replace("every: weekly", "every: biweekly") + "start: 2026-01-07\n"
+    campaign, errors = parse_campaign(text, "spring.yaml")
+    assert not errors and campaign is not None and campaign.cadence is not None
+    assert campaign.cadence.anchor == date(2026, 1, 5)  # the Monday of the start's week

@@ -1,0 +1,254 @@
+"""Audience planning on both backends: reasons, hold-out, variants, caps and priority."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, func, insert, select
+
+from campaigns.cadence import period_from_key
+from campaigns.planning import summarize
+from models.campaigns import Message
+from models.store import Customer, Device
+from models.surveys import ContactPreference
+from tests.campaigns.conftest import (
+    add_customers,
+    add_devices,
+    add_segment,
+    campaign,
+    ledger,
+    open_ticket,
+    set_consent,
+)
+
+NOW = datetime(2026, 11, 23, 8, tzinfo=UTC)  # before Monday 10:00 in Berlin
+
+
+def weekly(name: str, *, kind: str = "newsletter", extra: str = "", day: str = "monday") -> object:
+    return campaign(
+        f"name: {name}\nkind: {kind}\nchannel: email\nsegments:\n  include: [vip]\n"
+        f"  exclude: [blocked]\n"
+        f"cadence: {{every: weekly, day: {day}, hour: 10, time_zone: Europe/Berlin}}\n{extra}"
+    )
+
+
+def count_rows(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(Message)).scalar_one()
+
+
+def test_every_reason_and_a_dry_run_writes_nothing(engine: Engine) -> None:
+    ids = add_customers(engine, 9)
+    with engine.begin() as conn:
+        conn.execute(Customer.__table__.update().where(Customer.id == 6).values(email=None))
+    from models.store import Consent
+
+    with engine.begin() as conn:
+        conn.execute(Consent.__table__.delete().where(Consent.customer_id == 2))
+    set_consent(engine, 3, "unsubscribed")
+    set_consent(engine, 4, "bounced")
+    set_consent(engine, 5, "complained")
+    open_ticket(engine, 7)
+    add_segment(engine, "vip", ids)
+    add_segment(engine, "blocked", [8])
+    c = weekly("news")
+    period = period_from_key(c, "2026-W48")
+
+    plan = summarize(engine, campaign=c, period=period, now=NOW)
+    assert count_rows(engine) == 0  # a dry run writes nothing
+    assert plan.planned == 2  # customers 1 and 9
+    assert dict(plan.suppressed) == {
+        "no_consent": 1,
+        "unsubscribed": 1,
+        "bounced": 1,
+        "complained": 1,
+        "no_address": 1,
+        "open_ticket": 1,
+    }
+    assert plan.audience == 8  # customer 8 is excluded by segment
+    assert plan.sample["planned"] == [1, 9]
+
+    # A review request does not sell: an open ticket does not hold it back.
+    review = summarize(
+        engine, campaign=weekly("review", kind="review_request"), period=period, now=NOW
+    )
+    assert review.planned == 3
+
+    # Recorded, then planned again: nobody is recorded twice; sent rows say so.
+    summarize(engine, campaign=c, period=period, now=NOW, record=True)
+    assert count_rows(engine) == 8
+    with engine.begin() as conn:
+        conn.execute(
+            Message.__table__.update()
+            .where(Message.customer_id == 1)
+            .values(status="sent", sent_at=NOW)
+        )
+    again = summarize(engine, campaign=c, period=period, now=NOW, record=True)
+    assert count_rows(engine) == 8
+    assert again.suppressed["already_sent_this_period"] == 1
+    assert again.already_recorded == 8
+
+
+def test_push_needs_an_enabled_device(engine: Engine) -> None:
+    ids = add_customers(engine, 3, channel="push")
+    add_devices(engine, [1, 2])
+    with engine.begin() as conn:
+        conn.execute(Device.__table__.update().where(Device.customer_id == 2).values(enabled=False))
+    add_segment(engine, "vip", ids)
+    add_segment(engine, "blocked", [])
+    c = campaign(
+        "name: app\nkind: replenishment\nchannel: push\nsegments: [vip]\n"
+        "cadence: {every: monthly, day: 1, hour: 9, time_zone: UTC}\n"
+    )
+    plan = summarize(engine, campaign=c, period=period_from_key(c, "2026-12"), now=NOW)
+    assert plan.planned == 1 and dict(plan.suppressed) == {"no_device": 2}
+
+
+def test_hold_out_is_stable_and_near_its_share(engine: Engine) -> None:
+    ids = add_customers(engine, 3000)
+    add_segment(engine, "vip", ids)
+    add_segment(engine, "blocked", [])
+    c = weekly(
+        "news", extra="holdout: 10\nvariants: [{name: a, weight: 70}, {name: b, weight: 30}]\n"
+    )
+    held = []
+    for key in ("2026-W48", "2026-W49"):
+        summarize(engine, campaign=c, period=period_from_key(c, key), now=NOW, record=True)
+        with engine.connect() as conn:
+            held.append(
+                set(
+                    conn.execute(
+                        select(Message.customer_id).where(
+                            Message.period == key, Message.status == "held_out"
+                        )
+                    ).scalars()
+                )
+            )
+    assert held[0] == held[1]  # the same control group in every period
+    # Independently: sha256 of (campaign, customer) below 10 % of the range.
+    expected = {
+        i
+        for i in ids
+        if int.from_bytes(hashlib.sha256(f"holdout:news:{i}".encode()).digest()[:8], "big")
+        < 0.10 * 2**64
+    }
+    assert held[0] == expected
+    n, p = len(ids), 0.10
+    assert abs(len(expected) - n * p) < 4 * math.sqrt(n * p * (1 - p))
+    # Another campaign holds out other customers.
+    other = weekly("other", extra="holdout: 10\n")
+    plan = summarize(engine, campaign=other, period=period_from_key(other, "2026-W48"), now=NOW)
+    assert plan.held_out > 0 and set(plan.sample.get("held_out", [])) != set(sorted(held[0])[:5])
+    # Variants split the planned customers about 70/30.
+    rows = [r for r in ledger(engine, "news") if r.period == "2026-W48" and r.status == "planned"]
+    split = Counter(r.variant for r in rows)
+    assert abs(split["a"] / len(rows) - 0.7) < 4 * math.sqrt(0.21 / len(rows))
+
+
+def test_send_times_follow_each_time_zone(engine: Engine) -> None:
+    zones = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "Not/AZone"]
+    ids = add_customers(engine, 4, time_zone=zones)
+    add_segment(engine, "vip", ids)
+    add_segment(engine, "blocked", [])
+    c = weekly("news")
+    summarize(engine, campaign=c, period=period_from_key(c, "2026-W48"), now=NOW, record=True)
+    send_at = {r.customer_id: r.send_at for r in ledger(engine)}
+    assert send_at[1] == datetime(2026, 11, 23, 9, tzinfo=UTC)  # 10:00 Berlin
+    assert send_at[2] == datetime(2026, 11, 23, 15, tzinfo=UTC)  # 10:00 New York
+    assert send_at[3] == datetime(2026, 11, 24, 1, tzinfo=UTC)  # 10:00 Tokyo, Tuesday
+    assert send_at[4] == datetime(2026, 11, 23, 10, tzinfo=UTC)  # unknown zone: the default
+
+
+def _messages(
+    engine: Engine,
+    customer_ids: list[int],
+    *,
+    campaign: str,
+    at: datetime,
+    status: str,
+    priority: int = 50,
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Message),
+            [
+                {
+                    "campaign": campaign,
+                    "period": "x",
+                    "customer_id": i,
+                    "channel": "email",
+                    "kind": "promotion",
+                    "status": status,
+                    "send_at": at,
+                    "sent_at": at if status == "sent" else None,
+                    "priority": priority,
+                }
+                for i in customer_ids
+            ],
+        )
+
+
+def test_the_cap_holds_across_campaigns(engine: Engine) -> None:
+    ids = add_customers(engine, 4)
+    add_segment(engine, "vip", ids)
+    add_segment(engine, "blocked", [])
+    monday_10 = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    # 1: nothing before. 2: one message two days ago. 3: two this week. 4: one 10 hours before.
+    _messages(engine, [2, 3], campaign="earlier", at=monday_10 - timedelta(days=2), status="sent")
+    _messages(engine, [3], campaign="earlier2", at=monday_10 - timedelta(days=3), status="sent")
+    _messages(engine, [4], campaign="earlier3", at=monday_10 - timedelta(hours=10), status="sent")
+    c = weekly("news")
+    plan = summarize(engine, campaign=c, period=period_from_key(c, "2026-W48"), now=NOW)
+    assert plan.planned == 2 and dict(plan.suppressed) == {"frequency_cap": 2}
+    assert plan.sample["frequency_cap"] == [3, 4]
+    # A customer's own choice (one a month) is stricter than the store's cap.
+    with engine.begin() as conn:
+        conn.execute(insert(ContactPreference), [{"customer_id": 2, "frequency": "monthly"}])
+    plan = summarize(engine, campaign=c, period=period_from_key(c, "2026-W48"), now=NOW)
+    assert plan.sample["frequency_cap"] == [2, 3, 4]
+    # Per-campaign caps override the store's.
+    loose = weekly("loose", extra="caps: {count: 5, days: 7, min_gap_hours: 0}\n")
+    plan = summarize(engine, campaign=loose, period=period_from_key(loose, "2026-W48"), now=NOW)
+    assert plan.sample["frequency_cap"] == [2]  # only the customer's own limit is left
+
+
+def test_higher_priority_wins_and_the_loser_says_so(engine: Engine) -> None:
+    ids = add_customers(engine, 3)
+    add_segment(engine, "vip", ids)
+    add_segment(engine, "blocked", [])
+    monday_10 = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    # Everyone already had one message this week; one slot is left.
+    _messages(engine, ids, campaign="earlier", at=monday_10 - timedelta(days=2), status="sent")
+    low = weekly("low", kind="promotion", extra="priority: 10\n", day="tuesday")
+    high = weekly("high", kind="winback", extra="priority: 90\n", day="wednesday")
+    lowest = weekly("lowest", kind="cross_sell", extra="priority: 5\n", day="thursday")
+
+    first = summarize(
+        engine, campaign=low, period=period_from_key(low, "2026-W48"), now=NOW, record=True
+    )
+    assert first.planned == 3
+    # Customer 3's low-priority message goes out before the high one is planned.
+    with engine.begin() as conn:
+        conn.execute(
+            Message.__table__.update()
+            .where(Message.campaign == "low", Message.customer_id == 3)
+            .values(status="sent", sent_at=datetime(2026, 11, 24, 9, tzinfo=UTC))
+        )
+    dry = summarize(engine, campaign=high, period=period_from_key(high, "2026-W48"), now=NOW)
+    assert dry.planned == 2 and dry.preempts == 2 and dict(dry.suppressed) == {"frequency_cap": 1}
+    assert count_rows(engine) == 6  # the dry run preempted nobody
+
+    summarize(engine, campaign=high, period=period_from_key(high, "2026-W48"), now=NOW, record=True)
+    rows = {(r.campaign, r.customer_id): r for r in ledger(engine)}
+    assert rows[("low", 1)].status == rows[("low", 2)].status == "suppressed"
+    assert rows[("low", 1)].reason == "lower_priority"
+    assert rows[("low", 3)].status == "sent"
+    assert rows[("high", 1)].status == rows[("high", 2)].status == "planned"
+    assert (rows[("high", 3)].status, rows[("high", 3)].reason) == ("suppressed", "frequency_cap")
+
+    # A lower-priority campaign planned later is told why it lost.
+    late = summarize(engine, campaign=lowest, period=period_from_key(lowest, "2026-W48"), now=NOW)
+    assert dict(late.suppressed) == {"lower_priority": 2, "frequency_cap": 1}

@@ -1,0 +1,107 @@
+"""Small builders for web and survey tests: a customer, a ledger row, a signed link."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, insert, select
+
+from models.campaigns import Message
+from models.store import Consent, Customer
+
+_PERIODS = itertools.count(1)
+
+
+def customer(
+    engine: Engine,
+    *,
+    external_id: str = "c1",
+    locale: str = "en",
+    email: str | None = "ada@example.com",
+    consent: str | None = "subscribed",
+) -> int:
+    with engine.begin() as conn:
+        cid = conn.execute(
+            insert(Customer.__table__)
+            .values(
+                external_id=external_id,
+                email=email,
+                first_name="Ada",
+                locale=locale,
+                time_zone="Europe/Istanbul",
+                created_at=datetime(2025, 1, 1, tzinfo=UTC),
+            )
+            .returning(Customer.__table__.c.id)
+        ).scalar_one()
+        if consent:
+            conn.execute(
+                insert(Consent.__table__).values(
+                    customer_id=cid,
+                    channel="email",
+                    status=consent,
+                    source="import",
+                    updated_at=datetime(2025, 1, 1, tzinfo=UTC),
+                )
+            )
+    return cid
+
+
+def message(
+    engine: Engine,
+    customer_id: int,
+    *,
+    campaign: str = "csat_after_ticket",
+    kind: str = "csat",
+    template: str | None = "csat_survey",
+    channel: str = "email",
+    period: str | None = None,
+    provider_message_id: str | None = None,
+) -> int:
+    with engine.begin() as conn:
+        return conn.execute(
+            insert(Message.__table__)
+            .values(
+                campaign=campaign,
+                period=period or f"t{next(_PERIODS)}",
+                customer_id=customer_id,
+                channel=channel,
+                kind=kind,
+                status="sent",
+                template=template,
+                locale="en",
+                sent_at=datetime(2026, 1, 1, tzinfo=UTC),
+                provider_message_id=provider_message_id,
+                created_at=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+            .returning(Message.__table__.c.id)
+        ).scalar_one()
+
+
+def rows(engine: Engine, table, *where) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(table).where(*where)).mappings()]
+
+
+def path(url: str) -> str:
+    """The path of an absolute link (the test client talks to the app directly)."""
+    return "/" + url.split("://", 1)[1].split("/", 1)[1]
+
+
+def resolved_ticket(engine: Engine, customer_id: int, resolved_at: datetime) -> int:
+    from models.store import SupportTicket
+
+    t = SupportTicket.__table__
+    with engine.begin() as conn:
+        return conn.execute(
+            insert(t)
+            .values(
+                external_id=f"ticket-{customer_id}-{next(_PERIODS)}",
+                customer_id=customer_id,
+                channel="email",
+                topic="delivery",
+                opened_at=resolved_at,
+                resolved_at=resolved_at,
+            )
+            .returning(t.c.id)
+        ).scalar_one()

@@ -1,0 +1,359 @@
+"""What a verified link does to the database: answers, comments, unsubscribes, preferences.
+
+Every function takes claims that ``campaigns.links.verify`` already accepted, checks them
+against the ledger (the message exists and belongs to that customer), and is idempotent:
+opening the same link twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, select, update
+
+from campaigns.events import add_interaction, insert_new, set_consent
+from campaigns.links import Action, LinkClaims
+from models.base import utcnow
+from models.campaigns import Message
+from models.store import Consent, ConsentStatus, Customer, Interaction
+from models.surveys import (
+    ContactFrequency,
+    ContactPreference,
+    SurveyAnswer,
+    SurveyAnswerChange,
+)
+
+ANSWER = SurveyAnswer.__table__
+CHANGE = SurveyAnswerChange.__table__
+MAX_COMMENT = 2000
+SCORE_RANGES = {"csat": (1, 5), "nps": (0, 10)}
+# Ledger kinds and templates that are surveys, and the kind of answer each takes.
+SURVEY_KINDS = {
+    "csat": "csat",
+    "nps": "nps",
+    "feedback": "feedback",
+    "csat_survey": "csat",
+    "nps_survey": "nps",
+    "feedback_survey": "feedback",
+}
+
+
+class LinkRefused(Exception):
+    """A genuine token that does not fit the ledger (unknown message, other customer, wrong kind)."""
+
+
+@dataclass(frozen=True)
+class LinkContext:
+    message_id: int
+    customer_id: int
+    campaign: str
+    channel: str
+    survey_kind: str | None
+    locale: str | None
+
+
+@dataclass(frozen=True)
+class AnswerState:
+    kind: str
+    score: int | None
+    choice: str | None
+    comment: str | None
+    changed: bool
+
+
+def survey_kind(message_kind: str | None, template: str | None) -> str | None:
+    """csat, nps or feedback for a survey message; None for anything else."""
+    return SURVEY_KINDS.get(message_kind or "") or SURVEY_KINDS.get(template or "")
+
+
+def customer_locale(conn: Connection, customer_id: int) -> str | None:
+    return conn.execute(
+        select(Customer.__table__.c.locale).where(Customer.__table__.c.id == customer_id)
+    ).scalar_one_or_none()
+
+
+def context(conn: Connection, claims: LinkClaims) -> LinkContext:
+    """The ledger row behind a token, or ``LinkRefused``."""
+    m = Message.__table__.c
+    row = conn.execute(
+        select(m.id, m.customer_id, m.campaign, m.channel, m.kind, m.template).where(
+            m.id == claims.message_id
+        )
+    ).first()
+    if row is None or row.customer_id != claims.customer_id:
+        raise LinkRefused("no such message for this customer")
+    kind = survey_kind(row.kind, row.template)
+    if claims.action is Action.survey:
+        low, high = SCORE_RANGES.get(kind or "", (1, 0))
+        if claims.score is None or not low <= claims.score <= high:
+            raise LinkRefused("score does not fit the survey")
+    if claims.action in (Action.feedback, Action.feedback_page) and kind is None:
+        raise LinkRefused("not a survey message")
+    return LinkContext(
+        message_id=row.id,
+        customer_id=row.customer_id,
+        campaign=row.campaign,
+        channel=row.channel,
+        survey_kind=kind,
+        locale=customer_locale(conn, row.customer_id),
+    )
+
+
+def _current(conn: Connection, message_id: int) -> dict | None:
+    row = conn.execute(select(ANSWER).where(ANSWER.c.message_id == message_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def _history(conn: Connection, answer: dict, at: datetime) -> None:
+    conn.execute(
+        CHANGE.insert().values(
+            answer_id=answer["id"],
+            score=answer["score"],
+            choice=answer["choice"],
+            comment=answer["comment"],
+            changed_at=at,
+        )
+    )
+
+
+def _interaction(conn: Connection, ctx: LinkContext, answer: dict, at: datetime) -> None:
+    """One ``survey_answer`` interaction per answer, holding the current score."""
+    ref = f"survey:{ctx.message_id}"
+    detail = f"{answer['kind']}:{answer['choice']}" if answer["choice"] else answer["kind"]
+    new = add_interaction(
+        conn,
+        customer_id=ctx.customer_id,
+        kind="survey_answer",
+        channel=ctx.channel,
+        occurred_at=at,
+        source_ref=ref,
+        message_id=ctx.message_id,
+        value=answer["score"],
+        detail=detail,
+    )
+    if not new:
+        conn.execute(
+            update(Interaction.__table__)
+            .where(Interaction.__table__.c.source_ref == ref)
+            .values(value=answer["score"], detail=detail)
+        )
+
+
+def record_answer(
+    engine: Engine, claims: LinkClaims, *, now: datetime | None = None
+) -> tuple[LinkContext, AnswerState]:
+    """Record the score or choice a link carries: the first click creates the answer, a
+    different later click changes it (history kept), the same click again changes nothing."""
+    at = now or utcnow()
+    with engine.begin() as conn:
+        ctx = context(conn, claims)
+        kind = ctx.survey_kind
+        if kind is None or (claims.action is Action.feedback) != (kind == "feedback"):
+            raise LinkRefused("this link does not answer this survey")
+        wanted = {"score": claims.score, "choice": claims.choice}
+        values = dict(
+            message_id=ctx.message_id,
+            customer_id=ctx.customer_id,
+            survey=ctx.campaign,
+            kind=kind,
+            answered_at=at,
+            updated_at=at,
+            **wanted,
+        )
+        inserted = insert_new(conn, ANSWER, values, key=["message_id"])
+        answer = _current(conn, ctx.message_id)
+        assert answer is not None
+        changed = bool(inserted)
+        if not inserted and (answer["score"], answer["choice"]) != (
+            claims.score,
+            claims.choice,
+        ):
+            conn.execute(
+                update(ANSWER).where(ANSWER.c.id == answer["id"]).values(updated_at=at, **wanted)
+            )
+            answer.update(wanted)
+            changed = True
+        if changed:
+            _history(conn, answer, at)
+            _interaction(conn, ctx, answer, at)
+        return ctx, _state(kind, answer, changed=changed)
+
+
+def clean_comment(text: str) -> str:
+    """The comment without control characters (newlines and tabs kept), trimmed."""
+    kept = "".join(ch for ch in text if ch in "\n\t" or (ord(ch) >= 32 and ord(ch) != 127))
+    return kept.replace("\r", "").strip()
+
+
+def _state(kind: str, answer: dict, *, changed: bool) -> AnswerState:
+    return AnswerState(
+        kind=kind,
+        score=answer["score"],
+        choice=answer["choice"],
+        comment=answer["comment"],
+        changed=changed,
+    )
+
+
+def save_comment(
+    engine: Engine, claims: LinkClaims, comment: str, *, now: datetime | None = None
+) -> tuple[LinkContext, AnswerState]:
+    """Save a comment on the message's answer (creating the answer for a free-text page).
+
+    A comment never changes the score: if the customer re-rated in another tab, the newest
+    rating stays.
+    """
+    at = now or utcnow()
+    comment = clean_comment(comment)
+    if len(comment) > MAX_COMMENT:
+        raise ValueError("comment too long")
+    with engine.begin() as conn:
+        ctx = context(conn, claims)
+        if ctx.survey_kind is None:
+            raise LinkRefused("not a survey message")
+        answer = _current(conn, ctx.message_id)
+        if answer is None:
+            values = {"score": None, "choice": None}
+            if claims.action is Action.survey:
+                values["score"] = claims.score
+            elif claims.action is Action.feedback:
+                values["choice"] = claims.choice
+            values.update(
+                message_id=ctx.message_id,
+                customer_id=ctx.customer_id,
+                survey=ctx.campaign,
+                kind=ctx.survey_kind,
+                answered_at=at,
+                updated_at=at,
+            )
+            insert_new(conn, ANSWER, values, key=["message_id"])
+            answer = _current(conn, ctx.message_id)
+            assert answer is not None
+            _interaction(conn, ctx, answer, at)
+        if comment and comment != answer["comment"]:
+            conn.execute(
+                update(ANSWER)
+                .where(ANSWER.c.id == answer["id"])
+                .values(comment=comment, updated_at=at)
+            )
+            answer["comment"] = comment
+            _history(conn, answer, at)
+            return ctx, _state(ctx.survey_kind, answer, changed=True)
+        return ctx, _state(ctx.survey_kind, answer, changed=False)
+
+
+def unsubscribe(
+    engine: Engine, claims: LinkClaims, *, source: str, now: datetime | None = None
+) -> tuple[LinkContext, bool]:
+    """Unsubscribe the customer from marketing on the message's channel; True if it changed."""
+    at = now or utcnow()
+    with engine.begin() as conn:
+        ctx = context(conn, claims)
+        changed = set_consent(
+            conn,
+            customer_id=ctx.customer_id,
+            channel=ctx.channel,
+            status=ConsentStatus.unsubscribed,
+            source=source,
+            at=at,
+        )
+        if changed:
+            add_interaction(
+                conn,
+                customer_id=ctx.customer_id,
+                kind="unsubscribed",
+                channel=ctx.channel,
+                occurred_at=at,
+                source_ref=f"unsubscribe:{ctx.message_id}:{at.timestamp():.6f}",
+                message_id=ctx.message_id,
+                detail=source,
+            )
+        return ctx, changed
+
+
+@dataclass(frozen=True)
+class Preferences:
+    email: bool
+    push: bool
+    email_bounced: bool
+    frequency: str
+
+
+def read_preferences(engine: Engine, claims: LinkClaims) -> tuple[LinkContext, Preferences]:
+    with engine.connect() as conn:
+        ctx = context(conn, claims)
+        return ctx, _preferences(conn, ctx.customer_id)
+
+
+def _preferences(conn: Connection, customer_id: int) -> Preferences:
+    c = Consent.__table__.c
+    status = dict(
+        conn.execute(select(c.channel, c.status).where(c.customer_id == customer_id)).all()
+    )
+    p = ContactPreference.__table__.c
+    frequency = conn.execute(
+        select(p.frequency).where(p.customer_id == customer_id)
+    ).scalar_one_or_none()
+    return Preferences(
+        email=status.get("email") == ConsentStatus.subscribed,
+        push=status.get("push") == ConsentStatus.subscribed,
+        email_bounced=status.get("email") == ConsentStatus.bounced,
+        frequency=frequency or ContactFrequency.normal,
+    )
+
+
+def save_preferences(
+    engine: Engine,
+    claims: LinkClaims,
+    *,
+    email: bool,
+    push: bool,
+    frequency: str,
+    now: datetime | None = None,
+) -> tuple[LinkContext, Preferences]:
+    """The customer's own choice of channels and frequency.
+
+    Unticking a channel unsubscribes it; ticking one subscribes it again (their explicit
+    choice), except a bounced address, which only a corrected address can fix.
+    """
+    at = now or utcnow()
+    frequency = ContactFrequency(frequency)
+    with engine.begin() as conn:
+        ctx = context(conn, claims)
+        before = _preferences(conn, ctx.customer_id)
+        for channel, wanted, current in (
+            ("email", email, before.email),
+            ("push", push, before.push),
+        ):
+            if wanted == current or (channel == "email" and before.email_bounced):
+                continue
+            status = ConsentStatus.subscribed if wanted else ConsentStatus.unsubscribed
+            set_consent(
+                conn,
+                customer_id=ctx.customer_id,
+                channel=channel,
+                status=status,
+                source="web:preferences",
+                at=at,
+                escalate_only=False,
+            )
+            add_interaction(
+                conn,
+                customer_id=ctx.customer_id,
+                kind="subscribed" if wanted else "unsubscribed",
+                channel=channel,
+                occurred_at=at,
+                source_ref=f"preferences:{ctx.customer_id}:{channel}:{at.timestamp():.6f}",
+                message_id=ctx.message_id,
+                detail="web:preferences",
+            )
+        if frequency != before.frequency:
+            p = ContactPreference.__table__
+            values = dict(frequency=frequency, source="web:preferences", updated_at=at)
+            new = insert_new(
+                conn, p, {"customer_id": ctx.customer_id, **values}, key=["customer_id"]
+            )
+            if not new:
+                conn.execute(update(p).where(p.c.customer_id == ctx.customer_id).values(**values))
+        return ctx, _preferences(conn, ctx.customer_id)
