@@ -18,6 +18,7 @@ M = Message.__table__.c
 I = Interaction.__table__.c  # noqa: E741
 ENGAGEMENT = ("delivered", "bounced", "complained", "opened", "clicked", "unsubscribed")
 DEFAULT_WINDOW = 7
+SURVEY_KINDS = ("csat_survey", "nps_survey", "feedback_survey")
 TEXT = (
     "Campaign effect: for each campaign period, the customers it was sent to (ledger status "
     "sent) against its hold-out (status held_out), which was chosen by a stable hash and sent "
@@ -179,8 +180,9 @@ def campaign_effects(
 
 
 def unmeasured(engine: Engine, *, window: Window) -> dict[str, int]:
-    """{campaign: periods sent without any hold-out} (surveys, transactional messages...)."""
-    sent = select(M.campaign, M.period).where(M.status == "sent")
+    """{campaign: periods sent without any hold-out}; surveys ask rather than sell, so they
+    are left out."""
+    sent = select(M.campaign, M.period).where(M.status == "sent", M.kind.not_in(SURVEY_KINDS))
     if window.start_at:
         sent = sent.where(M.sent_at >= window.start_at)
     if window.end_at:

@@ -64,9 +64,9 @@ def newcombe(x_t: int, n_t: int, x_c: int, n_c: int) -> tuple[float, float]:
     l_t, u_t = wilson(x_t, n_t)
     l_c, u_c = wilson(x_c, n_c)
     d = p_t - p_c
-    return (
-        d - math.sqrt((p_t - l_t) ** 2 + (u_c - p_c) ** 2),
-        d + math.sqrt((u_t - p_t) ** 2 + (p_c - l_c) ** 2),
+    return (  # clamped: rounding can take an extreme case a hair past ±1
+        max(-1.0, d - math.sqrt((p_t - l_t) ** 2 + (u_c - p_c) ** 2)),
+        min(1.0, d + math.sqrt((u_t - p_t) ** 2 + (p_c - l_c) ** 2)),
     )
 
 

@@ -16,7 +16,8 @@ outcome, checked in this order:
    campaigns give way: their rows become ``suppressed``/``lower_priority`` when this plan is
    recorded;
 6. ``held_out``: the stable hash of (campaign, customer) falls in the hold-out share. It
-   comes last, so the control group is exactly as eligible as the customers sent to;
+   comes last, so the control group is exactly as eligible as the customers sent to; it
+   keeps the send time it would have had, where its attribution window starts;
 7. ``planned``, with a variant (another stable hash) and a send time in UTC.
 
 ``plan(..., record=True)`` evaluates and writes each chunk in one transaction that holds the
@@ -387,7 +388,11 @@ class Evaluator:
         if reason is not None:
             return Outcome(row.id, "suppressed", reason, locale=row.locale, time_zone=row.time_zone)
         if is_held_out(c, row.id):
-            return Outcome(row.id, "held_out", locale=row.locale, time_zone=row.time_zone)
+            # The hold-out keeps the send time it would have had: its attribution window
+            # starts there, as the recipients' starts at their send.
+            return Outcome(
+                row.id, "held_out", locale=row.locale, time_zone=row.time_zone, send_at=send_at
+            )
         variant, template = pick_variant(c, row.id)
         return Outcome(
             row.id,

@@ -18,7 +18,8 @@ def demo(
     seed: int = typer.Option(7, "--seed", help="Seed of the generated store"),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts"),
 ) -> None:
-    """Generate a store, ingest it through Prefect, and show what homecoming makes of it."""
+    """Generate a store, ingest it, segment it, run campaigns and surveys through a file outbox
+    and the web service, and write the retention report: one Prefect flow."""
     from flows.demo import demo_flow
 
     started = time.monotonic()
@@ -43,6 +44,33 @@ def demo(
     console.print(key_values("homecoming demo", shown))
     console.print(
         table(
-            "segments of the generated store", ["segment", "customers"], summary["segments"].items()
+            f"segments of the generated store, as of {summary['segments_as_of']}",
+            ["segment", "customers"],
+            summary["segments"].items(),
+        )
+    )
+    columns = ["campaign", "period", "sent", "held_out", "suppressed", "failed", "sent_again"]
+    console.print(
+        table(
+            "campaigns through the outbox; the same period run again sends nothing (sent_again)",
+            [c.replace("_", " ") for c in columns],
+            ([run[c] for c in columns] for run in summary["campaigns"]),
+        )
+    )
+    surveys = summary["surveys"]
+    console.print(
+        table(
+            f"surveys: {surveys['sent']} sent, {surveys['answered']} answered through the web service",
+            ["survey", "sent", "answers", "CSAT (share of 4-5)", "choices"],
+            (
+                [
+                    r["survey"],
+                    r["sent"],
+                    r["answers"],
+                    "" if r["csat"] is None else f"{r['csat']:.1%} of {r['csat_answers']}",
+                    ", ".join(f"{k} {v}" for k, v in r.get("choices", {}).items()),
+                ]
+                for r in surveys["results"]
+            ),
         )
     )

@@ -11,7 +11,8 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from sqlalchemy import func, select
 
 from analytics.build import build_all
 from analytics.render import to_html
+from campaigns.run import run_period
+from campaigns.surveys import send_due_surveys, survey_results
 from flows.ingest import publish_summaries
 from ingest.run import ingest_file
 from ingest.synthetic import write_store
@@ -29,8 +32,14 @@ from models.ingest import Quarantine
 from models.settings import get_settings
 from models.store import Customer, Order
 from segments.refresh import refresh
+from web.server import free_port, running
+from web.simulate import simulate_answers
 
 KINDS = ("customers", "orders", "interactions", "shipments", "devices")
+# Cadence campaigns of campaigns/definitions/ the demo runs, for its last two full weeks.
+CAMPAIGNS = ("weekly_newsletter", "biweekly_winback", "autumn_promotion")
+WEEKS = 2
+SURVEY_DAYS = 28  # the surveys of this many days before the end, one run a day
 
 
 @dataclass
@@ -48,6 +57,12 @@ class DemoContext:
     @property
     def store(self) -> Path:
         return self.folder / "store"
+
+    @property
+    def weeks(self) -> list[date]:
+        """Mondays of the last full weeks before ``end``, oldest first: the campaign weeks."""
+        last = self.end - timedelta(days=self.end.weekday() + 7)
+        return [last - timedelta(weeks=n) for n in reversed(range(WEEKS))]
 
 
 def fresh_database(ctx: DemoContext) -> None:
@@ -100,10 +115,62 @@ def store_summary(ctx: DemoContext) -> None:
 
 
 def refresh_segments(ctx: DemoContext) -> None:
-    """Every segment as of the store's last day; the summary shows the named RFM ones."""
-    result = refresh(get_engine(), as_of=ctx.end)
+    """Every segment as of 90 days before the end (so the report can follow members for 90
+    days) and as of the eve of the campaign weeks (the audiences the campaigns send to)."""
+    engine = get_engine()
+    refresh(engine, as_of=ctx.end - timedelta(days=90))
+    result = refresh(engine, as_of=ctx.weeks[0] - timedelta(days=1))
+    ctx.summary["segments_as_of"] = result.as_of.isoformat()
     ctx.summary["segments"] = {name: size for name, size in sorted(result.sizes.items())}
     ctx.summary["segment_warnings"] = result.warnings
+
+
+def send_campaigns(ctx: DemoContext) -> None:
+    """Each campaign week as of its Sunday night, when every local send time has passed,
+    through the file outbox; then the same periods again, which must send nothing."""
+    engine = get_engine()
+    runs: list[dict[str, Any]] = []
+    for monday in ctx.weeks:
+        now = datetime.combine(monday + timedelta(days=6), clock(23, 0), tzinfo=UTC)
+        for name in CAMPAIGNS:
+            first = run_period(engine, campaign=name, now=now)
+            if any(r["campaign"] == name and r["period"] == first.period for r in runs):
+                continue  # a biweekly campaign's week off: its period was run the week before
+            again = run_period(engine, campaign=name, period=first.period, now=now)
+            runs.append(
+                {
+                    "campaign": name,
+                    "period": first.period,
+                    "sent": first.send.sent,
+                    "held_out": first.ledger.get("held_out", 0),
+                    "suppressed": sum(first.ledger.get("suppressed", {}).values()),
+                    "failed": first.send.failed,
+                    "sent_again": again.send.sent,
+                    "already_sent": again.already_sent,
+                }
+            )
+    ctx.summary["campaigns"] = runs
+
+
+def answer_surveys(ctx: DemoContext) -> None:
+    """Surveys due after the deliveries and resolved tickets of the last weeks, answered by
+    part of the customers through the running web service; CSAT from what they answered."""
+    engine = get_engine()
+    port = free_port()
+    os.environ["HOMECOMING_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    get_settings.cache_clear()
+    end = datetime.combine(ctx.end, clock(23, 0), tzinfo=UTC)
+    sent = 0
+    for days_before in reversed(range(SURVEY_DAYS)):  # the send-surveys deployment, daily
+        now = end - timedelta(days=days_before)
+        sent += send_due_surveys(engine, now=now, since=now - timedelta(days=1))["sent"]
+    with running(engine, port=port) as base:
+        answered = simulate_answers(engine, base_url=base, seed=ctx.seed)
+    ctx.summary["surveys"] = {
+        "sent": sent,
+        "answered": answered.get("answered", 0),
+        "results": survey_results(engine),
+    }
 
 
 def write_report(ctx: DemoContext) -> None:
@@ -120,6 +187,8 @@ STEPS: list[tuple[str, Step]] = [
     ("ingest-store", ingest_store),
     ("store-summary", store_summary),
     ("refresh-segments", refresh_segments),
+    ("send-campaigns", send_campaigns),
+    ("answer-surveys", answer_surveys),
     ("retention-report", write_report),
 ]
 
@@ -130,7 +199,10 @@ def demo_flow(
 ) -> dict[str, Any]:
     started = time.monotonic()
     ctx = DemoContext(Path(folder).resolve(), customers, seed, date.fromisoformat(end))
+    ctx.summary["step_seconds"] = {}
     for name, step in STEPS:
+        begun = time.monotonic()
         task(step, name=name, cache_policy=NONE)(ctx)
+        ctx.summary["step_seconds"][name] = round(time.monotonic() - begun, 1)
     ctx.summary["seconds"] = round(time.monotonic() - started, 1)
     return ctx.summary

@@ -167,7 +167,7 @@ def write_answers(conn, rng: np.random.Generator, customers: int, count: int) ->
         asked.append(
             {
                 "campaign": survey, "period": f"t{i}", "customer_id": cid, "channel": "email",
-                "kind": "survey", "status": "sent", "send_at": sent, "sent_at": sent,
+                "kind": f"{kind}_survey", "status": "sent", "send_at": sent, "sent_at": sent,
                 "created_at": sent,
             }
         )  # fmt: skip
@@ -179,7 +179,7 @@ def write_answers(conn, rng: np.random.Generator, customers: int, count: int) ->
         )  # fmt: skip
     conn.execute(insert(Message), asked)
     ids = dict(
-        conn.execute(select(Message.period, Message.id).where(Message.kind == "survey")).all()
+        conn.execute(select(Message.period, Message.id).where(Message.kind.like("%_survey"))).all()
     )
     conn.execute(
         insert(SurveyAnswer),

@@ -90,10 +90,21 @@ def test_engagement_counts_messages_once_per_kind(store: Engine) -> None:
         assert got[(period, "all")][kind] == n
 
 
-def test_periods_without_hold_out_are_named_not_compared(store: Engine) -> None:
-    report = campaign_report(store, window=Window())
-    assert {r["campaign"] for r in report.main.rows} == {"newsletter"}
-    assert any("csat_after_delivery" in w and "without a hold-out" in w for w in report.warnings)
+def test_periods_without_hold_out_are_named_not_compared(engine: Engine) -> None:
+    t0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(insert(Customer), [{"id": 1, "external_id": "c1", "created_at": t0}])
+        conn.execute(
+            insert(Message),
+            [{"campaign": name, "period": "p", "customer_id": 1, "channel": "email",
+              "kind": kind, "status": "sent", "send_at": t0, "sent_at": t0, "created_at": t0}
+             for name, kind in (("flash_sale", "promotion"), ("csat_after_ticket", "csat_survey"))],
+        )  # fmt: skip
+    report = campaign_report(engine, window=Window())
+    assert report.main.rows == []
+    assert [w for w in report.warnings if "without a hold-out" in w] == [
+        "flash_sale: 1 period(s) sent without a hold-out, so their effect cannot be measured"
+    ]  # surveys ask rather than sell: no hold-out expected
 
 
 def test_window_selects_send_dates(store: Engine) -> None:

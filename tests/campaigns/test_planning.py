@@ -138,6 +138,19 @@ def test_hold_out_is_stable_and_near_its_share(engine: Engine) -> None:
     assert held[0] == expected
     n, p = len(ids), 0.10
     assert abs(len(expected) - n * p) < 4 * math.sqrt(n * p * (1 - p))
+    # The hold-out keeps the send time it would have had (its attribution starts there):
+    # customers in one time zone all share it, sent or held out.
+    with engine.connect() as conn:
+        times = conn.execute(
+            select(
+                Message.status, func.count(), func.min(Message.send_at), func.max(Message.send_at)
+            )
+            .where(Message.period == "2026-W48", Message.status.in_(("planned", "held_out")))
+            .group_by(Message.status)
+        ).all()
+    by_status = {status: (n, lo, hi) for status, n, lo, hi in times}
+    assert by_status["held_out"][0] == len(expected)
+    assert by_status["held_out"][1:] == by_status["planned"][1:]
     # Another campaign holds out other customers.
     other = weekly("other", extra="holdout: 10\n")
     plan = summarize(engine, campaign=other, period=period_from_key(other, "2026-W48"), now=NOW)

@@ -18,6 +18,7 @@ def test_demo_summary_matches_the_database(
     # The demo points the process at its own database and outbox; restore both afterwards.
     monkeypatch.setenv("HOMECOMING_DATABASE_URL", "sqlite:///unused.db")
     monkeypatch.setenv("HOMECOMING_OUTBOX_DIR", str(tmp_path / "unused-outbox"))
+    monkeypatch.setenv("HOMECOMING_PUBLIC_URL", "http://127.0.0.1:8000")
     summary = demo_flow(folder=str(tmp_path / "demo"), customers=400, seed=3)
     get_settings.cache_clear()
     db = sqlite3.connect(summary["database"])
@@ -28,3 +29,35 @@ def test_demo_summary_matches_the_database(
     ).fetchone()
     assert summary["repeat_purchase_share"] == round(counts[1] / counts[0], 4)
     assert summary["quarantined"] == summary["quarantine_rows"] == 0
+
+    # Campaigns: what the summary says was sent is in the ledger and in the outbox, once.
+    runs = summary["campaigns"]
+    assert {r["campaign"] for r in runs} == {
+        "weekly_newsletter",
+        "biweekly_winback",
+        "autumn_promotion",
+    }
+    assert all(r["sent_again"] == 0 and r["already_sent"] == r["sent"] for r in runs)
+    assert sum(r["sent"] for r in runs) > 0
+    for r in runs:
+        ledger = dict(
+            db.execute(
+                "select status, count(*) from message where campaign = ? and period = ? "
+                "group by status",
+                (r["campaign"], r["period"]),
+            ).fetchall()
+        )
+        assert ledger.get("sent", 0) == r["sent"] and ledger.get("held_out", 0) == r["held_out"]
+    sent_total = db.execute("select count(*) from message where status = 'sent'").fetchone()[0]
+    outbox = Path(summary["database"]).parent / "outbox"
+    assert len(list(outbox.rglob("*.eml"))) + len(list(outbox.rglob("*.json"))) == sent_total
+    # Surveys: answers arrived through the web service, and CSAT is the share of 4-5.
+    surveys = summary["surveys"]
+    answers = db.execute("select count(*) from survey_answer").fetchone()[0]
+    assert surveys["answered"] == answers > 0
+    scores = [s for (s,) in db.execute("select score from survey_answer where kind = 'csat'")]
+    csat = {r["survey"]: r for r in surveys["results"]}["csat_after_ticket"]
+    assert csat["csat_answers"] == len(scores) > 0
+    assert csat["csat"] == round(sum(s >= 4 for s in scores) / len(scores), 4)
+    html = Path(summary["report"]).read_text()
+    assert "weekly_newsletter" in html and "csat_after_ticket" in html
