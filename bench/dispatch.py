@@ -253,10 +253,8 @@ def compare_ses(count: int, pg: str | None) -> dict[str, Any]:
             },
             "products": [],
         }
-        raw = (
-            renderer.email("newsletter", locale="en", context=context)
-            .to_mime(sender="Homecoming Store <store@example.com>", to="a@example.org", headers={})
-            .as_bytes()
+        raw = renderer.email("newsletter", locale="en", context=context).wire(
+            sender="Homecoming Store <store@example.com>", to="a@example.org"
         )
         plain = aws_client("sesv2")
         started = time.perf_counter()

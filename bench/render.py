@@ -100,7 +100,7 @@ def bench_render(renderer: Renderer, template: str, count: int) -> dict[str, Any
     start = time.perf_counter()
     for locale, context in pairs[:mime_n]:
         rendered = renderer.email(template, locale=locale, context=context)
-        rendered.to_mime(sender="Store <store@example.com>", to="c@example.com").as_bytes()
+        rendered.wire(sender="Store <store@example.com>", to="c@example.com")
     mime_s = time.perf_counter() - start
 
     push_s = None

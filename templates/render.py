@@ -3,6 +3,7 @@
     renderer = Renderer(directory=store_templates, brand=brand_file)
     email = renderer.email("winback", locale="pt-BR", context=context, variant="b")
     message = email.to_mime(sender=..., to=..., headers={"List-Unsubscribe": ...})
+    raw = email.wire(sender=..., to=..., headers=...)  # the same, as bytes, fast
 
 The first message of a template x locale x variant compiles it (MJML once, tens of
 milliseconds); every further one only fills in the recipient's values. A problem with
@@ -35,17 +36,10 @@ from templates.errors import RenderError, TemplateInvalid
 from templates.formatting import LOCALE_VAR
 from templates.library import Library
 from templates.locales import babel_locale, language, normalize
+from templates.mime import transfer_encoding, wire_bytes
 from templates.plaintext import tidy
 
 __all__ = ["RenderError", "RenderedEmail", "RenderedPush", "Renderer", "TemplateInvalid"]
-
-
-def _transfer_encoding(text: str) -> str:
-    """Base64 for mostly non-Latin text (shorter), quoted-printable otherwise."""
-    if text.isascii():
-        return "quoted-printable" if any(len(line) > 78 for line in text.splitlines()) else "7bit"
-    extra = len(text.encode("utf-8")) - len(text)  # 1-3 more bytes per non-ASCII character
-    return "base64" if extra > len(text) * 0.5 else "quoted-printable"
 
 
 @dataclass(frozen=True)
@@ -67,9 +61,9 @@ class RenderedEmail:
         """
         msg = EmailMessage()
         # The content first: setting it clears Content-* headers such as Content-Language.
-        msg.set_content(self.text, charset="utf-8", cte=_transfer_encoding(self.text))
+        msg.set_content(self.text, charset="utf-8", cte=transfer_encoding(self.text))
         msg.add_alternative(
-            self.html, subtype="html", charset="utf-8", cte=_transfer_encoding(self.html)
+            self.html, subtype="html", charset="utf-8", cte=transfer_encoding(self.html)
         )
         msg["Subject"] = self.subject
         msg["From"] = sender
@@ -82,6 +76,10 @@ class RenderedEmail:
             del msg[name]
             msg[name] = value
         return msg
+
+    def wire(self, *, sender: str, to: str, headers: Mapping[str, str] | None = None) -> bytes:
+        """The same message as bytes for a provider, written directly (see templates.mime)."""
+        return wire_bytes(self, sender=sender, to=to, headers=headers)
 
 
 @dataclass(frozen=True)

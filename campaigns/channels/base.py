@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from email.policy import SMTP
 from typing import Any, Literal, Protocol
+
+from templates.mime import wire_bytes
 
 # failed: refused for good (the row fails with the reason); retry: definitely not sent, try
 # again later (the row goes back to planned); uncertain: the provider may have it (the row
 # stays 'sending' until reconciled); stop: the account or configuration is wrong, nothing
 # more can be sent (this row and the rest of the batch go back to planned).
 Outcome = Literal["failed", "retry", "uncertain", "stop"]
-# CRLF line ends; headers folded only past RFC 5322's 998 characters, so a long
-# List-Unsubscribe link stays one plain <https://...> and never becomes an encoded word.
-WIRE = SMTP.clone(max_line_length=998)
 
 
 class SendError(Exception):
@@ -52,8 +50,9 @@ class Outgoing:
 
     def mime(self) -> bytes:
         """The complete message, CRLF line ends, headers as homecoming set them."""
-        message = self.email.to_mime(sender=self.sender, to=self.to, headers=self.headers)
-        return message.as_bytes(policy=WIRE)
+        return wire_bytes(
+            self.email, sender=self.sender or "", to=self.to or "", headers=self.headers
+        )
 
     def push_fields(self) -> dict[str, str]:
         return {
