@@ -115,10 +115,10 @@ def store_summary(ctx: DemoContext) -> None:
 
 
 def refresh_segments(ctx: DemoContext) -> None:
-    """Every segment as of 90 days before the end (so the report can follow members for 90
+    """Every segment as of 100 days before the end (so the report follows members for 90
     days) and as of the eve of the campaign weeks (the audiences the campaigns send to)."""
     engine = get_engine()
-    refresh(engine, as_of=ctx.end - timedelta(days=90))
+    refresh(engine, as_of=ctx.end - timedelta(days=100))
     result = refresh(engine, as_of=ctx.weeks[0] - timedelta(days=1))
     ctx.summary["segments_as_of"] = result.as_of.isoformat()
     ctx.summary["segments"] = {name: size for name, size in sorted(result.sizes.items())}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -9,11 +11,22 @@ import pytest
 
 from models.settings import get_settings
 
+SECRET = "s3cret-that-must-never-be-printed"
+
 
 def test_demo_summary_matches_the_database(
-    prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    prefect_harness: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
+    from prefect.client.orchestration import get_client
+
     from flows.demo import demo_flow
+
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("HOMECOMING_SECRET_KEY", SECRET)
 
     # The demo points the process at its own database and outbox; restore both afterwards.
     monkeypatch.setenv("HOMECOMING_DATABASE_URL", "sqlite:///unused.db")
@@ -61,3 +74,15 @@ def test_demo_summary_matches_the_database(
     assert csat["csat"] == round(sum(s >= 4 for s in scores) / len(scores), 4)
     html = Path(summary["report"]).read_text()
     assert "weekly_newsletter" in html and "csat_after_ticket" in html
+
+    # No secret and no personal data in logs or artifacts, across the whole loop.
+    with get_client(sync_client=True) as client:
+        artifacts = json.dumps([a.data for a in client.read_artifacts()], default=str)
+    printed = capfd.readouterr()
+    said = "\n".join([caplog.text, printed.out, printed.err, artifacts])
+    assert SECRET not in said
+    people = db.execute("select email, first_name, last_name from customer").fetchall()
+    assert len(said) > 1000 and "@example" not in said
+    for email, first, last in people:
+        assert not email or email.split("@")[0] not in said
+        assert f"{first} {last}" not in said
