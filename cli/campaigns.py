@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
-from cli.output import console, err_console, fail, key_values, print_json, table
+from cli.output import console, database_errors, err_console, fail, key_values, print_json, table
 
 app = typer.Typer(
     help="Campaigns: cadences as Prefect deployments, audience plans, exactly-once sending.",
@@ -37,15 +34,6 @@ def _now(text: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-@contextmanager
-def _database() -> Iterator[None]:
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise fail(f"database error: {detail} (is it migrated? `homecoming db upgrade`)") from None
-
-
 def _renderer() -> Any:
     from campaigns.render import default_renderer
 
@@ -60,7 +48,7 @@ def _load(name: str) -> Any:
     from models.db import get_engine
 
     try:
-        with _database():
+        with database_errors():
             return load_campaign(name, engine=get_engine(), renderer=_renderer())
     except CampaignError as exc:
         raise fail(str(exc)) from None
@@ -142,7 +130,7 @@ def plan_cmd(
         the_period = resolve_period(campaign, period=period, now=moment)
     except CampaignError as exc:
         raise fail(str(exc)) from None
-    with _database():
+    with database_errors():
         summary = summarize(get_engine(), campaign=campaign, period=the_period, now=moment)
     data = summary.as_dict()
     if json_out:
@@ -172,7 +160,7 @@ def run_cmd(
     moment = _now(now)
     campaign = _load(name)
     try:
-        with _database():
+        with database_errors():
             result = run_period(
                 get_engine(),
                 campaign=campaign,

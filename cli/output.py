@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -65,3 +67,13 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a clear error on stderr and return the exit to raise."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """A database problem as a one-line error, not a traceback."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise fail(f"database error: {detail} (is it migrated? `homecoming db upgrade`)") from None

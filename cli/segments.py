@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
@@ -11,9 +9,8 @@ from typing import Any
 
 import typer
 from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
 
-from cli.output import console, fail, key_values, print_json, table
+from cli.output import console, database_errors, fail, key_values, print_json, table
 from cli.predict import predict
 from models.db import get_engine
 from models.segments import SegmentSnapshot
@@ -35,16 +32,6 @@ AS_OF = typer.Option(
 JSON = typer.Option(False, "--json", help="Print JSON for scripts")
 
 
-@contextmanager
-def _database() -> Iterator[None]:
-    """A database problem as a one-line error, not a traceback."""
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise fail(f"database error: {detail} (is it migrated? `homecoming db upgrade`)") from None
-
-
 def _kind(name: str) -> str:
     prefix = name.split(":", 1)[0] if ":" in name else ""
     return prefix if prefix in ("rfm", "predicted", "cluster", "lifecycle") else "rule"
@@ -56,7 +43,7 @@ def list_cmd(json_out: bool = JSON) -> None:
     definitions, _ = load_all()
     described = {d.name: d.description for d in definitions}
     s = SegmentSnapshot.__table__.c
-    with _database(), get_engine().connect() as conn:
+    with database_errors(), get_engine().connect() as conn:
         last = select(s.segment, func.max(s.as_of).label("as_of")).group_by(s.segment).subquery()
         rows = conn.execute(
             select(s.segment, s.as_of, s.size, s.entered, s.left)
@@ -92,7 +79,7 @@ def show(
     """Size, who entered and left since the previous refresh, and a profile of the members."""
     definitions, _ = load_all()
     definition = next((d for d in definitions if d.name == name), None)
-    with _database(), get_engine().connect() as conn:
+    with database_errors(), get_engine().connect() as conn:
         snap = last_snapshot(conn, name)
         if snap is None:
             raise fail(f"no segment {name!r} has been refreshed; see `homecoming segments list`")
@@ -131,7 +118,7 @@ def preview(
         definition = load_candidate(file)
     except DefinitionError as exc:
         raise fail(str(exc)) from None
-    with _database():
+    with database_errors():
         result = run_preview(get_engine(), definition, as_of=as_of.date() if as_of else None)
     data = asdict(result) | {"description": definition.description}
     if json_out:
@@ -166,7 +153,7 @@ def validate(json_out: bool = JSON) -> None:
 def refresh_cmd(as_of: datetime | None = AS_OF, json_out: bool = JSON) -> None:
     """Recompute features, RFM, predictions, clusters and rule segments; snapshot membership."""
     day = as_of.date() if as_of else date.today()
-    with _database():
+    with database_errors():
         result = run_refresh(get_engine(), as_of=day)
     if json_out:
         print_json(

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import typer
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
-from cli.output import console, fail, print_json, table
+from cli.output import console, database_errors, fail, print_json, table
 
 app = typer.Typer(
     help="Triggered CSAT, NPS and feedback surveys: send what is due, list, results.",
@@ -31,15 +28,6 @@ def parse_time(text: str | None, option: str) -> datetime | None:
             f"{option} {text!r} is not a timestamp; use ISO 8601, e.g. 2026-04-06T09:00:00+00:00"
         ) from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-@contextmanager
-def _database() -> Iterator[None]:
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise fail(f"database error: {detail} (is it migrated? `homecoming db upgrade`)") from None
 
 
 @app.command("send")
@@ -64,7 +52,7 @@ def send(
 
     moment, first = parse_time(now, "--now"), parse_time(since, "--since")
     try:
-        with _database():
+        with database_errors():
             result = send_due_surveys(get_engine(), now=moment, since=first)
     except SurveyError as exc:
         raise fail(str(exc)) from None
@@ -107,7 +95,7 @@ def list_cmd(json_out: bool = JSON) -> None:
     campaigns, errors = triggered_campaigns()
     c = SurveyCheckpoint.__table__.c
     checked: dict[str, Any] = {}
-    with _database(), get_engine().connect() as conn:
+    with database_errors(), get_engine().connect() as conn:
         checked = dict(conn.execute(select(c.campaign, c.checked_until)).all())
     data = [
         {
@@ -141,7 +129,7 @@ def results(json_out: bool = JSON) -> None:
     from campaigns.surveys import survey_results
     from models.db import get_engine
 
-    with _database():
+    with database_errors():
         data = survey_results(get_engine())
     if json_out:
         print_json({"surveys": data})

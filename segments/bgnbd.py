@@ -24,17 +24,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 from segments.errors import PredictionError
+from segments.optimize import minimize_log_params
 
 MIN_CUSTOMERS = 50
 MIN_REPEAT_CUSTOMERS = 10
 # Starting points on the log scale (r, α in rescaled time, a, b); the first usually wins,
 # the others guard against a poor basin.
 STARTS = ((0.0, 0.0, 0.0, 0.0), (-1.0, -1.0, -0.5, 1.0), (1.0, 1.0, 1.0, 2.0))
-LOG_BOUND = 25.0  # parameters stay within e^±25: beyond, the likelihood is flat
 
 
 @dataclass(frozen=True)
@@ -201,23 +200,7 @@ def fit(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BGNBD:
             return 1e300, np.zeros(4)
         return value / n, -grad * params / n  # mean, so tolerances do not depend on n
 
-    best = None
-    for start in STARTS:
-        result = minimize(
-            objective,
-            np.array(start),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=[(-LOG_BOUND, LOG_BOUND)] * 4,
-            options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-7},
-        )
-        converged = bool(result.success) or float(np.max(np.abs(result.jac))) < 1e-5
-        if best is None or (converged, -result.fun) > (best[1], -best[0].fun):
-            best = (result, converged)
-        if converged and start == STARTS[0]:
-            break
-    assert best is not None
-    result, converged = best
+    result, converged = minimize_log_params(objective, STARTS)
     r, alpha, a, b = np.exp(result.x)
     alpha *= scale  # α is a time scale: back to the data's unit
     loglik = float(log_likelihood(np.array([r, alpha, a, b]), x, t_x, T).sum())

@@ -26,14 +26,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import digamma, gammaln
 
 from segments.errors import PredictionError
+from segments.optimize import minimize_log_params
 
 MIN_REPEAT_CUSTOMERS = 20
 STARTS = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (2.0, 0.5, 0.0))
-LOG_BOUND = 25.0
 
 
 @dataclass(frozen=True)
@@ -141,23 +140,7 @@ def fit(x: np.ndarray, m: np.ndarray) -> GammaGamma:
             return 1e300, np.zeros(3)
         return value / n, -_gradient(params, x, ms) * params / n
 
-    best = None
-    for start in STARTS:
-        result = minimize(
-            objective,
-            np.array(start),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=[(-LOG_BOUND, LOG_BOUND)] * 3,
-            options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-7},
-        )
-        converged = bool(result.success) or float(np.max(np.abs(result.jac))) < 1e-5
-        if best is None or (converged, -result.fun) > (best[1], -best[0].fun):
-            best = (result, converged)
-        if converged and start == STARTS[0]:
-            break
-    assert best is not None
-    result, converged = best
+    result, converged = minimize_log_params(objective, STARTS)
     p, q, v = np.exp(result.x)
     v *= scale  # γ carries the money unit
     loglik = float(log_likelihood(np.array([p, q, v]), x, m).sum())

@@ -1,28 +1,40 @@
-"""One robust minimiser for the model fits."""
+"""The minimiser the model fits share: L-BFGS-B on log-parameters from several starts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.optimize import OptimizeResult, minimize
 
+LOG_BOUND = 25.0  # parameters stay within e^±25: beyond, the likelihood is flat
 
-def polish(objective: Callable[[np.ndarray], float], start: np.ndarray) -> OptimizeResult:
-    """Nelder-Mead to find the basin, then L-BFGS-B to polish; the better result wins.
 
-    L-BFGS-B sometimes stops with a line-search warning right at the optimum; the fit has
-    converged when either method reports success.
+def minimize_log_params(
+    objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    starts: Sequence[Sequence[float]],
+) -> tuple[OptimizeResult, bool]:
+    """(the best result, whether it converged) of L-BFGS-B with analytic gradients.
+
+    Tries the starts in order and stops at the first when it converges; otherwise keeps the
+    converged result with the lowest objective. L-BFGS-B sometimes ends with a line-search
+    warning right at the optimum, so a gradient below 1e-5 also counts as converged.
     """
-    simplex = minimize(
-        objective,
-        start,
-        method="Nelder-Mead",
-        options={"maxiter": 20_000, "xatol": 1e-9, "fatol": 1e-9},
-    )
-    gradient = minimize(objective, simplex.x, method="L-BFGS-B")
-    best = gradient if gradient.fun <= simplex.fun else simplex
-    best.success = bool(simplex.success or gradient.success)
-    if not best.success:
-        best.message = f"{simplex.message}; {gradient.message}"
+    best: tuple[OptimizeResult, bool] | None = None
+    for start in starts:
+        result = minimize(
+            objective,
+            np.array(start),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(-LOG_BOUND, LOG_BOUND)] * len(start),
+            options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-7},
+        )
+        converged = bool(result.success) or float(np.max(np.abs(result.jac))) < 1e-5
+        if best is None or (converged, -result.fun) > (best[1], -best[0].fun):
+            best = (result, converged)
+        if converged and start is starts[0]:
+            break
+    if best is None:
+        raise ValueError("no starting point given")
     return best

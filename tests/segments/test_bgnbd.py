@@ -180,6 +180,6 @@ def test_a_fit_that_does_not_converge_says_so(
             x=x0, fun=fun(x0)[0], jac=np.ones(4), success=False, message="ABNORMAL: stuck"
         )
 
-    monkeypatch.setattr(bgnbd, "minimize", stuck)
+    monkeypatch.setattr("segments.optimize.minimize", stuck)
     with pytest.raises(PredictionError, match="did not converge on 2357 customers: ABNORMAL"):
         bgnbd.fit(cdnow.frequency, cdnow.recency, cdnow["T"])

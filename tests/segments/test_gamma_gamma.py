@@ -110,6 +110,6 @@ def test_a_fit_that_does_not_converge_says_so(
             x=x0, fun=fun(x0)[0], jac=np.ones(3), success=False, message="ABNORMAL: stuck"
         )
 
-    monkeypatch.setattr(gamma_gamma, "minimize", stuck)
+    monkeypatch.setattr("segments.optimize.minimize", stuck)
     with pytest.raises(PredictionError, match="did not converge on 946 repeat customers"):
         gamma_gamma.fit(cdnow.x, cdnow.zbar)
