@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import resource
 import time
 from datetime import date
 from pathlib import Path
@@ -45,6 +44,7 @@ from analytics.build import KINDS, build
 from analytics.cohorts import cohort_counts
 from analytics.orders import Window
 from bench.bigstore import Store, load_postgres, load_sqlite, timed
+from bench.memory import peak_mb
 from models import Customer, Interaction, Message, SegmentMember, SurveyAnswer
 from models.db import get_engine, normalize_url
 
@@ -200,10 +200,6 @@ def pandas_cohorts(store: Store) -> tuple[float, dict[int, dict[int, int]]]:
     for (cohort, k), n in table.items():
         out.setdefault(int(cohort), {})[int(k)] = int(n)
     return seconds, out
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def prepare(backend: str, store: Store, pg: str, reuse: bool) -> Engine:

@@ -12,8 +12,8 @@ re-check consent, render with the real templates, hand to the transport and reco
 batches of 500) happens in a process of its own, so its peak memory (``ru_maxrss``) is its
 own. Messages per second count the messages sent over the whole run, planning included.
 
-Against SES, moto runs as a separate server process on a free loopback port; both the
-plain loop (one ``send_email`` per message, raw MIME rendered beforehand, nothing else) and
+Against SES, each side sends to a fresh moto server process on a free loopback port; both
+the plain loop (one ``send_email`` per message, raw MIME rendered beforehand, nothing else) and
 homecoming (the whole pipeline, with its journal) send from one thread.
 """
 
@@ -23,15 +23,18 @@ import argparse
 import json
 import multiprocessing
 import os
-import resource
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bench.memory import peak_mb
 
 DATA = Path(__file__).resolve().parent / ".data"
 ZONES = [
@@ -55,10 +58,6 @@ variants: [{name: a, weight: 50}, {name: b, weight: 50}]
 """
 PERIOD = "2026-W48"
 NOW = datetime(2026, 11, 26, tzinfo=UTC)  # every zone's Monday 10:00 has passed
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def database_url(size: int, pg: str | None) -> str:
@@ -199,7 +198,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """A fresh moto server process on a free loopback port, with a verified sender."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -207,55 +208,57 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).close()
-            return process, url
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("moto did not start")
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("moto did not start")
+        os.environ["AWS_ENDPOINT_URL"] = url
+        import boto3
+
+        boto3.client("sesv2").create_email_identity(EmailIdentity="store@example.com")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def compare_ses(count: int, pg: str | None) -> dict[str, Any]:
-    """homecoming against a plain boto3 loop, both sending ``count`` messages to moto."""
-    process, url = start_moto()
-    try:
-        os.environ.update(
-            AWS_ENDPOINT_URL=url,
-            AWS_REGION="eu-west-1",
-            AWS_DEFAULT_REGION="eu-west-1",
-            AWS_ACCESS_KEY_ID="bench",
-            AWS_SECRET_ACCESS_KEY="bench",
-            HOMECOMING_PUBLIC_URL="https://shop.example.com",
-        )
-        os.environ.pop("AWS_PROFILE", None)
-        import boto3
+    """homecoming against a plain boto3 loop, each sending to a fresh moto server."""
+    os.environ.update(
+        AWS_REGION="eu-west-1",
+        AWS_DEFAULT_REGION="eu-west-1",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        HOMECOMING_PUBLIC_URL="https://shop.example.com",
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    from campaigns.channels.ses import SesTransport, aws_client
+    from campaigns.render import default_renderer
+    from campaigns.run import run_period
+    from models.db import get_engine
+    from models.settings import get_settings
 
-        from campaigns.channels.ses import SesTransport, aws_client
-        from campaigns.render import default_renderer
-        from campaigns.run import run_period
-        from models.db import get_engine
-        from models.settings import get_settings
-
-        get_settings.cache_clear()
-        client = boto3.client("sesv2")
-        client.create_email_identity(EmailIdentity="store@example.com")
-
-        # The plain loop: the same rendered messages, prepared beforehand.
-        renderer = default_renderer()
-        context = {
-            "customer": {"first_name": "Ada", "last_name": "N", "locale": "en"},
-            "links": {
-                "unsubscribe": "https://shop.example.com/unsubscribe/x",
-                "preferences": "https://shop.example.com/preferences/x",
-                "shop": "https://shop.example.com",
-            },
-            "products": [],
-        }
-        raw = renderer.email("newsletter", locale="en", context=context).wire(
-            sender="Homecoming Store <store@example.com>", to="a@example.org"
-        )
+    get_settings.cache_clear()
+    # The plain loop: the same rendered message, prepared beforehand.
+    renderer = default_renderer()
+    context = {
+        "customer": {"first_name": "Ada", "last_name": "N", "locale": "en"},
+        "links": {
+            "unsubscribe": "https://shop.example.com/unsubscribe/x",
+            "preferences": "https://shop.example.com/preferences/x",
+            "shop": "https://shop.example.com",
+        },
+        "products": [],
+    }
+    raw = renderer.email("newsletter", locale="en", context=context).wire(
+        sender="Homecoming Store <store@example.com>", to="a@example.org"
+    )
+    with moto_server():
         plain = aws_client("sesv2")
         started = time.perf_counter()
         for i in range(count):
@@ -266,11 +269,12 @@ def compare_ses(count: int, pg: str | None) -> dict[str, Any]:
             )
         plain_seconds = time.perf_counter() - started
 
-        db = database_url(count, pg)
-        load_store(db, count)
-        os.environ["HOMECOMING_DATABASE_URL"] = db
-        os.environ["HOMECOMING_SEND_JOURNAL_DIR"] = str(DATA / "journal")
-        get_settings.cache_clear()
+    db = database_url(count, pg)
+    load_store(db, count)
+    os.environ["HOMECOMING_DATABASE_URL"] = db
+    os.environ["HOMECOMING_SEND_JOURNAL_DIR"] = str(DATA / "journal")
+    get_settings.cache_clear()
+    with moto_server():
         started = time.perf_counter()
         result = run_period(
             get_engine(db),
@@ -281,17 +285,14 @@ def compare_ses(count: int, pg: str | None) -> dict[str, Any]:
             email_transport=SesTransport.from_settings(get_settings()),
         )
         ours_seconds = time.perf_counter() - started
-        sent = result.send.sent
-        return {
-            "messages_plain": count,
-            "plain_per_second": count / plain_seconds,
-            "messages_homecoming": sent,
-            "homecoming_per_second": sent / ours_seconds,
-            "ratio": (sent / ours_seconds) / (count / plain_seconds),
-        }
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    sent = result.send.sent
+    return {
+        "messages_plain": count,
+        "plain_per_second": count / plain_seconds,
+        "messages_homecoming": sent,
+        "homecoming_per_second": sent / ours_seconds,
+        "ratio": (sent / ours_seconds) / (count / plain_seconds),
+    }
 
 
 def main() -> None:

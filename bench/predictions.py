@@ -13,7 +13,6 @@ and with reuse. PostgreSQL tables are vacuumed after the load, as autovacuum wou
 from __future__ import annotations
 
 import argparse
-import resource
 import tempfile
 import time
 from datetime import date
@@ -25,6 +24,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from bench.bigstore import Store, load_postgres, load_sqlite
+from bench.memory import peak_mb
 from models.db import get_engine
 from segments import bgnbd, clustering, gamma_gamma
 from segments.features import refresh_features
@@ -39,10 +39,6 @@ def timed(label: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     value = fn(*args, **kwargs)
     print(f"  {label}: {time.perf_counter() - started:.2f} s", flush=True)
     return value
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def predictions(engine: Any) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import multiprocessing
-import resource
 import sqlite3
 import time
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from sqlmodel import SQLModel
 
 import models  # noqa: F401  (every table on the metadata)
 from bench.bigstore import CATEGORIES, END, Store
+from bench.memory import peak_mb
 from models.db import get_engine, normalize_url, upgrade
 
 AS_OF = date(2026, 11, 20)
@@ -54,10 +54,6 @@ TAG = hashlib.sha1(
     ).encode()
 ).hexdigest()[:8]
 BULK_TABLES = ("orders", "order_line")
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def products() -> pd.DataFrame:
