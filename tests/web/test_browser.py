@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from campaigns import links
 from models.settings import get_settings
 from models.store import Consent
-from models.surveys import SurveyAnswer
+from models.surveys import ContactPreference, SurveyAnswer
 from tests.web.helpers import customer, message, resolved_ticket, rows
 from web.server import free_port, running
 
@@ -165,3 +165,41 @@ def test_tampered_and_expired_pages(engine: Engine, site: str, page: Any) -> Non
     assert reply.status == 410
     assert page.locator("h1").inner_text() == "Ez a hivatkozás lejárt"  # the customer's language
     assert rows(engine, SurveyAnswer.__table__) == []
+
+
+def test_preferences_from_an_email(engine: Engine, site: str, page: Any, tmp_path: Path) -> None:
+    body = survey_email(engine, tmp_path, locale="de").get_body(preferencelist=("html",))
+    found = [html.unescape(u) for u in re.findall(r'href="([^"]+)"', body.get_content())]
+    (url,) = [u for u in found if "/preferences/" in u]
+    cid = links.verify(url.rsplit("/", 1)[1]).customer_id
+    page.goto(url)
+    assert page.locator('input[name="email"]').is_checked()
+    page.uncheck('input[name="email"]')
+    page.check('input[name="frequency"][value="monthly"]')
+    page.click("#preferences-form button")
+    page.wait_for_selector("#saved")
+    assert email_status(engine, cid) == "unsubscribed"
+    (pref,) = rows(engine, ContactPreference.__table__)
+    assert (pref["customer_id"], pref["frequency"]) == (cid, "monthly")
+    assert not page.locator('input[name="email"]').is_checked()
+
+
+def test_feedback_choice_free_text_and_a_replayed_link(
+    engine: Engine, site: str, page: Any
+) -> None:
+    cid = customer(engine, locale="fr")
+    mid = message(
+        engine, cid, campaign="feedback_after_delivery", kind="feedback", template="feedback_survey"
+    )
+    choice = links.feedback_url(message_id=mid, customer_id=cid, choice="late")
+    for _ in range(2):  # a replayed link (a second click, a mail scanner) records nothing new
+        assert page.goto(choice).status == 200
+        (answer,) = rows(engine, SurveyAnswer.__table__)
+        assert (answer["choice"], answer["comment"]) == ("late", None)
+    page.goto(links.feedback_page_url(message_id=mid, customer_id=cid))
+    page.fill("#comment", "Le colis est arrivé avec deux jours de retard.")
+    page.click("#comment-form button")
+    page.wait_for_selector("#comment-saved")
+    (answer,) = rows(engine, SurveyAnswer.__table__)
+    assert answer["choice"] == "late"
+    assert answer["comment"] == "Le colis est arrivé avec deux jours de retard."
