@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from analytics.build import build_all
 from analytics.render import to_html
-from campaigns.run import run_period
+from campaigns.run import load_campaign, resolve_period, run_period
 from campaigns.surveys import send_due_surveys, survey_results
 from flows.ingest import publish_summaries
 from ingest.run import ingest_file
@@ -133,10 +133,12 @@ def send_campaigns(ctx: DemoContext) -> None:
     for monday in ctx.weeks:
         now = datetime.combine(monday + timedelta(days=6), clock(23, 0), tzinfo=UTC)
         for name in CAMPAIGNS:
-            first = run_period(engine, campaign=name, now=now)
-            if any(r["campaign"] == name and r["period"] == first.period for r in runs):
+            campaign = load_campaign(name, engine=engine)
+            period = resolve_period(campaign, period=None, now=now).key
+            if any(r["campaign"] == name and r["period"] == period for r in runs):
                 continue  # a biweekly campaign's week off: its period was run the week before
-            again = run_period(engine, campaign=name, period=first.period, now=now)
+            first = run_period(engine, campaign=campaign, period=period, now=now)
+            again = run_period(engine, campaign=campaign, period=period, now=now)
             runs.append(
                 {
                     "campaign": name,
