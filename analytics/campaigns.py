@@ -11,14 +11,13 @@ from analytics.localtime import shift_days
 from analytics.orders import DEFINITION, ORD, Window, counted
 from analytics.report import Report, Table
 from analytics.stats import compare, welch
-from models.campaigns import Message
+from models.campaigns import SURVEY_KINDS, Message
 from models.store import Interaction, Order
 
 M = Message.__table__.c
 I = Interaction.__table__.c  # noqa: E741
 ENGAGEMENT = ("delivered", "bounced", "complained", "opened", "clicked", "unsubscribed")
 DEFAULT_WINDOW = 7
-SURVEY_KINDS = ("csat_survey", "nps_survey", "feedback_survey")
 TEXT = (
     "Campaign effect: for each campaign period, the customers it was sent to (ledger status "
     "sent) against its hold-out (status held_out), which was chosen by a stable hash and sent "

@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from models.campaigns import SURVEY_KINDS
 from models.settings import get_settings
 from segments.rules import DefinitionError
 
@@ -58,7 +59,6 @@ MARKETING_KINDS = (
     "review_request",
     "promotion",
 )
-SURVEY_KINDS = ("csat_survey", "nps_survey", "feedback_survey")
 SERVICE_KINDS = ("service_recovery",)
 KINDS = MARKETING_KINDS + SURVEY_KINDS + SERVICE_KINDS
 # Kinds that sell: not sent to someone with an open support ticket.

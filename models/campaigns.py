@@ -20,6 +20,11 @@ class MessageStatus(StrEnum):
     failed = "failed"
 
 
+# Ledger kinds of the messages that ask for an answer (campaigns send them, web records the
+# answers, analytics leaves them out of uplift).
+SURVEY_KINDS = ("csat_survey", "nps_survey", "feedback_survey")
+
+
 class Message(SQLModel, table=True):
     """A ledger row. Its unique key is what makes sending exactly-once."""
 

@@ -17,12 +17,11 @@ from sqlalchemy import Engine, exists, select
 
 from campaigns import links
 from campaigns.links import Action
-from models.campaigns import Message
+from models.campaigns import SURVEY_KINDS, Message
 from models.store import ShipmentEvent, SupportTicket
 from models.surveys import SurveyAnswer
 
 M = Message.__table__
-SURVEY_KINDS = ("csat_survey", "nps_survey", "feedback_survey")
 HAPPY = {"csat": [1, 1, 2, 6, 10], "nps": [1, 1, 1, 1, 1, 2, 3, 5, 8, 10, 9]}
 UNHAPPY = {"csat": [6, 6, 4, 2, 1], "nps": [3, 3, 4, 4, 4, 3, 2, 2, 1, 1, 1]}
 COMMENTS = {

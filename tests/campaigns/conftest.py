@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert
 
-from campaigns.definitions import Campaign, parse_campaign
+from campaigns.definitions import MARKETING_KINDS, Campaign, parse_campaign
 from models.campaigns import Message
 from models.segments import SegmentMember, SegmentSnapshot
 from models.settings import get_settings
@@ -67,14 +67,7 @@ class FakeRenderer:
     A customer whose first name is ``Broken`` cannot be rendered.
     """
 
-    KINDS = (
-        "newsletter",
-        "winback",
-        "replenishment",
-        "cross_sell",
-        "review_request",
-        "promotion",
-    )
+    KINDS = MARKETING_KINDS
 
     def names(self) -> list[str]:
         return list(self.KINDS)

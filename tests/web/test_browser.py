@@ -20,19 +20,12 @@ from campaigns import links
 from models.settings import get_settings
 from models.store import Consent
 from models.surveys import ContactPreference, SurveyAnswer
+from templates.preview import CHROMIUM as PREVIEW_CHROMIUM
+from templates.preview import CHROMIUM_ARGS
 from tests.web.helpers import customer, message, resolved_ticket, rows
 from web.server import free_port, running
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+CHROMIUM = str(PREVIEW_CHROMIUM)
 
 pytestmark = [
     pytest.mark.browser,
@@ -48,7 +41,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
 
