@@ -66,6 +66,11 @@ class OutboxTransport:
         return Delivery(f"outbox:{item.ledger_id}")
 
     def lookup(self, ledger_ids: list[int]) -> dict[int, str]:
+        """Which rows caught mid-send are in the outbox. Their sender is gone, so a
+        temporary file it left (killed between writing and linking) is removed."""
+        for i in ledger_ids:
+            for leftover in self.directory.glob(f".{i}.*.tmp"):
+                leftover.unlink(missing_ok=True)
         return {i: f"outbox:{i}" for i in ledger_ids if self.path(i).exists()}
 
     def close(self) -> None:

@@ -113,8 +113,12 @@ def test_the_outbox_itself_proves_what_was_sent(engine: Engine, tmp_path: Path) 
                 email=renderer.email("newsletter", locale="en", context=context),
             )
         )
+    # ... and was killed while writing the third: a temporary file, never linked.
+    leftover = outbox.directory / f".{claimed[2]}.0123abcd.tmp"
+    leftover.write_bytes(b"Subject: half a message")
     report = reconcile(engine, campaign="news", period="2026-W48", transport=outbox, now=LATER)
     assert (report.confirmed_sent, report.resent, report.uncertain) == (2, 2, 0)
+    assert not leftover.exists()
     result = run_period(
         engine,
         campaign=campaign(NEWS),
