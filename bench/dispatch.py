@@ -55,6 +55,9 @@ segments: [bench]
 cadence: {every: weekly, day: monday, hour: 10, time_zone: Europe/Berlin}
 holdout: 10
 variants: [{name: a, weight: 50}, {name: b, weight: 50}]
+# One run late in the week sends every zone: the send-time rules are checked, none refuses.
+max_lateness: 7d
+quiet_hours: {start: 0, end: 0}
 """
 PERIOD = "2026-W48"
 NOW = datetime(2026, 11, 26, tzinfo=UTC)  # every zone's Monday 10:00 has passed

@@ -1,8 +1,10 @@
 """Cadences: when a campaign's periods start, their keys, and the Prefect schedule for them.
 
 Weekly and monthly cadences are cron expressions and biweekly ones an RRULE with a DTSTART
-(an RRULE without one is anchored at 2020-01-01 by Prefect), all in the cadence's time zone,
-so Prefect's scheduler and these functions agree on every run. A period runs from one
+(an RRULE without one is anchored at 2020-01-01 by Prefect), all in the cadence's time zone.
+:func:`prefect_schedule` is the deployment's schedule, and every occurrence here comes from
+the Prefect server's own schedule code applied to that same schedule, so a period starts
+exactly when Prefect runs it, also in DST gaps and overlaps. A period runs from one
 occurrence to the next; its key is the ISO week (``2026-W48``, weekly and biweekly), the
 month (``2026-11``) or the occurrence's local date (cron and rrule).
 """
@@ -13,17 +15,29 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from campaigns.definitions import WEEKDAYS, Cadence, Campaign
 
+if TYPE_CHECKING:
+    from prefect.schedules import Schedule
+    from prefect.server.schemas.schedules import CronSchedule, RRuleSchedule
+
 WEEK_KEY = re.compile(r"^(\d{4})-W(\d{2})$")
 MONTH_KEY = re.compile(r"^(\d{4})-(\d{2})$")
 DAY_KEY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+TIME_KEY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$")
 RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-# How far back to look for the occurrence at or before a moment (a monthly cadence with an
-# rrule may skip months; a year covers every cadence a campaign can sensibly have).
+# How far back to look for the occurrence at or before a moment (a monthly rrule may skip
+# months; a year covers every cadence a campaign can sensibly have).
 LOOKBACK = timedelta(days=400)
+# Occurrences are generated and cached a UTC week at a time, counted from this Monday.
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+WEEK = timedelta(days=7)
+# Prefect's scheduler returns at most this many dates per call (MAX_ITERATIONS).
+BATCH = 1000
 
 
 class PeriodError(ValueError):
@@ -56,79 +70,133 @@ def schedule(cadence: Cadence) -> tuple[str, str]:
     return cadence.every, cadence.expression
 
 
-def _rrule(text: str, zone: ZoneInfo):  # type: ignore[no-untyped-def]
-    """The rule with its naive DTSTART placed in ``zone`` (as Prefect's scheduler does)."""
-    from dateutil.rrule import rrulestr
+def prefect_schedule(cadence: Cadence) -> Schedule:
+    """The deployment's schedule: a Prefect ``Cron`` or ``RRule`` in the cadence's zone.
 
-    lines = text.splitlines()
-    start_line = next(ln for ln in lines if ln.upper().startswith("DTSTART"))
-    rest = "\n".join(ln for ln in lines if ln is not start_line)
-    start = datetime.strptime(start_line.split(":", 1)[1].strip(), "%Y%m%dT%H%M%S")
-    return rrulestr(rest, dtstart=start.replace(tzinfo=zone))
+    Periods are computed from this same object, so the deployment must be built with it.
+    """
+    from prefect.schedules import Cron, RRule
+
+    kind, text = schedule(cadence)
+    if kind == "cron":
+        return Cron(text, timezone=cadence.time_zone)
+    return RRule(text, timezone=cadence.time_zone)
 
 
-def _normal(moment: datetime, zone: ZoneInfo) -> datetime:
-    """A wall-clock time that may fall into a DST gap, as the instant it really is."""
-    return moment.astimezone(UTC).astimezone(zone)
+@lru_cache(maxsize=512)
+def _server_schedule(cadence: Cadence) -> CronSchedule | RRuleSchedule:
+    """The schedule as the Prefect server stores it, through the same client and API schemas
+    a deployment's schedule passes (which may add a DTSTART to an RRULE)."""
+    from prefect.client.schemas.actions import DeploymentScheduleCreate
+    from prefect.server.schemas.actions import DeploymentScheduleCreate as ServerCreate
+
+    sent = DeploymentScheduleCreate.from_schedule(prefect_schedule(cadence))
+    received = ServerCreate.model_validate(sent.model_dump(mode="json"))
+    return received.schedule  # type: ignore[return-value]
+
+
+def rrule_of(text: str, time_zone: str) -> Any:
+    """The dateutil rule (or rule set) Prefect's scheduler expands for an RRULE text in a zone;
+    dateutil's ``ValueError`` for text it cannot parse."""
+    from prefect.server.schemas.schedules import RRuleSchedule
+
+    return RRuleSchedule.model_construct(rrule=text, timezone=time_zone).to_rrule()
+
+
+def _instant(moment: datetime) -> datetime:
+    """``moment`` as a plain UTC datetime: aware datetimes in one zone compare by wall time,
+    which repeats, and Prefect's datetime subclass does its own arithmetic."""
+    utc = moment.astimezone(UTC)
+    return datetime.combine(utc.date(), utc.time(), UTC)
+
+
+def _dates(cadence: Cadence, start: datetime, end: datetime | None = None) -> Iterator[datetime]:
+    """Occurrences from ``start`` to ``end`` (both included), aware in the cadence's zone.
+
+    These are the dates the server's scheduler creates runs for: the same generator it
+    calls, resumed from the last date while a call comes near its limit of dates (one that
+    yields far fewer has reached ``end`` or the schedule's last date).
+    """
+    plan = _server_schedule(cadence)
+    zone = ZoneInfo(cadence.time_zone)
+    last: datetime | None = None
+    while True:
+        count = 0
+        for found in plan._get_dates_generator(n=BATCH, start=last or start, end=end):
+            count += 1
+            moment = datetime.fromtimestamp(found.timestamp(), zone)
+            if last is None or _instant(moment) > _instant(last):
+                last = moment
+                yield moment
+        if count < BATCH // 2:
+            return
+
+
+def _week(moment: datetime) -> int:
+    return (_instant(moment) - EPOCH) // WEEK
+
+
+@lru_cache(maxsize=4096)
+def _occurrences_in_week(cadence: Cadence, week: int) -> tuple[datetime, ...]:
+    """One UTC week's occurrences, cached: periods are looked up many times over."""
+    start = EPOCH + week * WEEK
+    return tuple(_dates(cadence, start, end=start + WEEK - timedelta(microseconds=1)))
+
+
+@lru_cache(maxsize=4096)
+def _next_week(cadence: Cadence, week: int) -> int | None:
+    """The first week after ``week`` with an occurrence; None once the schedule has ended."""
+    found = next(_dates(cadence, EPOCH + (week + 1) * WEEK), None)
+    return None if found is None else _week(found)
 
 
 def occurrences(
     cadence: Cadence, *, after: datetime, inclusive: bool = False
 ) -> Iterator[datetime]:
     """Occurrences at (``inclusive``) or after ``after``, aware in the cadence's zone."""
-    zone = ZoneInfo(cadence.time_zone)
-    kind, text = schedule(cadence)
-    start = after.astimezone(zone)
-    if kind == "cron":
-        from cronsim import CronSim
-
-        base = start - timedelta(seconds=1) if inclusive else start
-        for moment in CronSim(text, base.replace(microsecond=0)):
-            moment = _normal(moment, zone)
-            if moment > start or (inclusive and moment == start):
+    at = _instant(after)
+    week: int | None = _week(at)
+    while week is not None:
+        for moment in _occurrences_in_week(cadence, week):
+            if _instant(moment) > at or (inclusive and _instant(moment) == at):
                 yield moment
-        return
-    rule = _rrule(text, zone)
-    moment = rule.after(start, inc=inclusive)
-    while moment is not None:
-        yield _normal(moment, zone)
-        moment = rule.after(moment, inc=False)
+        week = _next_week(cadence, week)
 
 
 def occurrence_at_or_before(cadence: Cadence, moment: datetime) -> datetime | None:
-    zone = ZoneInfo(cadence.time_zone)
-    kind, text = schedule(cadence)
-    at = moment.astimezone(zone)
-    if kind == "cron":
-        from cronsim import CronSim
-
-        for found in CronSim(
-            text, (at + timedelta(seconds=1)).replace(microsecond=0), reverse=True
-        ):
-            found = _normal(found, zone)
-            if found <= at:
-                return found
-            if found < at - LOOKBACK:
-                return None
-        return None
-    found = _rrule(text, zone).before(at, inc=True)
-    return _normal(found, zone) if found is not None else None
+    """The last occurrence at or before ``moment``, a week at a time back to LOOKBACK."""
+    at = _instant(moment)
+    for week in range(_week(at), _week(at - LOOKBACK) - 1, -1):
+        earlier = [m for m in _occurrences_in_week(cadence, week) if _instant(m) <= at]
+        if earlier:
+            return earlier[-1]
+    return None
 
 
-def period_key(cadence: Cadence, local: datetime) -> str:
+def period_key(cadence: Cadence, local: datetime, *, shares_day: bool = False) -> str:
+    """The ISO week, the month, or for cron and rrule cadences the local date (with the time,
+    ``2026-11-23T14:00``, when the cadence runs more than once that day)."""
     if cadence.every in ("weekly", "biweekly"):
         iso = local.isocalendar()
         return f"{iso.year}-W{iso.week:02d}"
     if cadence.every == "monthly":
         return f"{local.year}-{local.month:02d}"
-    return local.date().isoformat()
+    return f"{local:%Y-%m-%dT%H:%M}" if shares_day else local.date().isoformat()
 
 
 def _period(campaign: Campaign, local: datetime) -> Period:
-    assert campaign.cadence is not None
-    following = next(occurrences(campaign.cadence, after=local))
+    cadence = _require_cadence(campaign)
+    following = next(occurrences(cadence, after=local))
+    shares_day = False
+    if cadence.every in ("cron", "rrule"):
+        zone = ZoneInfo(cadence.time_zone)
+        before = occurrence_at_or_before(cadence, local - timedelta(seconds=1))
+        shares_day = local.date() in {
+            following.astimezone(zone).date(),
+            before.astimezone(zone).date() if before else None,
+        }
     return Period(
-        key=period_key(campaign.cadence, local),
+        key=period_key(cadence, local, shares_day=shares_day),
         starts_at=local.astimezone(UTC),
         ends_at=following.astimezone(UTC),
         local_start=local,
@@ -165,7 +233,7 @@ def period_at(campaign: Campaign, moment: datetime) -> Period:
     return _period(campaign, local)
 
 
-def _key_start(cadence: Cadence, key: str) -> date:
+def _key_start(cadence: Cadence, key: str) -> date | datetime:
     if match := WEEK_KEY.match(key):
         if cadence.every not in ("weekly", "biweekly"):
             raise PeriodError(f"{key!r} is a week; this cadence is {cadence.every}")
@@ -180,6 +248,14 @@ def _key_start(cadence: Cadence, key: str) -> date:
             return date(int(match[1]), int(match[2]), 1)
         except ValueError:
             raise PeriodError(f"{key!r} is not a month") from None
+    if match := TIME_KEY.match(key):
+        if cadence.every not in ("cron", "rrule"):
+            raise PeriodError(f"{key!r} is a time of day; this cadence is {cadence.every}")
+        year, month, day, hour, minute = (int(part) for part in match.groups())
+        try:
+            return datetime(year, month, day, hour, minute)
+        except ValueError:
+            raise PeriodError(f"{key!r} is not a date and time") from None
     if DAY_KEY.match(key):
         if cadence.every not in ("cron", "rrule"):
             raise PeriodError(f"{key!r} is a day; this cadence is {cadence.every}")
@@ -198,17 +274,18 @@ def period_from_key(campaign: Campaign, key: str) -> Period:
     """The period a key names; a biweekly off-week or a day without a run is an error."""
     cadence = _require_cadence(campaign)
     zone = ZoneInfo(cadence.time_zone)
-    day = _key_start(cadence, key)
-    local = next(
-        occurrences(cadence, after=datetime.combine(day, time(0), zone), inclusive=True), None
-    )
-    if local is None or period_key(cadence, local) != key:
+    start = _key_start(cadence, key)
+    if not isinstance(start, datetime):
+        start = datetime.combine(start, time(0))
+    local = next(occurrences(cadence, after=start.replace(tzinfo=zone), inclusive=True), None)
+    found = _period(campaign, local) if local is not None else None
+    if found is None or found.key != key:
         raise PeriodError(f"{campaign.name} does not run in period {key!r} ({cadence.every})")
-    if not campaign.active_on(local.date()):
+    if not campaign.active_on(found.local_start.date()):
         raise PeriodError(
             f"{campaign.name} is not active in {key} (start {campaign.start}, end {campaign.end})"
         )
-    return _period(campaign, local)
+    return found
 
 
 def next_runs(campaign: Campaign, *, after: datetime, count: int = 1) -> list[datetime]:

@@ -87,6 +87,11 @@ def preference_caps(kind: str, frequency: str | None) -> Caps | None:
     return Caps(count, days, 0)
 
 
+def too_close(existing: Iterable[datetime], moment: datetime, caps: Caps) -> bool:
+    """Would a message at ``moment`` come closer than ``min_gap_hours`` to an existing one?"""
+    return bool(caps.gap) and any(abs(t - moment) < caps.gap for t in existing)
+
+
 def violates(existing: Iterable[datetime], moment: datetime, caps: Caps) -> bool:
     """Would one more message at ``moment`` break ``caps``, given the ``existing`` times?
 
@@ -96,7 +101,7 @@ def violates(existing: Iterable[datetime], moment: datetime, caps: Caps) -> bool
     if caps.count <= 0:
         return True
     near = sorted(t for t in existing if moment - caps.reach < t < moment + caps.reach)
-    if caps.gap and any(abs(t - moment) < caps.gap for t in near):
+    if too_close(near, moment, caps):
         return True
     window = caps.window
     for start in [t for t in near if moment - window < t <= moment] + [moment]:
@@ -110,3 +115,9 @@ def violates_all(
     existing: Sequence[datetime], moment: datetime, caps: Sequence[Caps | None]
 ) -> bool:
     return any(c is not None and violates(existing, moment, c) for c in caps)
+
+
+def too_close_any(
+    existing: Sequence[datetime], moment: datetime, caps: Sequence[Caps | None]
+) -> bool:
+    return any(c is not None and too_close(existing, moment, c) for c in caps)

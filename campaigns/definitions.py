@@ -23,6 +23,9 @@
     priority: 50                # higher wins when campaigns compete for the frequency cap
     caps: {count: 2, days: 7, min_gap_hours: 16}
     quiet_hours: {start: 21, end: 8}
+    max_lateness: 6             # hours (or 90m, 2d) a message may still go out after its send
+                                # time; later it is skipped as too_late (default 6; surveys:
+                                # their survey.max_age)
     context: {discount: {code: AUTUMN10, percent: 10, expires: 2026-11-30}}
 
 A triggered campaign (surveys) has ``trigger: {after: delivered, delay: 3d}`` instead of a
@@ -37,7 +40,7 @@ import difflib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -90,9 +93,12 @@ KEYS = (
     "priority",
     "caps",
     "quiet_hours",
+    "max_lateness",
     "context",
     "survey",
 )
+# The longest lateness limit a definition may give: a message a month late is no message.
+MAX_LATENESS = timedelta(days=31)
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,7 @@ class Campaign:
     priority: int
     caps: dict[str, float] = field(default_factory=dict)
     quiet_hours: tuple[int, int] | None = None
+    max_lateness: timedelta | None = None  # None: the default of the campaign's kind
     context: dict[str, Any] = field(default_factory=dict)
     survey: dict[str, Any] = field(default_factory=dict)
     source: str = ""
@@ -316,6 +323,7 @@ def _campaign(doc: _Located, data: dict[str, Any]) -> Campaign:
     variants = _variants(doc, data.get("variants"))
     caps = _caps(doc, data.get("caps"))
     quiet = _quiet(doc, data.get("quiet_hours"))
+    lateness = _lateness(doc, data.get("max_lateness"))
     context = data.get("context", {})
     if not isinstance(context, dict):
         doc.error(("context",), "context must be a mapping of template values, e.g. discount")
@@ -342,6 +350,7 @@ def _campaign(doc: _Located, data: dict[str, Any]) -> Campaign:
         priority=priority,
         caps=caps,
         quiet_hours=quiet,
+        max_lateness=lateness,
         context=context,
         survey=survey,
         source=doc.source,
@@ -487,17 +496,22 @@ def _cadence(doc: _Located, value: Any, start: date | None, default_zone: str) -
 
 
 def _cron(doc: _Located, text: Any, zone_name: str) -> Cadence | None:
-    from cronsim import CronSim, CronSimError
+    """Checked with the cron parser of Prefect's scheduler, which will run it."""
+    from prefect.server.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
 
     path = ("cadence", "cron")
     if not isinstance(text, str) or len(text.split()) != 5:
         doc.error(path, f"cron {text!r} needs five fields: minute hour day month weekday")
         return None
     try:
-        it = CronSim(text, datetime(2024, 1, 1, tzinfo=ZoneInfo(zone_name)))
-        next(it)
-    except (CronSimError, StopIteration, ValueError) as exc:
-        doc.error(path, f"cron {text!r} is not valid or never fires: {exc}")
+        plan = CronSchedule(cron=text, timezone=zone_name)
+        next(plan._get_dates_generator(n=1, start=datetime(2024, 1, 1, tzinfo=UTC)))
+    except ValidationError:
+        doc.error(path, f"cron {text!r} is not valid: e.g. '0 10 * * 1' (Mondays at 10:00)")
+        return None
+    except (StopIteration, ValueError):
+        doc.error(path, f"cron {text!r} never fires: no day matches all its fields")
         return None
     return Cadence(every="cron", time_zone=zone_name, expression=text)
 
@@ -525,10 +539,10 @@ def _rrule(
     if "TZID" in full.upper() or full.upper().rstrip().endswith("Z"):
         doc.error(path, "give the zone as cadence.time_zone, not inside the rrule")
         return None
-    from campaigns.cadence import _rrule as localized
+    from campaigns.cadence import rrule_of
 
     try:
-        rule = localized(full, ZoneInfo(zone_name))
+        rule = rrule_of(full, zone_name)
     except (ValueError, TypeError, StopIteration) as exc:
         doc.error(path, f"rrule is not valid: {exc}")
         return None
@@ -613,6 +627,25 @@ def _quiet(doc: _Located, value: Any) -> tuple[int, int] | None:
         _int(doc, value["start"], ("quiet_hours", "start"), 0, 23, "quiet_hours.start"),
         _int(doc, value["end"], ("quiet_hours", "end"), 0, 23, "quiet_hours.end"),
     )
+
+
+def _lateness(doc: _Located, value: Any) -> timedelta | None:
+    """Hours as a number, or a duration such as 90m, 12h or 2d; more than zero, at most 31d."""
+    if value is None:
+        return None
+    found: timedelta | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        found = timedelta(hours=value)
+    elif isinstance(value, str) and (match := DELAY.match(value.strip().lower())):
+        found = timedelta(seconds=int(match.group(1)) * DELAY_UNITS[match.group(2)])
+    if found is None or not timedelta(0) < found <= MAX_LATENESS:
+        doc.error(
+            ("max_lateness",),
+            "max_lateness is how late a message may still go out: hours (e.g. 6) or a "
+            f"duration (90m, 12h, 2d), more than 0 and at most 31 days; not {value!r}",
+        )
+        return None
+    return found
 
 
 # --- loading and cross-checks -------------------------------------------------------------

@@ -27,11 +27,13 @@ from campaigns.definitions import Campaign
 from models.base import utcnow
 from models.campaigns import Message
 from models.store import Consent, Customer, Device
+from models.surveys import ContactPreference
 
 M = Message.__table__
 C = Customer.__table__
 CONSENT = Consent.__table__
 DEVICE = Device.__table__
+PREFERENCE = ContactPreference.__table__
 
 HOST = socket.gethostname()
 # Claim sessions alive in this process; a 'sending' row of this pid with another token was
@@ -166,6 +168,8 @@ class Recipient:
     platform: str | None
     token: str | None
     endpoint_arn: str | None
+    send_at: datetime | None  # the planned moment (the send-time rules measure lateness from it)
+    frequency: str | None  # the customer's own frequency choice, for the caps
 
 
 def claim(
@@ -205,7 +209,8 @@ def claim(
 def recipients(
     conn: Connection, ids: Sequence[int], *, channel: str | None = None
 ) -> list[Recipient]:
-    """The claimed rows with their customer's current consent, address and push device.
+    """The claimed rows with their customer's current consent, address, push device and
+    frequency choice.
 
     ``channel`` (when every row has the same) leaves out the device lookup for email.
     """
@@ -251,6 +256,8 @@ def recipients(
             DEVICE.c.endpoint_arn,
         ]
         joined = joined.outerjoin(DEVICE, and_(M.c.channel == "push", DEVICE.c.id == latest_device))
+    columns += [M.c.send_at, PREFERENCE.c.frequency]
+    joined = joined.outerjoin(PREFERENCE, PREFERENCE.c.customer_id == M.c.customer_id)
     query = select(*columns).select_from(joined).where(M.c.id.in_(list(ids))).order_by(M.c.id)
     return [Recipient(*r) for r in conn.execute(query)]  # columns in the fields' order
 
@@ -274,26 +281,35 @@ def _update_many(conn: Connection, rows: list[dict[str, Any]], **values: Any) ->
 class BatchResult:
     """What happened to one claimed batch; written by :func:`finish`."""
 
-    sent: list[tuple[int, str, int | None]]  # (ledger id, provider id, device id)
+    # (ledger id, provider id, device id, the moment the provider accepted it)
+    sent: list[tuple[int, str, int | None, datetime]]
     failed: list[tuple[int, str]]  # (ledger id, reason)
     suppressed: list[tuple[int, str]]  # re-checked at send time: (ledger id, reason)
     released: list[int]  # provider never called: back to planned
     uncertain: list[int]  # the provider may have it: left 'sending' for reconciliation
     disabled_devices: list[int]
     endpoints: list[tuple[int, str]]  # (device id, endpoint arn) created while sending
+    # Not allowed yet by the send-time rules: back to planned at (ledger id, moment, reason).
+    deferred: list[tuple[int, datetime, str]]
 
     @classmethod
     def empty(cls) -> BatchResult:
-        return cls([], [], [], [], [], [], [])
+        return cls([], [], [], [], [], [], [], [])
+
+    @property
+    def size(self) -> int:
+        """How many claimed rows this result settles."""
+        parts = (self.sent, self.failed, self.suppressed, self.released, self.uncertain)
+        return sum(map(len, parts)) + len(self.deferred)
 
 
-def finish(conn: Connection, *, claimer: str, result: BatchResult, sent_at: datetime) -> None:
+def finish(conn: Connection, *, claimer: str, result: BatchResult) -> None:
     """Record a batch's results; only rows this claimer still holds are touched."""
     _update_many(
         conn,
         [
-            {"mid": i, "claimer": claimer, "pid": p, "dev": d, "at": sent_at}
-            for i, p, d in result.sent
+            {"mid": i, "claimer": claimer, "pid": p, "dev": d, "at": at}
+            for i, p, d, at in result.sent
         ],
         status="sent",
         sent_at=bindparam("at"),
@@ -319,6 +335,14 @@ def finish(conn: Connection, *, claimer: str, result: BatchResult, sent_at: date
         conn,
         [{"mid": i, "claimer": claimer} for i in result.released],
         status="planned",
+        claimed_by=None,
+        claimed_at=None,
+    )
+    _update_many(
+        conn,
+        [{"mid": i, "claimer": claimer, "at": at} for i, at, _ in result.deferred],
+        status="planned",
+        send_at=bindparam("at"),
         claimed_by=None,
         claimed_at=None,
     )

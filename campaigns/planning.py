@@ -10,15 +10,20 @@ outcome, checked in this order:
 2. consent for the channel: ``no_consent``, ``unsubscribed``, ``bounced``, ``complained``;
 3. an address or an enabled push device: ``no_address``, ``no_device``;
 4. promotional kinds only: an open support ticket, ``open_ticket``;
-5. the frequency cap across every campaign of the channel and cap group, at the customer's
+5. ``campaign_ended``: the send time falls after the campaign's end date;
+6. the frequency cap across every campaign of the channel and cap group, at the customer's
    own send time: ``frequency_cap``; or ``lower_priority`` when only planned messages of
    higher-priority campaigns are in the way. Planned, unsent messages of lower-priority
    campaigns give way: their rows become ``suppressed``/``lower_priority`` when this plan is
    recorded;
-6. ``held_out``: the stable hash of (campaign, customer) falls in the hold-out share. It
+7. ``held_out``: the stable hash of (campaign, customer) falls in the hold-out share. It
    comes last, so the control group is exactly as eligible as the customers sent to; it
    keeps the send time it would have had, where its attribution window starts;
-7. ``planned``, with a variant (another stable hash) and a send time in UTC.
+8. ``planned``, with a variant (another stable hash) and a send time in UTC.
+
+The plan is what a timely run sends. The same caps, quiet hours and gap are checked again
+at the moment of sending (``campaigns.send_rules``); :func:`summarize` reports what those
+checks would do to the rows due at ``now`` (sent, deferred or skipped, by reason).
 
 ``plan(..., record=True)`` evaluates and writes each chunk in one transaction that holds the
 cap lock of the channel, so two campaigns planned at once cannot both take the last slot.
@@ -51,6 +56,7 @@ from campaigns.cadence import Period
 from campaigns.caps import Caps, caps_for, group_kinds, preference_caps, violates_all
 from campaigns.definitions import Campaign
 from campaigns.localtime import send_time, zone
+from campaigns.send_rules import SendRules, campaign_window, quiet_hours_for
 from models.base import UTCDateTime
 from models.campaigns import Message
 from models.settings import get_settings
@@ -72,9 +78,14 @@ REASONS = (
     "no_address",
     "no_device",
     "open_ticket",
+    "campaign_ended",
     "frequency_cap",
     "lower_priority",
     "already_sent_this_period",
+    # Skipped at the moment of sending (campaigns.send_rules).
+    "too_late",
+    "quiet_hours",
+    "min_gap",
 )
 # Ledger statuses that hold a slot of the frequency cap.
 COUNTED = ("planned", "sending", "sent")
@@ -127,6 +138,8 @@ class Outcome:
     send_at: datetime | None = None
     preempts: tuple[int, ...] = ()
     recorded: bool = False  # the ledger already held this customer's row for the period
+    frequency: str | None = None  # the customer's own frequency choice
+    period: str = ""
 
     @property
     def label(self) -> str:
@@ -185,6 +198,10 @@ class PlanSummary:
     preempts: int = 0
     already_recorded: int = 0
     sample: dict[str, list[int]] = field(default_factory=dict)
+    # What the send-time rules would do now to the rows due now.
+    send_now: int = 0
+    deferred: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
 
     def add(self, outcomes: Sequence[Outcome]) -> None:
         for o in outcomes:
@@ -232,6 +249,11 @@ class PlanSummary:
             "already_recorded": self.already_recorded,
             "preempts": self.preempts,
             "due_now": self.due_now,
+            "if_sent_now": {
+                "send": self.send_now,
+                "deferred": dict(sorted(self.deferred.items())),
+                "skipped": dict(sorted(self.skipped.items())),
+            },
             "first_send_at": self.first_send_at.isoformat() if self.first_send_at else None,
             "last_send_at": self.last_send_at.isoformat() if self.last_send_at else None,
             "variants": dict(sorted(self.variants.items())),
@@ -262,7 +284,8 @@ class Evaluator:
         self.now = now
         self.caps: Caps = caps_for(campaign, settings)
         self.kinds = group_kinds(campaign.kind)
-        self.quiet = campaign.quiet_hours or (settings.quiet_hours_start, settings.quiet_hours_end)
+        self.quiet = quiet_hours_for(campaign, settings)
+        self.ends = campaign_window(campaign, settings)[1]
         self.default_zone = settings.default_time_zone
         self._send_at: dict[str, datetime] = {}
 
@@ -374,6 +397,8 @@ class Evaluator:
                 time_zone=row.time_zone,
                 send_at=row.existing_send_at,
                 recorded=True,
+                frequency=row.frequency,
+                period=self.period_key,
             )
         reason = consent_reason(row.consent)
         if reason is None and c.channel == "email" and not row.has_address:
@@ -382,6 +407,8 @@ class Evaluator:
             reason = "no_device"
         if reason is None and row.open_ticket:
             reason = "open_ticket"
+        if reason is None and self.ends is not None and send_at >= self.ends:
+            reason = "campaign_ended"
         preempts: tuple[int, ...] = ()
         if reason is None and history:
             reason, preempts = self._cap(send_at, history, row.frequency)
@@ -403,6 +430,8 @@ class Evaluator:
             time_zone=row.time_zone,
             send_at=send_at,
             preempts=preempts,
+            frequency=row.frequency,
+            period=self.period_key,
         )
 
     def _cap(
@@ -495,10 +524,17 @@ def plan(
 def summarize(
     engine: Engine, *, campaign: Campaign, period: Period, now: datetime, record: bool = False
 ) -> PlanSummary:
-    """The whole plan as counts (a dry run unless ``record``)."""
+    """The whole plan as counts (a dry run unless ``record``), with what the send-time rules
+    would do to the rows due at ``now``."""
     summary = PlanSummary(campaign.name, period.key, period.starts_at, now)
+    rules = SendRules(campaign)
     for chunk in plan(engine, campaign=campaign, period=period, now=now, record=record):
         summary.add(chunk)
+        with engine.connect() as conn:
+            verdict = rules.forecast(conn, chunk, now)
+        summary.send_now += len(verdict.send)
+        summary.deferred.update(reason for _, _, reason in verdict.deferred)
+        summary.skipped.update(reason for _, reason in verdict.skipped)
     return summary
 
 

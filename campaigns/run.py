@@ -2,8 +2,13 @@
 
 ``run_period`` is safe to repeat at any time (a Prefect retry, a second worker, a re-run
 after a crash): rows already in the ledger are kept, rows caught mid-send are reconciled
-first, and only planned rows whose send time has come are sent. A run writes a
-``campaign_run`` row with its counts for operators and reports.
+first, and only planned rows whose send time has come are sent, each one checked again at
+the moment of sending (``campaigns.send_rules``). A run writes a ``campaign_run`` row with
+its counts for operators and reports.
+
+A campaign outside its dates does not run at all: after its end date a run sends nothing
+and says "ended on ..." (instead of picking up the last period), before its start (or
+before its first period has begun) it says "starts on ...". Neither is an error.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from campaigns.ledger import status_counts
 from campaigns.planning import PlanSummary, plan
 from campaigns.reconcile import ReconcileReport, reconcile
 from campaigns.send import SendReport, send_due
+from campaigns.send_rules import campaign_window
 from models.base import utcnow
 from models.campaigns import CampaignRun, Message
 
@@ -47,6 +53,7 @@ class RunResult:
     ledger: dict[str, Any] = field(default_factory=dict)
     next_send_at: datetime | None = None
     run_id: int | None = None
+    inactive: str | None = None  # why the campaign did not run (ended, not started yet)
 
     @property
     def planned(self) -> int:
@@ -67,6 +74,9 @@ class RunResult:
             "suppressed": dict(sorted(self.ledger.get("suppressed", {}).items())),
             "sent": self.send.sent,
             "failed": self.send.failed,
+            "failure_reasons": dict(sorted(self.send.failures.items())),
+            "deferred": dict(sorted(self.send.deferred.items())),
+            "skipped": dict(sorted(self.send.suppressed.items())),
             "already_sent": self.already_sent,
             "pending": self.pending,
             "next_send_at": self.next_send_at.isoformat() if self.next_send_at else None,
@@ -76,6 +86,7 @@ class RunResult:
             "send": self.send.as_dict(),
             "ledger": self.ledger,
             "run_id": self.run_id,
+            "inactive": self.inactive,
         }
 
 
@@ -99,6 +110,37 @@ def load_campaign(name: str, *, engine: Engine | None = None, renderer: Any = No
     if problems:
         raise CampaignError(str(problems[0]))
     return campaign
+
+
+def inactive_reason(campaign: Campaign, now: datetime) -> str | None:
+    """Why ``campaign`` does not run at ``now`` (ended, not started yet), or None."""
+    starts, ends = campaign_window(campaign)
+    if ends is not None and now >= ends:
+        return f"{campaign.name} ended on {campaign.end}"
+    if starts is not None and now < starts:
+        return f"{campaign.name} starts on {campaign.start}"
+    if campaign.start is not None and campaign.cadence is not None:
+        from campaigns.cadence import PeriodError
+
+        try:
+            period_at(campaign, now)
+        except PeriodError:  # after the start date, before its first scheduled run
+            return f"{campaign.name} starts on {campaign.start}; its first period has not begun"
+    return None
+
+
+def inactive_result(campaign: Campaign, now: datetime, reason: str) -> RunResult:
+    """The result of a run that did nothing because the campaign is outside its dates."""
+    return RunResult(
+        campaign=campaign.name,
+        period="",
+        now=now,
+        plan=PlanSummary(campaign.name, "", now, now),
+        reconciled=ReconcileReport(),
+        send=SendReport(),
+        already_sent=0,
+        inactive=reason,
+    )
 
 
 def resolve_period(campaign: Campaign, *, period: str | None, now: datetime) -> Period:
@@ -212,11 +254,13 @@ def run_period(
     journal_dir: Path | None = None,
     send: bool = True,
 ) -> RunResult:
-    """Run one period of one campaign as of ``now`` (default the clock); safe to repeat.
+    """Run one period of one campaign as of ``now`` (default: on the clock); safe to repeat.
 
     Reconciles rows caught mid-send, records every outcome of the period's audience in the
     ledger, then sends the planned rows whose send time has come (unless ``send`` is off).
+    A campaign outside its dates does nothing: the result's ``inactive`` says why.
     """
+    on_clock = now is None
     now = now or utcnow()
     if renderer is None:
         from campaigns.render import default_renderer
@@ -227,6 +271,9 @@ def run_period(
         if isinstance(campaign, Campaign)
         else load_campaign(campaign, engine=engine, renderer=renderer)
     )
+    reason = inactive_reason(definition, now)
+    if reason is not None:
+        return inactive_result(definition, now, reason)
     the_period = resolve_period(definition, period=period, now=now)
     transport = (email_transport if definition.channel == "email" else push_transport) or (
         transport_for(definition.channel)
@@ -245,7 +292,7 @@ def run_period(
             engine,
             campaign=definition.name,
             period=the_period.key,
-            now=now,
+            now=None if on_clock else now,
             transport=transport,
             renderer=renderer,
             definition=definition,
@@ -263,6 +310,8 @@ __all__ = [
     "Prepared",
     "RunResult",
     "conclude",
+    "inactive_reason",
+    "inactive_result",
     "load_campaign",
     "prepare",
     "resolve_period",

@@ -2,10 +2,16 @@
 
 For each batch: one transaction claims it (planned -> sending), re-reads every recipient's
 consent, address and device (a customer who opted out since planning is suppressed now, not
-sent to) and reads the template context. Outside any transaction each message is rendered
-and handed to the transport; non-authoritative transports note each call in the journal
-first and its answer right after. One transaction then records the batch (sent with the
-provider's id, failed with the reason, released, devices disabled) and claims the next.
+sent to) and reads the template context. Outside any transaction, before every few dozen
+messages, the send-time rules (``campaigns.send_rules``: dates, lateness, quiet hours, gap
+and caps) are checked at that moment; then each message is rendered and handed to the
+transport; non-authoritative transports note each call in the journal first and its answer
+right after. One transaction then records the batch (sent with the provider's id and the
+moment it accepted the message, failed with the reason, deferred to a later moment,
+skipped, released, devices disabled) and claims the next.
+
+``now`` None runs on the clock: claims, rules and ``sent_at`` use the time of each step. A
+given ``now`` (back-fills, tests, the demo) stands for every one of those moments.
 
 A crash anywhere leaves at most one batch in ``sending``; ``campaigns.reconcile`` settles it
 before anything is resent. A problem with one recipient (a template that cannot render for
@@ -38,12 +44,17 @@ from campaigns.ledger import (
 )
 from campaigns.planning import consent_reason
 from campaigns.render import CampaignContext, ContextBuilder
+from campaigns.send_rules import SendRules
+from models.base import utcnow
 from models.settings import get_settings
 
 log = logging.getLogger(__name__)
 UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
 # Calls to the throttle are grouped so a shared rate limit costs one request per group.
 THROTTLE_GROUP = 10
+# The send-time rules are checked before every this many messages (one query each time).
+RULES_EVERY = 50
+Clock = Callable[[], datetime]
 
 
 @dataclass
@@ -53,7 +64,8 @@ class SendReport:
     released: int = 0
     uncertain: int = 0
     batches: int = 0
-    suppressed: Counter[str] = field(default_factory=Counter)
+    suppressed: Counter[str] = field(default_factory=Counter)  # skipped at send, by reason
+    deferred: Counter[str] = field(default_factory=Counter)  # moved to a later moment
     failures: Counter[str] = field(default_factory=Counter)
     stopped: str | None = None
 
@@ -63,6 +75,8 @@ class SendReport:
         self.failed += len(result.failed)
         self.released += len(result.released)
         self.uncertain += len(result.uncertain)
+        self.suppressed.update(reason for _, reason in result.suppressed)
+        self.deferred.update(reason for _, _, reason in result.deferred)
         for _, reason in result.failed:
             self.failures[reason.split(":", 1)[0][:60]] += 1
 
@@ -71,12 +85,18 @@ class SendReport:
             "sent": self.sent,
             "failed": self.failed,
             "suppressed_at_send": dict(self.suppressed),
+            "deferred": dict(self.deferred),
             "released": self.released,
             "uncertain": self.uncertain,
             "batches": self.batches,
             "failure_reasons": dict(self.failures),
             "stopped": self.stopped,
         }
+
+
+def fixed_clock(moment: datetime) -> Clock:
+    """A clock that always shows ``moment`` (a run with a given ``now``)."""
+    return lambda: moment
 
 
 def recheck(batch: Sequence[Recipient]) -> tuple[list[Recipient], list[tuple[int, str]]]:
@@ -125,12 +145,18 @@ class Sender:
         context: ContextBuilder,
         throttle: Callable[[int], None] | None = None,
         journal: Journal | None = None,
+        rules: SendRules | None = None,
+        engine: Engine | None = None,
+        clock: Clock = utcnow,
     ) -> None:
         self.transport = transport
         self.renderer = renderer
         self.context = context
         self.throttle = throttle
         self.journal = journal
+        self.rules = rules
+        self.engine = engine
+        self.clock = clock
         self.render_errors = _render_errors()
         self.sender = get_settings().email_from
         self._allowance = 0
@@ -176,14 +202,39 @@ class Sender:
             self._allowance = THROTTLE_GROUP
         self._allowance -= 1
 
+    def allowed(self, part: Sequence[Recipient], result: BatchResult) -> list[Recipient]:
+        """The rows of ``part`` the send-time rules let go now; the others are noted in
+        ``result`` as deferred or skipped."""
+        if self.rules is None or self.engine is None or not part:
+            return list(part)
+        with self.engine.connect() as conn:
+            verdict = self.rules.check(conn, part, self.clock())
+        result.deferred.extend((r.id, at, why) for r, at, why in verdict.deferred)
+        result.suppressed.extend((r.id, why) for r, why in verdict.skipped)
+        return verdict.send
+
     def send_batch(
         self, batch: Sequence[Recipient], contexts: dict[int, dict[str, Any]]
     ) -> tuple[BatchResult, str | None]:
         """Send one claimed batch; the result, and why sending must stop (if it must)."""
         result = BatchResult.empty()
         stop: str | None = None
+        for start in range(0, len(batch), RULES_EVERY):
+            part = batch[start : start + RULES_EVERY]
+            if stop is None:
+                part = self.allowed(part, result)
+            stop = self._send_part(part, contexts, result, stop)
+        return result, stop
+
+    def _send_part(
+        self,
+        part: Sequence[Recipient],
+        contexts: dict[int, dict[str, Any]],
+        result: BatchResult,
+        stop: str | None,
+    ) -> str | None:
         journal = self.journal
-        for r in batch:
+        for r in part:
             if stop is not None:
                 result.released.append(r.id)
                 continue
@@ -229,12 +280,15 @@ class Sender:
                 result.uncertain.append(r.id)
                 stop = f"{type(exc).__name__}"
                 continue
+            accepted_at = self.clock()
             if journal:
                 journal.accepted(r.id, delivery.provider_id)
-            result.sent.append((r.id, delivery.provider_id, r.device_id))
+            result.sent.append((r.id, delivery.provider_id, r.device_id, accepted_at))
+            if self.rules is not None:
+                self.rules.note_sent(r.customer_id, r.id, accepted_at)
             if delivery.endpoint_arn and r.device_id is not None:
                 result.endpoints.append((r.device_id, delivery.endpoint_arn))
-        return result, stop
+        return stop
 
 
 def _claim_batch(
@@ -258,7 +312,7 @@ def _claim_batch(
         if refused:
             gone = BatchResult.empty()
             gone.suppressed.extend(refused)
-            finish(conn, claimer=claimer, result=gone, sent_at=now)
+            finish(conn, claimer=claimer, result=gone)
             report.suppressed.update(reason for _, reason in refused)
         if ok:
             return ok, context(conn, ok)
@@ -269,7 +323,7 @@ def send_due(
     *,
     campaign: str,
     period: str | None,
-    now: datetime,
+    now: datetime | None,
     transport: Transport,
     renderer: Any = None,
     context: ContextBuilder | None = None,
@@ -279,11 +333,13 @@ def send_due(
     throttle: Callable[[int], None] | None = None,
     journal_dir: Path | None = None,
 ) -> SendReport:
-    """Send the planned rows of ``campaign`` (one ``period``, or all with None) due at ``now``.
+    """Send the planned rows of ``campaign`` (one ``period``, or all with None) that are due.
 
-    ``context`` builds the template context of a batch (default: the campaign's, from
-    ``definition``); surveys pass their own with the answer links. ``throttle(n)`` is called
-    before every ``n`` messages (the flow passes a Prefect rate limit).
+    ``now`` None runs on the clock; a given ``now`` stands for every moment of the run.
+    ``definition`` (the campaign) turns on the send-time rules. ``context`` builds the
+    template context of a batch (default: the campaign's, from ``definition``); surveys pass
+    their own with the answer links. ``throttle(n)`` is called before every ``n`` messages
+    (the flow passes a Prefect rate limit).
     """
     settings = get_settings()
     if renderer is None:
@@ -299,39 +355,55 @@ def send_due(
         if transport.authoritative
         else Journal(Path(journal_dir or settings.send_journal_dir), claimer)
     )
+    clock = utcnow if now is None else fixed_clock(now)
     sender = Sender(
-        transport=transport, renderer=renderer, context=context, throttle=throttle, journal=journal
+        transport=transport,
+        renderer=renderer,
+        context=context,
+        throttle=throttle,
+        journal=journal,
+        rules=SendRules(definition, settings) if definition is not None else None,
+        engine=engine,
+        clock=clock,
     )
     report = SendReport()
     common = {
         "campaign": campaign,
         "period": period,
-        "now": now,
         "limit": limit,
         "channel": getattr(definition, "channel", None),
     }
     try:
         with engine.begin() as conn:
             batch, contexts = _claim_batch(
-                conn, claimer=claimer, context=context, report=report, **common
+                conn, claimer=claimer, context=context, report=report, now=clock(), **common
             )
         while batch:
             result, stop = sender.send_batch(batch, contexts)
             report.add(result)
             more = stop is None and (max_batches is None or report.batches < max_batches)
             with engine.begin() as conn:
-                finish(conn, claimer=claimer, result=result, sent_at=now)
+                finish(conn, claimer=claimer, result=result)
                 batch, contexts = (
-                    _claim_batch(conn, claimer=claimer, context=context, report=report, **common)
+                    _claim_batch(
+                        conn,
+                        claimer=claimer,
+                        context=context,
+                        report=report,
+                        now=clock(),
+                        **common,
+                    )
                     if more
                     else ([], {})
                 )
             log.info(
-                "campaign %s: batch of %d sent=%d failed=%d",
+                "campaign %s: batch of %d sent=%d failed=%d deferred=%d skipped=%d",
                 campaign,
-                len(result.sent) + len(result.failed) + len(result.released),
+                result.size,
                 len(result.sent),
                 len(result.failed),
+                len(result.deferred),
+                len(result.suppressed),
             )
             if stop is not None:
                 report.stopped = stop

@@ -11,8 +11,11 @@ missed. Planning is serialised (a lock row, plus the campaigns cap lock), and se
 the campaigns sender, whose claims make overlapping sends safe.
 
 Options in the definition's ``survey:`` mapping: ``lookback`` (default 2d), ``max_age``
-(default 7d: a trigger due longer ago than that is recorded as ``too_late``, not sent) and
-``choices`` (feedback surveys: the one-click answers, keys of the template's catalog).
+(default 7d: a trigger due longer ago than that is recorded as ``too_late``, not sent; it is
+also how late a planned survey may still go out, unless the definition gives
+``max_lateness``) and ``choices`` (feedback surveys: the one-click answers, keys of the
+template's catalog). Sending goes through ``campaigns.send.send_due``, so the send-time rules
+(quiet hours, the survey cap, lateness) hold at the moment each survey goes out.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from campaigns.events import insert_for, insert_new
 from campaigns.links import CHOICE_PATTERN, survey_links
 from campaigns.localtime import after_quiet_hours, zone
 from campaigns.planning import consent_reason, is_held_out, pick_variant
+from campaigns.send_rules import campaign_window, quiet_hours_for
 from models.base import UTCDateTime, utcnow
 from models.campaigns import Message
 from models.settings import get_settings
@@ -97,6 +101,11 @@ def _duration(campaign: Campaign, key: str, default: timedelta) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * DELAY_UNITS[match.group(2)])
 
 
+def max_age(campaign: Campaign) -> timedelta:
+    """How long after it fell due a trigger may still be surveyed."""
+    return _duration(campaign, "max_age", DEFAULT_MAX_AGE)
+
+
 def choices(campaign: Campaign) -> list[str]:
     """The one-click choices of a feedback survey."""
     found = campaign.survey.get("choices", [])
@@ -127,7 +136,7 @@ def triggered_campaigns(
             continue
         try:
             _duration(c, "lookback", DEFAULT_LOOKBACK)
-            _duration(c, "max_age", DEFAULT_MAX_AGE)
+            max_age(c)
             choices(c)
         except SurveyError as exc:
             problems.append(str(exc))
@@ -391,8 +400,8 @@ def plan_triggers(
     assert campaign.trigger is not None
     settings = get_settings()
     lookback = _duration(campaign, "lookback", DEFAULT_LOOKBACK)
-    max_age = _duration(campaign, "max_age", DEFAULT_MAX_AGE)
-    quiet = campaign.quiet_hours or (settings.quiet_hours_start, settings.quiet_hours_end)
+    oldest = max_age(campaign)
+    quiet = quiet_hours_for(campaign, settings)
     caps = caps_for(campaign, settings)
     reach = caps.reach + timedelta(days=31)  # a customer's own frequency may be a month
     delay = campaign.trigger.delay
@@ -400,11 +409,10 @@ def plan_triggers(
     with engine.connect() as conn:
         checked = _checkpoint(conn, campaign.name)
     start = (checked - lookback) if checked else (since or now - lookback)
-    if campaign.start:
-        start = max(start, datetime.combine(campaign.start, datetime.min.time(), now.tzinfo))
-    end = now
-    if campaign.end:
-        end = min(end, datetime.combine(campaign.end, datetime.max.time(), now.tzinfo))
+    starts, ends = campaign_window(campaign, settings)
+    if starts:
+        start = max(start, starts)
+    end = min(now, ends) if ends else now
     cursor = start
     while True:
         stop = min(cursor + SLICE, end)
@@ -423,7 +431,7 @@ def plan_triggers(
                     now=now,
                     caps=caps,
                     reach=reach,
-                    max_age=max_age,
+                    max_age=oldest,
                     quiet=quiet,
                     default_zone=settings.default_time_zone,
                 )
@@ -609,13 +617,16 @@ def send_due_surveys(
     """Plan every due trigger of every triggered campaign, then send what is due.
 
     Safe to run at any time and as often as wanted, also twice at once. ``since`` bounds
-    the first run of a campaign (default: ``now`` minus its look-back). Returns counts per
-    campaign and in total, at least ``{"sent": N}``.
+    the first run of a campaign (default: ``now`` minus its look-back). ``now`` None plans
+    as of the clock and sends on the clock (the send-time rules and ``sent_at`` at each
+    message). ``throttle(n)`` is the shared send rate limit. Returns counts per campaign and
+    in total, at least ``{"sent": N}``.
     """
     from campaigns.channels import transport_for
     from campaigns.reconcile import reconcile
     from campaigns.send import send_due
 
+    on_clock = now is None
     now = now or utcnow()
     errors: list[str] = []
     if campaigns is None:
@@ -650,7 +661,7 @@ def send_due_surveys(
                 engine,
                 campaign=campaign.name,
                 period=None,
-                now=now,
+                now=None if on_clock else now,
                 transport=transport,
                 renderer=renderer,
                 context=SurveyContext(campaign),
@@ -663,6 +674,8 @@ def send_due_surveys(
                 sent=report.sent,
                 failed=report.failed,
                 suppressed_at_send=dict(report.suppressed),
+                deferred=dict(report.deferred),
+                failure_reasons=dict(report.failures),
                 reconciled=settled.settled,
                 stopped=report.stopped,
             )

@@ -24,14 +24,38 @@ NOW = typer.Option(
 )
 
 
-def _now(text: str | None) -> datetime:
+def _now(text: str | None, *, future: bool = True) -> datetime:
+    """``--now`` as an aware time (the clock without it). A run sends real messages, so it
+    refuses a future time (``future=False``); a plan, a dry run, may look ahead."""
     if not text:
         return datetime.now(UTC)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise fail(f"--now {text!r} is not an ISO 8601 time, e.g. 2026-11-23T10:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not future and moment > datetime.now(UTC):
+        raise fail(
+            f"--now {text!r} is in the future: a run sends real messages, so it acts on the "
+            "clock or as of a past time; use `homecoming campaigns plan --now` to look ahead"
+        )
+    return moment
+
+
+def _inactive(name: str, reason: str, json_out: bool) -> None:
+    """A campaign outside its dates: say so; not an error (exit code 0)."""
+    if json_out:
+        print_json({"campaign": name, "inactive": reason})
+    else:
+        console.print(f"{reason}: nothing to do", highlight=False)
+
+
+def _outcomes(when: str, deferred: dict[str, int], skipped: dict[str, int]) -> None:
+    """The send-time rules' outcomes: deferred to a later moment, or skipped, by reason."""
+    rows = [[f"deferred: {k}", v] for k, v in deferred.items()]
+    rows += [[f"skipped: {k}", v] for k, v in skipped.items()]
+    if rows:
+        console.print(table(f"send-time rules ({when})", ["outcome", "messages"], rows))
 
 
 def _renderer() -> Any:
@@ -119,13 +143,20 @@ def plan_cmd(
     now: str | None = NOW,
     json_out: bool = JSON,
 ) -> None:
-    """Dry run: who would get what and when, who not and why. Writes nothing."""
+    """Dry run: who would get what and when, who not and why. Writes nothing.
+
+    ``--now`` may be in the future: the plan then shows what a run at that time would do.
+    """
     from campaigns.planning import summarize
-    from campaigns.run import CampaignError, resolve_period
+    from campaigns.run import CampaignError, inactive_reason, resolve_period
     from models.db import get_engine
 
     moment = _now(now)
     campaign = _load(name)
+    reason = inactive_reason(campaign, moment) if period is None else None
+    if reason is not None:
+        _inactive(name, reason, json_out)
+        return
     try:
         the_period = resolve_period(campaign, period=period, now=moment)
     except CampaignError as exc:
@@ -139,8 +170,10 @@ def plan_cmd(
     head = {k: data[k] for k in ("campaign", "period", "period_starts_at", "audience", "planned")}
     head |= {"held_out": data["held_out"], "due now": data["due_now"]}
     head |= {"first send": data["first_send_at"], "last send": data["last_send_at"]}
+    head["sent if run now"] = data["if_sent_now"]["send"]
     console.print(key_values(f"plan of {name} (dry run)", head))
     console.print(table("suppressed", ["reason", "customers"], data["suppressed"].items()))
+    _outcomes("if run now", data["if_sent_now"]["deferred"], data["if_sent_now"]["skipped"])
     console.print(table("variants", ["variant", "customers"], data["variants"].items()))
     console.print(table("time zones", ["zone", "customers"], list(data["time_zones"].items())[:15]))
 
@@ -153,11 +186,16 @@ def run_cmd(
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Rows per batch"),
     json_out: bool = JSON,
 ) -> None:
-    """Record the period's plan in the ledger and send what is due, exactly once."""
+    """Record the period's plan in the ledger and send what is due, exactly once.
+
+    Without ``--now`` it runs on the clock; ``--now`` (a back-fill) must not be in the future.
+    """
     from campaigns.run import CampaignError, run_period
     from models.db import get_engine
 
-    moment = _now(now)
+    moment = _now(now, future=False) if now else None
+    from flows.throttle import rate_limiter
+
     campaign = _load(name)
     try:
         with database_errors():
@@ -168,12 +206,15 @@ def run_cmd(
                 now=moment,
                 renderer=_renderer(),
                 batch_size=batch_size,
+                throttle=rate_limiter(),
             )
     except (CampaignError, ValueError) as exc:
         raise fail(str(exc)) from None
     data = result.as_dict()
     if json_out:
         print_json(data)
+    elif result.inactive:
+        _inactive(name, result.inactive, json_out)
     else:
         shown = {k: data[k] for k in ("campaign", "period", "planned", "held_out", "sent")}
         shown |= {k: data[k] for k in ("failed", "already_sent", "pending", "next_send_at")}
@@ -183,36 +224,9 @@ def run_cmd(
         )
         console.print(key_values(f"run of {name}", shown))
         console.print(table("suppressed", ["reason", "customers"], data["suppressed"].items()))
+        _outcomes("this run", data["deferred"], data["skipped"])
+        if data["failure_reasons"]:
+            rows = data["failure_reasons"].items()
+            console.print(table("failed by reason", ["reason", "messages"], rows))
     if result.send.stopped:
         raise fail(f"sending stopped: {result.send.stopped} (safe to run again)", code=1)
-
-
-@app.command("sync")
-def sync(
-    work_pool: str | None = typer.Option(
-        None, "--work-pool", help="Run on this work pool's workers (default: `homecoming serve`)"
-    ),
-    json_out: bool = JSON,
-) -> None:
-    """Create or update a Prefect deployment per campaign; pause those whose file is gone."""
-    from campaigns.definitions import load_checked
-    from models.db import get_engine
-
-    campaigns, errors = load_checked(engine=get_engine(), renderer=_renderer())
-    if errors:
-        for error in errors:
-            err_console.print(f"[red]error:[/] {error}", highlight=False)
-        raise fail("fix the definitions above first; nothing was changed")
-    from flows.campaigns import sync_campaigns, upcoming
-
-    result = sync_campaigns(work_pool=work_pool, campaigns=campaigns)
-    nexts = {k: v.isoformat() for k, v in upcoming(campaigns).items()}
-    if json_out:
-        print_json({**result, "next_runs": nexts})
-        return
-    rows = [
-        [n, nexts.get(n, ""), "paused (ended)" if n in result["ended"] else "active"]
-        for n in result["applied"]
-    ]
-    rows += [[n, "", "paused (definition removed)"] for n in result["paused"]]
-    console.print(table("campaign deployments", ["deployment", "next run", "state"], rows))

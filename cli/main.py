@@ -8,10 +8,10 @@ import flows  # noqa: F401  (Prefect defaults before anything imports Prefect)
 from cli import campaigns, db, segments, surveys
 from cli import templates as templates_cli
 from cli.demo import demo
+from cli.deploy import deploy, serve
 from cli.generate import generate
 from cli.ingest import ingest
 from cli.report import report
-from cli.serve import serve
 from cli.web import web
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.add_typer(segments.app, name="segments")
 app.add_typer(surveys.app, name="surveys")
 app.add_typer(campaigns.app, name="campaigns")
 app.add_typer(templates_cli.app, name="templates")
+app.command("deploy")(deploy)
 app.command("serve")(serve)
 app.command("ingest")(ingest)
 app.command("generate")(generate)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 console = Console()
 err_console = Console(stderr=True)
+JSON = typer.Option(False, "--json", help="Print JSON for scripts")
 
 
 def _default(value: Any) -> Any:

@@ -48,12 +48,15 @@ def send(
     and a customer at most once per HOMECOMING_SURVEY_CAP_DAYS.
     """
     from campaigns.surveys import SurveyError, send_due_surveys
+    from flows.throttle import rate_limiter
     from models.db import get_engine
 
     moment, first = parse_time(now, "--now"), parse_time(since, "--since")
     try:
         with database_errors():
-            result = send_due_surveys(get_engine(), now=moment, since=first)
+            result = send_due_surveys(
+                get_engine(), now=moment, since=first, throttle=rate_limiter()
+            )
     except SurveyError as exc:
         raise fail(str(exc)) from None
     if json_out:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -13,9 +12,10 @@ from analytics.build import build_all
 from analytics.html import cell
 from analytics.render import to_html
 from analytics.report import Report
+from flows.naming import timed
 from models.db import get_engine
+from models.settings import get_settings
 
-DEFAULT_OUT = ".homecoming/reports/retention-report.html"
 ARTIFACT_ROWS = 500  # the UI shows tables, not data dumps: the rest is in the HTML and CLI
 
 
@@ -78,7 +78,7 @@ def summary(reports: list[Report], html_path: str) -> str:
     return "\n".join(lines)
 
 
-@flow(name="retention-report")
+@flow(name="retention-report", flow_run_name=timed("retention-report"))
 def retention_report_flow(
     out: str | None = None,
     start: date | None = None,
@@ -88,7 +88,8 @@ def retention_report_flow(
 ) -> str:
     """Compute every report, publish the tables as artifacts, write the HTML; return its path."""
     reports = compute_reports(start, end, window, zone)
-    path = Path(out or DEFAULT_OUT).resolve()
+    reports_dir = get_settings().reports_dir
+    path = reports_dir / (out or "retention-report.html")  # an absolute ``out`` stays as it is
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(to_html(reports), encoding="utf-8")
     publish_artifacts(reports, str(path))

@@ -1,4 +1,4 @@
-"""Campaign flows and deployments: one deployment per campaign, scheduled by its cadence.
+"""The campaign period flow that every campaign deployment runs.
 
 ``campaign_period_flow`` runs one period of one campaign: a task reconciles rows caught
 mid-send and records the plan, then send tasks work through the due rows a few batches at a
@@ -12,91 +12,34 @@ Retrying a failed run from the UI is safe: the ledger makes every step idempoten
 
 from __future__ import annotations
 
-import importlib
-import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import yaml
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NONE
-from prefect.deployments.runner import RunnerDeployment
 
-from campaigns.cadence import next_runs, schedule
 from campaigns.channels import transport_for
-from campaigns.definitions import Campaign, load_all
+from campaigns.definitions import Campaign
 from campaigns.run import (
     CampaignError,
     Prepared,
     RunResult,
     conclude,
+    inactive_reason,
+    inactive_result,
     load_campaign,
     prepare,
     resolve_period,
 )
 from campaigns.send import SendReport, send_due
+from flows.naming import campaign_period
+from flows.throttle import rate_limiter
 from models.base import utcnow
 from models.db import get_engine
-from models.settings import get_settings
 
 FLOW_NAME = "campaign-period"
-ROOT = Path(__file__).resolve().parent.parent
-PREFECT_YAML = ROOT / "prefect.yaml"
 BATCHES_PER_TASK = 10
-log = logging.getLogger(__name__)
-
-
-def _logger() -> Any:
-    try:
-        return get_run_logger()
-    except Exception:
-        return log
-
-
-def rate_limiter(name: str | None = None) -> Callable[[int], None] | None:
-    """A throttle over the Prefect global concurrency limit named in the settings.
-
-    The limit must have slot decay (``prefect gcl create NAME --limit N
-    --slot-decay-per-second N``); with ``HOMECOMING_SEND_RATE_PER_SECOND`` set it is created
-    or updated here. Without a usable limit sending is not throttled, with a warning.
-    """
-    from prefect.client.orchestration import get_client
-    from prefect.concurrency.sync import rate_limit
-    from prefect.exceptions import ObjectNotFound
-
-    settings = get_settings()
-    name = name or settings.send_rate_limit_name
-    logger = _logger()
-    with get_client(sync_client=True) as client:
-        if settings.send_rate_per_second:
-            rate = settings.send_rate_per_second
-            client.upsert_global_concurrency_limit_by_name(
-                name, limit=rate, slot_decay_per_second=float(rate)
-            )
-        try:
-            limit = client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            logger.warning(
-                "no global concurrency limit %r: sending is not rate limited (create one "
-                "with slot decay, or set HOMECOMING_SEND_RATE_PER_SECOND)",
-                name,
-            )
-            return None
-    if not limit.slot_decay_per_second or not limit.active:
-        logger.warning("limit %r has no slot decay or is inactive: not rate limiting", name)
-        return None
-    size = max(1, int(limit.limit))
-
-    def throttle(count: int) -> None:
-        while count > 0:
-            take = min(count, size)
-            rate_limit(name, occupy=take)
-            count -= take
-
-    return throttle
 
 
 @task(name="reconcile-and-plan", retries=2, retry_delay_seconds=20, cache_policy=NONE)
@@ -114,9 +57,12 @@ def prepare_task(campaign: Campaign, period_key: str, now: datetime) -> Prepared
 
 @task(name="send-batches", retries=2, retry_delay_seconds=20, cache_policy=NONE)
 def send_task(
-    campaign: Campaign, period_key: str, now: datetime, *, batches: int, rate_limited: bool
+    campaign: Campaign, period_key: str, now: datetime | None, *, batches: int, rate_limited: bool
 ) -> SendReport:
-    """Send up to ``batches`` batches of due rows; a retry resumes where the ledger stands."""
+    """Send up to ``batches`` batches of due rows; a retry resumes where the ledger stands.
+
+    ``now`` None sends on the clock (the send-time rules and ``sent_at`` at each message).
+    """
     from campaigns.reconcile import reconcile
 
     transport = transport_for(campaign.channel)
@@ -142,12 +88,15 @@ def _merge(total: SendReport, part: SendReport) -> None:
     total.uncertain += part.uncertain
     total.batches += part.batches
     total.suppressed.update(part.suppressed)
+    total.deferred.update(part.deferred)
     total.failures.update(part.failures)
     total.stopped = part.stopped or total.stopped
 
 
 def artifact_rows(result: RunResult) -> list[dict[str, Any]]:
     """Outcomes by reason, sent, failed and reconciled: counts only, no personal data."""
+    if result.inactive:
+        return [{"outcome": f"not run: {result.inactive}", "count": 0}]
     rows = [
         {"outcome": "planned", "count": result.planned},
         {"outcome": "held_out", "count": result.ledger.get("held_out", 0)},
@@ -160,6 +109,20 @@ def artifact_rows(result: RunResult) -> list[dict[str, Any]]:
     rows += [
         {"outcome": "sent by this run", "count": result.send.sent},
         {"outcome": "failed in this run", "count": result.send.failed},
+    ]
+    rows += [
+        {"outcome": f"failed in this run: {reason}", "count": n}
+        for reason, n in sorted(result.send.failures.items())
+    ]
+    rows += [
+        {"outcome": f"deferred by this run: {reason}", "count": n}
+        for reason, n in sorted(result.send.deferred.items())
+    ]
+    rows += [
+        {"outcome": f"skipped by this run: {reason}", "count": n}
+        for reason, n in sorted(result.send.suppressed.items())
+    ]
+    rows += [
         {"outcome": "already sent before this run", "count": result.already_sent},
         {"outcome": "pending (later local send time)", "count": result.pending},
         {"outcome": "reconciled: confirmed sent", "count": rec.confirmed_sent},
@@ -197,23 +160,35 @@ def _follow_up(result: RunResult, logger: Any) -> str | None:
     return str(follow.id)
 
 
-@flow(name=FLOW_NAME)
+@flow(name=FLOW_NAME, flow_run_name=campaign_period)
 def campaign_period_flow(
     campaign: str, period: str | None = None, now: str | None = None
 ) -> dict[str, Any]:
     """Run one period of one campaign (default: the period running now).
 
     ``now`` (ISO 8601) acts as of another time for back-fills and the demo; follow-up
-    waves are scheduled only when running on the clock.
+    waves are scheduled only when running on the clock. A campaign outside its dates
+    completes without doing anything; its result and artifact say why ("ended on ...").
     """
+    from campaigns.render import default_renderer  # looked up per run: tests replace it
+
     logger = get_run_logger()
     moment = datetime.fromisoformat(now) if now else utcnow()
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    from campaigns.render import default_renderer
-
+    key = f"campaign-{campaign}".lower().replace("_", "-")
     try:
         definition = load_campaign(campaign, engine=get_engine(), renderer=default_renderer())
+        reason = inactive_reason(definition, moment)
+        if reason is not None:
+            idle = inactive_result(definition, moment, reason)
+            create_table_artifact(
+                key=key,
+                table=artifact_rows(idle),
+                description=f"Campaign {campaign}: {reason}; nothing was sent.",
+            )
+            logger.info("campaign %s: %s; nothing to do", campaign, reason)
+            return idle.as_dict()
         the_period = resolve_period(definition, period=period, now=moment)
     except CampaignError as exc:
         raise ValueError(str(exc)) from None
@@ -230,14 +205,18 @@ def campaign_period_flow(
     total = SendReport()
     while True:
         part = send_task(
-            definition, the_period.key, moment, batches=BATCHES_PER_TASK, rate_limited=limited
+            definition,
+            the_period.key,
+            None if now is None else moment,
+            batches=BATCHES_PER_TASK,
+            rate_limited=limited,
         )
         _merge(total, part)
         if part.stopped or part.batches < BATCHES_PER_TASK:
             break
     result = conclude(get_engine(), prepared, total)
     create_table_artifact(
-        key=f"campaign-{definition.name}".lower().replace("_", "-"),
+        key=key,
         table=artifact_rows(result),
         description=(
             f"Campaign {definition.name}, period {result.period}, as of {moment.isoformat()}. "
@@ -245,11 +224,13 @@ def campaign_period_flow(
         ),
     )
     logger.info(
-        "campaign %s %s: sent %d, failed %d, already sent %d, pending %d",
+        "campaign %s %s: sent %d, failed %d, deferred %d, skipped %d, already sent %d, pending %d",
         result.campaign,
         result.period,
         result.send.sent,
         result.send.failed,
+        sum(result.send.deferred.values()),
+        sum(result.send.suppressed.values()),
         result.already_sent,
         result.pending,
     )
@@ -259,130 +240,3 @@ def campaign_period_flow(
     if total.stopped:
         raise RuntimeError(f"sending stopped: {total.stopped}; the ledger is safe to retry")
     return summary
-
-
-# --- deployments ---------------------------------------------------------------------------
-
-
-def campaign_deployment(campaign: Campaign, *, now: datetime | None = None) -> RunnerDeployment:
-    """The deployment of one campaign: its cadence as a Cron or RRule schedule in its zone."""
-    from prefect.schedules import Cron, RRule
-
-    assert campaign.cadence is not None
-    kind, text = schedule(campaign.cadence)
-    zone = campaign.cadence.time_zone
-    plan = Cron(text, timezone=zone) if kind == "cron" else RRule(text, timezone=zone)
-    ended = bool(campaign.end and campaign.end < (now or utcnow()).date())
-    return campaign_period_flow.to_deployment(
-        name=campaign.name,
-        schedules=[plan],
-        parameters={"campaign": campaign.name},
-        description=campaign.description or f"{campaign.kind} campaign",
-        tags=["campaign", campaign.kind, campaign.channel],
-        paused=ended,
-    )
-
-
-def _scheduled(campaigns: list[Campaign]) -> list[Campaign]:
-    return [c for c in campaigns if c.cadence is not None]
-
-
-def sync_campaigns(
-    *, work_pool: str | None = None, campaigns: list[Campaign] | None = None
-) -> dict[str, list[str]]:
-    """Create or update one deployment per scheduled campaign; pause those whose file is gone.
-
-    Returns the names ``applied``, ``paused`` (definition removed) and ``ended`` (past the end
-    date, applied paused). Invalid definitions raise before anything changes.
-    """
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, FlowFilter, FlowFilterName
-
-    if campaigns is None:
-        campaigns, errors = load_all()
-        if errors:
-            raise ValueError("; ".join(str(e) for e in errors))
-    wanted = _scheduled(campaigns)
-    applied, ended = [], []
-    for campaign in wanted:
-        deployment = campaign_deployment(campaign)
-        deployment.apply(work_pool_name=work_pool)
-        applied.append(campaign.name)
-        if deployment.paused:
-            ended.append(campaign.name)
-    names = {c.name for c in wanted}
-    paused: list[str] = []
-    with get_client(sync_client=True) as client:
-        existing = client.read_deployments(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
-            deployment_filter=DeploymentFilter(),
-        )
-        for deployment in existing:
-            if deployment.name not in names and not deployment.paused:
-                client.pause_deployment(deployment.id)
-                paused.append(deployment.name)
-    return {"applied": applied, "paused": sorted(paused), "ended": ended}
-
-
-def static_deployments(path: Path = PREFECT_YAML) -> tuple[list[RunnerDeployment], list[str]]:
-    """The deployments of ``prefect.yaml`` (refresh-segments, retention-report, ...) for
-    ``serve``; a flow that cannot be imported is skipped with a warning."""
-    from prefect.schedules import Cron, Interval, RRule
-
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
-    found: list[RunnerDeployment] = []
-    warnings: list[str] = []
-    for spec in (data or {}).get("deployments") or []:
-        name = spec.get("name", "?")
-        entry = str(spec.get("entrypoint", ""))
-        file_part, _, attribute = entry.partition(":")
-        module = file_part.removesuffix(".py").replace("/", ".")
-        try:
-            target = getattr(importlib.import_module(module), attribute)
-        except Exception as exc:
-            warnings.append(f"skipped {name}: cannot import {entry} ({type(exc).__name__}: {exc})")
-            continue
-        schedules = []
-        for s in spec.get("schedules") or []:
-            zone = s.get("timezone")
-            if "cron" in s:
-                schedules.append(Cron(s["cron"], timezone=zone))
-            elif "rrule" in s:
-                schedules.append(RRule(s["rrule"], timezone=zone))
-            elif "interval" in s:
-                schedules.append(Interval(timedelta(seconds=float(s["interval"])), timezone=zone))
-        found.append(
-            target.to_deployment(
-                name=name,
-                description=spec.get("description"),
-                schedules=schedules,
-                parameters=spec.get("parameters") or {},
-            )
-        )
-    return found, warnings
-
-
-def serve_all(*, limit: int | None = None) -> None:
-    """Serve every campaign deployment and the static ones in this one process."""
-    campaigns, errors = load_all()
-    if errors:
-        raise ValueError("; ".join(str(e) for e in errors))
-    from prefect import serve
-
-    sync_campaigns(campaigns=campaigns)
-    deployments = [campaign_deployment(c) for c in _scheduled(campaigns)]
-    static, warnings = static_deployments()
-    for warning in warnings:
-        log.warning(warning)
-    serve(*deployments, *static, pause_on_shutdown=False, limit=limit)
-
-
-def upcoming(campaigns: list[Campaign], *, after: datetime | None = None) -> dict[str, datetime]:
-    """The next run of each scheduled campaign, as these functions and Prefect compute it."""
-    moment = after or utcnow()
-    found = {}
-    for c in _scheduled(campaigns):
-        runs = next_runs(c, after=moment)
-        if runs:
-            found[c.name] = runs[0]
-    return found

@@ -18,11 +18,13 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from analytics.build import build_all
 from analytics.render import to_html
-from campaigns.run import load_campaign, resolve_period, run_period
+from campaigns.cadence import Period
+from campaigns.definitions import Campaign
+from campaigns.run import RunResult, load_campaign, resolve_period, run_period
 from campaigns.surveys import send_due_surveys, survey_results
 from flows.ingest import publish_summaries
 from ingest.run import ingest_file
@@ -39,7 +41,9 @@ KINDS = ("customers", "orders", "interactions", "shipments", "devices")
 # Cadence campaigns of campaigns/definitions/ the demo runs, for its last two full weeks.
 CAMPAIGNS = ("weekly_newsletter", "biweekly_winback", "autumn_promotion")
 WEEKS = 2
-SURVEY_DAYS = 28  # the surveys of this many days before the end, one run a day
+MAX_WAVES = 60  # one a local send time: far more than the world's time zones need
+SURVEY_DAYS = 28  # the surveys of this many days before the end
+SURVEY_EVERY_HOURS = 6
 
 
 @dataclass
@@ -126,32 +130,42 @@ def refresh_segments(ctx: DemoContext) -> None:
 
 
 def send_campaigns(ctx: DemoContext) -> None:
-    """Each campaign week as of its Sunday night, when every local send time has passed,
-    through the file outbox; then the same periods again, which must send nothing."""
+    """Each campaign week through the file outbox, wave by wave as its deployment runs it
+    (at the period's start, then at each next local send time); then the same period again
+    at its last wave, which must send nothing."""
     engine = get_engine()
     runs: list[dict[str, Any]] = []
     for monday in ctx.weeks:
-        now = datetime.combine(monday + timedelta(days=6), clock(23, 0), tzinfo=UTC)
+        sunday_night = datetime.combine(monday + timedelta(days=6), clock(23, 0), tzinfo=UTC)
         for name in CAMPAIGNS:
             campaign = load_campaign(name, engine=engine)
-            period = resolve_period(campaign, period=None, now=now).key
-            if any(r["campaign"] == name and r["period"] == period for r in runs):
+            period = resolve_period(campaign, period=None, now=sunday_night)
+            if any(r["campaign"] == name and r["period"] == period.key for r in runs):
                 continue  # a biweekly campaign's week off: its period was run the week before
-            first = run_period(engine, campaign=campaign, period=period, now=now)
-            again = run_period(engine, campaign=campaign, period=period, now=now)
+            waves, last = _waves(engine, campaign, period)
+            again = run_period(engine, campaign=campaign, period=period.key, now=last.now)
             runs.append(
                 {
                     "campaign": name,
-                    "period": first.period,
-                    "sent": first.send.sent,
-                    "held_out": first.ledger.get("held_out", 0),
-                    "suppressed": sum(first.ledger.get("suppressed", {}).values()),
-                    "failed": first.send.failed,
+                    "period": period.key,
+                    "waves": len(waves),
+                    "sent": sum(w.send.sent for w in waves),
+                    "held_out": last.ledger.get("held_out", 0),
+                    "suppressed": sum(last.ledger.get("suppressed", {}).values()),
+                    "failed": sum(w.send.failed for w in waves),
                     "sent_again": again.send.sent,
                     "already_sent": again.already_sent,
                 }
             )
     ctx.summary["campaigns"] = runs
+
+
+def _waves(engine: Engine, campaign: Campaign, period: Period) -> tuple[list[RunResult], RunResult]:
+    """Runs at the period's start and then at each next send time, as follow-ups would."""
+    waves = [run_period(engine, campaign=campaign, period=period.key, now=period.starts_at)]
+    while (at := waves[-1].next_send_at) and at > waves[-1].now and len(waves) < MAX_WAVES:
+        waves.append(run_period(engine, campaign=campaign, period=period.key, now=at))
+    return waves, waves[-1]
 
 
 def answer_surveys(ctx: DemoContext) -> None:
@@ -163,9 +177,11 @@ def answer_surveys(ctx: DemoContext) -> None:
     get_settings.cache_clear()
     end = datetime.combine(ctx.end, clock(23, 0), tzinfo=UTC)
     sent = 0
-    for days_before in reversed(range(SURVEY_DAYS)):  # the send-surveys deployment, daily
-        now = end - timedelta(days=days_before)
-        sent += send_due_surveys(engine, now=now, since=now - timedelta(days=1))["sent"]
+    # The send-surveys deployment, every few hours, so each zone has runs in its daytime.
+    for hours_before in reversed(range(0, SURVEY_DAYS * 24, SURVEY_EVERY_HOURS)):
+        now = end - timedelta(hours=hours_before)
+        since = now - timedelta(hours=SURVEY_EVERY_HOURS)
+        sent += send_due_surveys(engine, now=now, since=since)["sent"]
     with running(engine, port=port) as base:
         answered = simulate_answers(engine, base_url=base, seed=ctx.seed)
     ctx.summary["surveys"] = {

@@ -6,6 +6,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
 from campaigns.events import sync_queue
+from flows.naming import timed
 from models.db import get_engine
 from models.settings import get_settings
 
@@ -19,7 +20,7 @@ def drain_queue_task(queue_url: str, max_messages: int, batch_size: int) -> dict
     )
 
 
-@flow(name="sync-provider-events")
+@flow(name="sync-provider-events", flow_run_name=timed("sync-provider-events"))
 def sync_provider_events_flow(
     max_messages: int = 10_000, batch_size: int = 100, queue_url: str | None = None
 ) -> dict[str, int]:

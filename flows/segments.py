@@ -8,6 +8,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
+from flows.naming import timed
 from models.db import get_engine
 from segments.refresh import RefreshResult, refresh
 
@@ -18,7 +19,7 @@ def refresh_task(as_of: date) -> RefreshResult:
     return refresh(get_engine(), as_of=as_of)
 
 
-@flow(name="refresh-segments")
+@flow(name="refresh-segments", flow_run_name=timed("refresh-segments"))
 def refresh_segments_flow(as_of: str | None = None) -> dict[str, Any]:
     """Features, RFM, predictions, clusters, rules and the membership snapshot, as of a day."""
     result = refresh_task(date.fromisoformat(as_of) if as_of else date.today())

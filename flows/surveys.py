@@ -9,14 +9,16 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
 from campaigns.surveys import send_due_surveys
+from flows.naming import timed
+from flows.throttle import rate_limiter
 from models.db import get_engine
 
 
 @task(retries=1, retry_delay_seconds=30)
-def send_surveys_task(now: datetime, since: datetime | None) -> dict[str, Any]:
+def send_surveys_task(now: datetime | None, since: datetime | None) -> dict[str, Any]:
     """Safe to retry: triggers are keyed in the ledger and rows caught mid-send are
     reconciled before anything is sent again."""
-    return send_due_surveys(get_engine(), now=now, since=since)
+    return send_due_surveys(get_engine(), now=now, since=since, throttle=rate_limiter())
 
 
 def _time(text: str | None) -> datetime | None:
@@ -26,11 +28,12 @@ def _time(text: str | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-@flow(name="send-surveys")
+@flow(name="send-surveys", flow_run_name=timed("send-surveys"))
 def send_surveys_flow(now: str | None = None, since: str | None = None) -> dict[str, Any]:
     """CSAT after resolved tickets, feedback and review requests after deliveries."""
     logger = get_run_logger()
-    result = send_surveys_task(_time(now) or datetime.now(UTC), _time(since))
+    # Without ``now`` the run is on the clock: each message is checked and stamped when sent.
+    result = send_surveys_task(_time(now), _time(since))
     for error in result["errors"]:
         logger.warning("survey definition skipped: %s", error)
     create_table_artifact(

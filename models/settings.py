@@ -6,12 +6,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-def _default_database_url() -> str:
-    return f"sqlite:///{Path.cwd() / 'homecoming.db'}"
+def _home() -> Path:
+    return Path.cwd()
 
 
 class Settings(BaseSettings):
@@ -21,7 +21,11 @@ class Settings(BaseSettings):
         env_prefix="HOMECOMING_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    database_url: str = Field(default_factory=_default_database_url)
+    # Where everything the product writes lives (database, outbox, journal, reports, the local
+    # Prefect server). Relative paths below are taken from here, never from the folder a
+    # worker happens to run a flow in.
+    home: Path = Field(default_factory=_home)
+    database_url: str = ""
     secret_key: SecretStr = SecretStr("change-me-homecoming-development-key")
     # Older keys still accepted when verifying links, so a key can be rotated.
     previous_secret_keys: list[SecretStr] = Field(default_factory=list)
@@ -37,6 +41,7 @@ class Settings(BaseSettings):
     email_transport: Literal["outbox", "ses", "null"] = "outbox"
     push_transport: Literal["outbox", "sns", "null"] = "outbox"
     outbox_dir: Path = Path("outbox")
+    reports_dir: Path = Path(".homecoming/reports")
     email_from: str = "Homecoming Store <store@example.com>"
     ses_configuration_set: str | None = None
     send_rate_limit_name: str = "homecoming-send-rate"
@@ -61,6 +66,10 @@ class Settings(BaseSettings):
     quiet_hours_start: int = 21
     quiet_hours_end: int = 8
 
+    # How often the send-surveys and sync-provider-events deployments run.
+    surveys_every_seconds: int = Field(default=300, ge=1)
+    events_every_seconds: int = Field(default=120, ge=1)
+
     sqs_queue_url: str | None = None
     # SNS topics whose HTTP notifications the web service accepts (empty: none).
     sns_topic_arns: list[str] = Field(default_factory=list)
@@ -69,6 +78,32 @@ class Settings(BaseSettings):
     # Transient bounces of one address within the window before it is suppressed.
     soft_bounce_limit: int = 3
     soft_bounce_window_days: int = 30
+
+    @model_validator(mode="after")
+    def _absolute_paths(self) -> Settings:
+        """Anchor every path at ``home`` so a flow writes to the same place on any worker."""
+        self.home = self.home.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.home / 'homecoming.db'}"
+        prefix, _, file = self.database_url.partition(":///")
+        if prefix.startswith("sqlite") and file and file != ":memory:" and file[0] != "/":
+            self.database_url = f"{prefix}:///{self.home / file}"
+        for name in (
+            "outbox_dir",
+            "reports_dir",
+            "send_journal_dir",
+            "definitions_dir",
+            "brand_file",
+        ):
+            value = getattr(self, name)
+            if value is not None and not value.expanduser().is_absolute():
+                setattr(self, name, self.home / value)
+        return self
+
+    @property
+    def prefect_home(self) -> Path:
+        """Prefect's home: the local server's SQLite database, logs and settings."""
+        return self.home / ".homecoming" / "prefect"
 
 
 @lru_cache

@@ -35,7 +35,7 @@ kind: newsletter
 segments: [vip]
 cadence: {every: weekly, day: monday, hour: 10, time_zone: Europe/Berlin}
 """
-LATER = datetime(2026, 11, 25, 12, tzinfo=UTC)
+LATER = datetime(2026, 11, 23, 12, tzinfo=UTC)  # Monday, two hours after the send time
 
 
 def ses_run(engine: Engine, **kwargs):
@@ -191,7 +191,7 @@ def test_push_through_sns_and_a_disabled_endpoint_disables_the_device(
         engine,
         campaign=campaign(text),
         period="2026-W49",
-        now=datetime(2026, 12, 2, 12, tzinfo=UTC),
+        now=datetime(2026, 11, 30, 12, tzinfo=UTC),
         renderer=FakeRenderer(),
         push_transport=SnsTransport.from_settings(get_settings(), base_delay=0.01),
     )

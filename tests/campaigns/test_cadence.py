@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,8 +14,11 @@ from campaigns.cadence import (
     next_runs,
     period_at,
     period_from_key,
+    prefect_schedule,
+    rrule_of,
     schedule,
 )
+from campaigns.definitions import Campaign
 from tests.campaigns.conftest import campaign
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -119,6 +123,32 @@ def test_cron_and_rrule_periods_are_days() -> None:
     assert period_from_key(r, "2026-12-05").local_start.strftime("%H:%M") == "09:30"
 
 
+def test_a_cadence_that_runs_several_times_a_day_has_a_key_per_run() -> None:
+    """An hourly period is its hour, so a later run of the day is not taken for the first."""
+    c = campaign(
+        """\
+        name: h
+        kind: newsletter
+        segments: [a]
+        cadence: {cron: "0 9-17 * * *", time_zone: Europe/Berlin}
+        """
+    )
+    p = period_at(c, datetime(2026, 11, 25, 13, 20, tzinfo=UTC))  # 14:20 in Berlin
+    assert p.key == "2026-11-25T14:00"
+    assert (p.starts_at, p.ends_at) == (
+        datetime(2026, 11, 25, 13, tzinfo=UTC),
+        datetime(2026, 11, 25, 14, tzinfo=UTC),
+    )
+    assert period_from_key(c, "2026-11-25T14:00") == p
+    # The day's first and last runs share their day too; a time with no run is refused.
+    assert period_at(c, datetime(2026, 11, 25, 8, 30, tzinfo=UTC)).key == "2026-11-25T09:00"
+    assert period_at(c, datetime(2026, 11, 25, 20, tzinfo=UTC)).key == "2026-11-25T17:00"
+    with pytest.raises(PeriodError, match="does not run"):
+        period_from_key(c, "2026-11-25T14:30")
+    with pytest.raises(PeriodError, match="does not run"):
+        period_from_key(c, "2026-11-25")
+
+
 def test_start_and_end_dates_bound_the_runs() -> None:
     c = weekly(start="2026-11-01", end="2026-11-30")
     runs = next_runs(c, after=datetime(2026, 10, 1, tzinfo=UTC), count=10)
@@ -127,7 +157,9 @@ def test_start_and_end_dates_bound_the_runs() -> None:
         period_from_key(c, "2026-W50")
 
 
-async def _prefect_dates(kind: str, text: str, zone: str, start: datetime, n: int) -> list:
+async def _prefect_dates(
+    kind: str, text: str, zone: str, start: datetime, n: int, end: datetime | None = None
+) -> list:
     from prefect.server.schemas.schedules import CronSchedule, RRuleSchedule
 
     plan = (
@@ -135,7 +167,7 @@ async def _prefect_dates(kind: str, text: str, zone: str, start: datetime, n: in
         if kind == "cron"
         else RRuleSchedule(rrule=text, timezone=zone)
     )
-    return await plan.get_dates(n=n, start=start)
+    return await plan.get_dates(n=n, start=start, end=end)
 
 
 @pytest.mark.parametrize("text", ["weekly", BIWEEKLY, MONTHLY])
@@ -148,3 +180,112 @@ def test_runs_agree_with_prefects_own_schedule(text: str) -> None:
     theirs = asyncio.run(_prefect_dates(kind, expression, c.cadence.time_zone, start, 30))
     assert [t.timestamp() for t in ours] == [t.timestamp() for t in theirs]
     assert len({(t.hour, t.minute) for t in ours}) == 1  # the same local time all year
+
+
+def cadence_campaign(cadence: str) -> Campaign:
+    return campaign(f"name: x\nkind: newsletter\nsegments: [a]\ncadence: {cadence}\n")
+
+
+# Cadences around the 2027 clock changes, each with instants (UTC) checked by hand against
+# the zone rules: a gap time is moved forward by the gap for cron and given the summer
+# offset for rrule (dateutil), and a repeated time is its first occurrence.
+DST_CASES = {
+    "weekly-berlin": (
+        "{every: weekly, day: sunday, hour: 2, minute: 30, time_zone: Europe/Berlin}",
+        ["2027-03-28T01:30Z", "2027-10-31T00:30Z", "2027-11-07T01:30Z"],
+    ),
+    "biweekly-berlin": (
+        "{every: biweekly, day: sunday, hour: 2, minute: 30, time_zone: Europe/Berlin}",
+        ["2027-03-14T01:30Z", "2027-03-28T00:30Z", "2027-11-07T01:30Z"],
+    ),
+    "biweekly-new-york": (
+        "{every: biweekly, day: sunday, hour: 2, minute: 30, time_zone: America/New_York}",
+        ["2027-03-14T06:30Z", "2027-11-07T07:30Z"],
+    ),
+    "weekly-new-york-overlap": (
+        "{every: weekly, day: sunday, hour: 1, minute: 30, time_zone: America/New_York}",
+        ["2027-03-14T06:30Z", "2027-11-07T05:30Z"],
+    ),
+    "monthly-new-york": (
+        "{every: monthly, day: 14, hour: 2, minute: 30, time_zone: America/New_York}",
+        ["2027-03-14T07:30Z", "2027-11-14T07:30Z"],
+    ),
+    "cron-sydney": (
+        "{cron: '30 2 3,4 * *', time_zone: Australia/Sydney}",
+        ["2027-04-03T15:30Z", "2027-10-02T16:30Z"],
+    ),
+    "rrule-sydney": (
+        "{rrule: 'FREQ=WEEKLY;BYDAY=SU;BYHOUR=2;BYMINUTE=30', time_zone: Australia/Sydney}",
+        ["2027-04-03T15:30Z", "2027-10-02T15:30Z"],
+    ),
+    "weekly-tokyo": (
+        "{every: weekly, day: friday, hour: 9, time_zone: Asia/Tokyo}",
+        ["2027-01-01T00:00Z", "2027-07-02T00:00Z"],
+    ),
+    "biweekly-tokyo": (
+        "{every: biweekly, day: monday, hour: 8, time_zone: Asia/Tokyo}",
+        ["2027-01-10T23:00Z"],
+    ),
+    "monthly-utc": (
+        "{every: monthly, day: 1, hour: 0, time_zone: UTC}",
+        ["2027-01-01T00:00Z", "2027-12-01T00:00Z"],
+    ),
+    "cron-utc": ("{cron: '0 11 * * 6', time_zone: UTC}", ["2027-03-27T11:00Z"]),
+}
+YEAR_2027 = (datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize("name", sorted(DST_CASES))
+def test_periods_start_when_prefect_runs_them(name: str) -> None:
+    text, pinned = DST_CASES[name]
+    c = cadence_campaign(text)
+    assert c.cadence is not None
+    kind, expression = schedule(c.cadence)
+    start, end = YEAR_2027
+    runs = asyncio.run(_prefect_dates(kind, expression, c.cadence.time_zone, start, 1000, end))
+    runs = [r.astimezone(UTC) for r in runs]
+    assert {_utc(p) for p in pinned} <= set(runs)
+    ours = next_runs(c, after=start - timedelta(seconds=1), count=len(runs))
+    assert [r.astimezone(UTC) for r in ours] == runs
+    for run, following in itertools.pairwise(runs):
+        period = period_at(c, run)
+        assert (period.starts_at, period.ends_at) == (run, following)
+        assert period_at(c, following - timedelta(seconds=1)) == period
+        assert period_from_key(c, period.key) == period
+        assert period.local_start.astimezone(UTC) == run
+
+
+def test_a_biweekly_run_in_a_dst_gap_starts_its_own_period() -> None:
+    c = cadence_campaign(DST_CASES["biweekly-berlin"][0])
+    assert c.cadence is not None
+    kind, expression = schedule(c.cadence)
+    before = datetime(2027, 3, 27, tzinfo=UTC)
+    run = asyncio.run(_prefect_dates(kind, expression, c.cadence.time_zone, before, 1))[0]
+    assert run == datetime(2027, 3, 28, 0, 30, tzinfo=UTC)  # 02:30 does not exist that night
+    period = period_at(c, run)
+    assert period.starts_at == run
+    assert period.key == "2027-W12" == "{}-W{:02d}".format(*run.isocalendar()[:2])
+    previous = period_at(c, run - timedelta(seconds=1))
+    assert previous.key == "2027-W10" and previous.ends_at == run
+    assert period_from_key(c, "2027-W12") == period
+
+
+def test_the_deployment_schedule_is_the_cadence_in_its_zone() -> None:
+    from prefect.client.schemas.actions import DeploymentScheduleCreate
+
+    for text, _ in DST_CASES.values():
+        c = cadence_campaign(text)
+        assert c.cadence is not None
+        kind, expression = schedule(c.cadence)
+        sent = DeploymentScheduleCreate.from_schedule(prefect_schedule(c.cadence)).schedule
+        assert getattr(sent, kind) == expression
+        assert sent.timezone == c.cadence.time_zone
+
+
+def test_rrule_validation_reports_prefects_parse_error() -> None:
+    with pytest.raises(ValueError, match="unknown parameter"):
+        rrule_of("DTSTART:20270101T090000\nRRULE:FREQ=DAILY;SOMETIMES=2", "Europe/Berlin")

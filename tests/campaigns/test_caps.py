@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campaigns.caps import Caps, cap_group, preference_caps, violates
+from campaigns.caps import Caps, cap_group, preference_caps, too_close, violates
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -36,6 +36,17 @@ def test_two_per_week_and_sixteen_hours_apart() -> None:
     assert not violates(hours(0, 48), T0 + timedelta(days=7), caps)  # the first left the window
     # Messages planned for later count too: the window is two-sided.
     assert violates(hours(48, 96), T0, caps)
+
+
+def test_too_close_tells_the_gap_from_the_count() -> None:
+    """The send-time rules name the reason: ``min_gap`` for the gap, else the cap."""
+    caps = Caps(2, 7, 16)
+    assert too_close(hours(0), T0 + timedelta(hours=15), caps)
+    assert too_close(hours(20), T0 + timedelta(hours=5), caps)  # a later message too
+    full = hours(0, 48)
+    assert violates(full, T0 + timedelta(days=5), caps)
+    assert not too_close(full, T0 + timedelta(days=5), caps)
+    assert not too_close(hours(0), T0 + timedelta(hours=1), Caps(2, 7, 0))
 
 
 def test_groups_and_preferences() -> None:

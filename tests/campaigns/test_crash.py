@@ -31,7 +31,8 @@ kind: newsletter
 segments: [vip]
 cadence: {every: weekly, day: monday, hour: 10, time_zone: Europe/Berlin}
 """
-PERIOD, NOW = "2026-W48", "2026-11-25T12:00:00+00:00"
+# Monday 13:00 in Berlin: the 10:00 wave is due and within its lateness limit.
+PERIOD, NOW = "2026-W48", "2026-11-23T12:00:00+00:00"
 RECIPIENTS = 60
 
 

@@ -180,3 +180,39 @@ def test_biweekly_weeks_count_from_the_start_date() -> None:
     campaign, errors = parse_campaign(text, "spring.yaml")
     assert not errors and campaign is not None and campaign.cadence is not None
     assert campaign.cadence.anchor == date(2026, 1, 5)  # the Monday of the start's week
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("6", timedelta(hours=6)),
+        ("1.5", timedelta(minutes=90)),
+        ("90m", timedelta(minutes=90)),
+        ("2d", timedelta(days=2)),
+        ("'12h'", timedelta(hours=12)),
+    ],
+)
+def test_the_lateness_limit_is_hours_or_a_duration(value: str, expected: timedelta) -> None:
+    campaign, errors = parse_campaign(GOOD + f"max_lateness: {value}\n", "spring.yaml")
+    assert not errors and campaign is not None
+    assert campaign.max_lateness == expected
+
+
+def test_without_a_lateness_limit_the_default_of_the_kind_applies() -> None:
+    from campaigns.send_rules import DEFAULT_MAX_LATENESS, lateness_limit
+
+    campaign, _ = parse_campaign(GOOD, "spring.yaml")
+    assert campaign is not None and campaign.max_lateness is None
+    assert lateness_limit(campaign) == DEFAULT_MAX_LATENESS == timedelta(hours=6)
+    survey, _ = parse_campaign(
+        "name: csat\nkind: csat_survey\ntrigger: {after: ticket_resolved, delay: 10m}\n"
+        "survey: {max_age: 2d}\n",
+        "csat.yaml",
+    )
+    assert survey is not None and lateness_limit(survey) == timedelta(days=2)
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "32d", "soon", "true", "[6]"])
+def test_a_bad_lateness_limit_names_the_line(value: str) -> None:
+    found = errors_of(GOOD + f"max_lateness: {value}\n")
+    assert any(line == 17 and "max_lateness" in message for line, message in found), found

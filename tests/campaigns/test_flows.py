@@ -63,13 +63,14 @@ def test_sync_creates_deployments_with_the_right_next_runs(
 ) -> None:
     from prefect.client.orchestration import get_client
 
-    from flows.campaigns import FLOW_NAME, sync_campaigns
+    from flows.campaigns import FLOW_NAME
+    from flows.deployments import STATIC, register
 
     paths = _write(tmp_path, list(DEFINITIONS))
     campaigns, errors = load_all(paths)
     assert not errors
-    result = sync_campaigns(campaigns=campaigns)
-    assert sorted(result["applied"]) == sorted(DEFINITIONS)
+    result = register(campaigns, get_settings())
+    assert sorted(result.applied) == sorted([s.flow.name for s in STATIC] + list(DEFINITIONS))
 
     start = datetime(2026, 3, 20, tzinfo=UTC)  # New York has changed clocks, Berlin not yet
     berlin, new_york, tokyo = (
@@ -108,8 +109,8 @@ def test_sync_creates_deployments_with_the_right_next_runs(
     # The biweekly file is removed: its deployment is paused, the others stay.
     (tmp_path / "sync_biweekly.yaml").unlink()
     kept, _ = load_all(sorted(tmp_path.glob("*.yaml")))
-    result = sync_campaigns(campaigns=kept)
-    assert "sync_biweekly" in result["paused"]
+    result = register(kept, get_settings())
+    assert "sync_biweekly" in result.paused
     with get_client(sync_client=True) as client:
         assert client.read_deployment_by_name(f"{FLOW_NAME}/sync_biweekly").paused
         assert not client.read_deployment_by_name(f"{FLOW_NAME}/sync_weekly").paused
@@ -134,7 +135,7 @@ def test_the_period_flow_sends_once_and_leaves_an_artifact(
     ids = add_customers(engine, 5)
     add_segment(engine, "vip", ids)
 
-    now = "2026-11-25T12:00:00+00:00"
+    now = "2026-11-23T12:00:00+00:00"
     first = campaign_period_flow(campaign="sync_weekly", period="2026-W48", now=now)
     assert (first["sent"], first["already_sent"], first["planned"]) == (5, 0, 5)
     second = campaign_period_flow(campaign="sync_weekly", period="2026-W48", now=now)
@@ -160,7 +161,8 @@ def test_later_local_send_times_get_a_follow_up_run(
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId
     from prefect.flow_engine import run_flow
 
-    from flows.campaigns import FLOW_NAME, campaign_period_flow, sync_campaigns
+    from flows.campaigns import FLOW_NAME, campaign_period_flow
+    from flows.deployments import register
 
     name = f"waves_{engine.dialect.name}"  # one deployment per database: the server is shared
     folder = tmp_path / "definitions"
@@ -176,7 +178,7 @@ def test_later_local_send_times_get_a_follow_up_run(
     ids = add_customers(engine, 2, time_zone=["Etc/UTC", "America/Los_Angeles"])
     add_segment(engine, "vip", ids, as_of=datetime.now(UTC).date())
     campaigns, _ = load_all()
-    sync_campaigns(campaigns=[c for c in campaigns if c.name == name])
+    register([c for c in campaigns if c.name == name], get_settings())
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name(f"{FLOW_NAME}/{name}")
         run = client.create_flow_run_from_deployment(deployment.id, parameters={"campaign": name})
@@ -200,11 +202,11 @@ def test_the_send_rate_limit_is_used_when_it_exists(
 ) -> None:
     from prefect.client.orchestration import get_client
 
-    from flows.campaigns import rate_limiter
+    from flows.throttle import rate_limiter
 
     monkeypatch.setenv("HOMECOMING_SEND_RATE_LIMIT_NAME", "test-send-rate")
     get_settings.cache_clear()
-    assert rate_limiter() is None  # no limit: not throttled, with a warning
+    assert rate_limiter() is None  # no limit: not throttled (said in the log)
     monkeypatch.setenv("HOMECOMING_SEND_RATE_PER_SECOND", "50")
     get_settings.cache_clear()
     throttle = rate_limiter()  # created on the way
@@ -215,19 +217,22 @@ def test_the_send_rate_limit_is_used_when_it_exists(
     assert (limit.limit, limit.slot_decay_per_second) == (50, 50.0)
 
 
-def test_static_deployments_skip_flows_that_cannot_be_imported(tmp_path: Path) -> None:
-    from flows.campaigns import static_deployments
+def test_every_deployment_loads_from_its_entrypoint_in_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Module entry points: a worker's temporary folder, and no flow module shadowing a
+    package (``flows/campaigns.py`` against ``campaigns``), as Prefect loads them."""
+    from prefect.flows import load_flow_from_entrypoint
 
-    spec = tmp_path / "prefect.yaml"
-    spec.write_text(
-        "deployments:\n"
-        "  - name: retention-report\n"
-        "    entrypoint: flows/analytics.py:retention_report_flow\n"
-        "    schedules: [{cron: '0 6 * * 1', timezone: UTC}]\n"
-        "  - name: missing\n"
-        "    entrypoint: flows/no_such_module.py:flow\n"
-        "    schedules: [{interval: 300, timezone: UTC}]\n"
-    )
-    found, warnings = static_deployments(spec)
-    assert [d.name for d in found] == ["retention-report"]
-    assert len(warnings) == 1 and "missing" in warnings[0]
+    from flows.deployments import all_deployments
+
+    campaigns, errors = load_all(_write(tmp_path / "defs", ["sync_weekly"]))
+    assert not errors
+    deployments = all_deployments(campaigns, get_settings())
+    assert len(deployments) == 5
+    monkeypatch.chdir(tmp_path)
+    for deployment in deployments:
+        assert deployment.entrypoint and deployment.entrypoint.startswith("flows.")
+        assert ".py" not in deployment.entrypoint and "/" not in deployment.entrypoint
+        loaded = load_flow_from_entrypoint(deployment.entrypoint)
+        assert loaded.name == deployment.flow_name

@@ -33,7 +33,10 @@ cadence: {every: weekly, day: monday, hour: 10, time_zone: Europe/Berlin}
 """
 BEFORE = datetime(2026, 11, 23, 8, tzinfo=UTC)  # Monday, before 10:00 in Berlin
 MONDAY_NOON = datetime(2026, 11, 23, 12, tzinfo=UTC)
-LATER = datetime(2026, 11, 25, 12, tzinfo=UTC)
+# Monday 14:00 in Berlin: later than the 10:00 send time, within its lateness limit (6 h).
+LATER = datetime(2026, 11, 23, 13, tzinfo=UTC)
+# Monday 20:30 in New York, Tuesday 10:30 in Tokyo: both waves have come, neither is at night.
+LAST_WAVES = datetime(2026, 11, 24, 1, 30, tzinfo=UTC)
 
 
 def run(engine: Engine, now: datetime, outbox: Path, text: str = NEWS, **kwargs):
@@ -63,15 +66,17 @@ def test_waves_follow_local_time_and_a_rerun_sends_nothing(engine: Engine, outbo
     ids = add_customers(engine, 12, time_zone=zones)
     add_segment(engine, "vip", ids)
 
-    first = run(engine, BEFORE, outbox)
+    # New York's wave is 10.5 hours late at LAST_WAVES: the campaign allows 12.
+    text = NEWS + "max_lateness: 12\n"
+    first = run(engine, BEFORE, outbox, text)
     assert (first.planned, first.send.sent, first.pending) == (12, 0, 12)
     assert files(outbox) == []
-    second = run(engine, MONDAY_NOON, outbox)  # 13:00 Berlin: only Berlin is due
+    second = run(engine, MONDAY_NOON, outbox, text)  # 13:00 Berlin: only Berlin is due
     assert second.send.sent == 4 and second.pending == 8
     assert second.next_send_at == datetime(2026, 11, 23, 15, tzinfo=UTC)  # 10:00 New York
-    third = run(engine, LATER, outbox)
+    third = run(engine, LAST_WAVES, outbox, text)
     assert (third.send.sent, third.already_sent, third.pending) == (8, 4, 0)
-    again = run(engine, LATER, outbox)
+    again = run(engine, LAST_WAVES, outbox, text)
     assert (again.send.sent, again.already_sent) == (0, 12)
     assert again.as_dict()["new_rows"] == 0
 
@@ -198,7 +203,8 @@ def test_the_real_templates_fill_every_kind_from_the_ledger(engine: Engine, outb
             engine,
             campaign=campaign(text),
             period="2026-W48",
-            now=LATER,
+            # The UTC schedule starts at 10:00 UTC, after 10:00 in Berlin: Tuesday's wave.
+            now=datetime(2026, 11, 24, 10, tzinfo=UTC),
             renderer=renderer,
             email_transport=OutboxTransport(outbox, channel="email"),
         )

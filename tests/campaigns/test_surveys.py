@@ -500,3 +500,62 @@ def test_the_send_surveys_flow(
     assert result["sent"] == 1
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
     assert send_surveys_flow(now=(T0 + timedelta(hours=1)).isoformat())["sent"] == 0
+
+
+def test_a_survey_due_before_the_night_waits_for_the_morning(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Planned at 20:10 in Istanbul; the send run comes at 21:30: it waits until 08:00."""
+    cid = customer(engine)  # Europe/Istanbul, UTC+3
+    evening = datetime(2026, 4, 6, 17, 0, tzinfo=UTC)
+    ticket(engine, cid, evening)
+    plan_triggers(engine, CSAT, now=evening + timedelta(minutes=15))
+    throttled: list[int] = []
+    late = send_due_surveys(
+        engine,
+        now=evening + timedelta(minutes=90),
+        campaigns=[CSAT],
+        email_transport=outbox(tmp_path),
+        throttle=throttled.append,
+    )
+    assert late["sent"] == 0
+    assert late["campaigns"][CSAT.name]["deferred"] == {"quiet_hours": 1}
+    (row,) = ledger(engine)
+    morning = datetime(2026, 4, 7, 5, 0, tzinfo=UTC)  # 08:00 in Istanbul
+    assert (row["status"], row["send_at"]) == ("planned", morning)
+    sent = send_due_surveys(
+        engine,
+        now=morning,
+        campaigns=[CSAT],
+        email_transport=outbox(tmp_path),
+        throttle=throttled.append,
+    )
+    assert sent["sent"] == 1 and len(emails(tmp_path)) == 1
+    assert throttled  # the shared rate limit reaches the sender
+
+
+def test_the_survey_cap_is_checked_again_when_sending(engine: Engine, tmp_path: Path) -> None:
+    cid = customer(engine)
+    ticket(engine, cid, T0)
+    plan_triggers(engine, CSAT, now=T0 + timedelta(minutes=15))
+    with engine.begin() as conn:  # another survey reached the customer meanwhile
+        conn.execute(
+            insert(M).values(
+                campaign="nps_quarterly",
+                period="2026-Q2",
+                customer_id=cid,
+                channel="email",
+                kind="nps_survey",
+                status="sent",
+                send_at=T0 + timedelta(minutes=20),
+                sent_at=T0 + timedelta(minutes=20),
+                created_at=T0,
+            )
+        )
+    result = send_due_surveys(
+        engine, now=T0 + timedelta(minutes=30), campaigns=[CSAT], email_transport=outbox(tmp_path)
+    )
+    assert result["sent"] == 0 and emails(tmp_path) == {}
+    assert result["campaigns"][CSAT.name]["suppressed_at_send"] == {"survey_cap": 1}
+    row = next(r for r in ledger(engine) if r["campaign"] == CSAT.name)
+    assert (row["status"], row["reason"]) == ("suppressed", "survey_cap")
