@@ -25,16 +25,23 @@ def timed(flow_name: str) -> Callable[[], str]:
 
 
 def campaign_period() -> str:
-    """``CAMPAIGN PERIOD``; the period running at the run's moment when none is given."""
+    """``CAMPAIGN PERIOD``; the period running at the run's moment when none is given, or
+    why there is none (``autumn_promotion ended on 2026-11-30``)."""
     from campaigns.cadence import period_at
     from campaigns.definitions import find, load_all
+    from campaigns.run import inactive_reason
 
     name = str(flow_run.parameters.get("campaign"))
     period = flow_run.parameters.get("period")
-    if not period:
-        try:
-            campaign = find(name, load_all()[0])
-            period = period_at(campaign, _moment()).key if campaign else None
-        except ValueError:  # no period at that moment: the run itself says why
-            period = None
-    return f"{name} {period or f'{_moment():%Y-%m-%dT%H:%M}'}"
+    if period:
+        return f"{name} {period}"
+    campaign = find(name, load_all()[0])
+    if campaign is None:
+        return f"{name} {_moment():%Y-%m-%dT%H:%M}"  # the run itself says what is wrong
+    reason = inactive_reason(campaign, _moment())
+    if reason:
+        return reason
+    try:
+        return f"{name} {period_at(campaign, _moment()).key}"
+    except ValueError:  # no period at that moment: the run itself says why
+        return f"{name} {_moment():%Y-%m-%dT%H:%M}"

@@ -152,6 +152,8 @@ def test_a_process_worker_runs_every_deployment(home: Path, server: str) -> None
     assert {n: r["state_type"] for n, r in idle_final.items()} == dict.fromkeys(
         idle, "COMPLETED"
     ), worker.tail(80)
+    assert idle_final["ended"]["name"] == "ended_check ended on 2026-11-30"
+    assert idle_final["late"]["name"] == f"hourly_check {late_period}"
     [ended] = api.artifacts("campaign-ended-check")
     assert "ended on 2026-11-30" in ended["description"]
     late_rows = {
