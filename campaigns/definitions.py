@@ -45,11 +45,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode
 
 from models.campaigns import SURVEY_KINDS
 from models.settings import get_settings
+from models.yaml_loader import (
+    Located,
+    YamlError,
+    compose,
+    intended_name,
+    read_text,
+    replaced_by_broken,
+)
 from segments.rules import DefinitionError
 
 BUILT_IN = Path(__file__).parent / "definitions"
@@ -174,45 +181,11 @@ class Campaign:
 
 # --- YAML with line numbers ------------------------------------------------------------
 
-_CONSTRUCTOR = yaml.SafeLoader("")
 
+class _Located(Located):
+    """Mistakes of a campaign document are definition errors."""
 
-class _Located:
-    """Plain values of a YAML document, with the line of every key and item."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.lines: dict[tuple[Any, ...], int] = {}
-        self.errors: list[DefinitionError] = []
-
-    def line(self, path: tuple[Any, ...]) -> int | None:
-        while path and path not in self.lines:
-            path = path[:-1]
-        return self.lines.get(path)
-
-    def error(self, path: tuple[Any, ...], message: str) -> None:
-        self.errors.append(DefinitionError(self.source, self.line(path), message))
-
-    def plain(self, node: Node, path: tuple[Any, ...] = ()) -> Any:
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, MappingNode):
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = self.plain(key_node, (*path, "\x00key"))
-                if not isinstance(key, str | int):
-                    self.error(path, "keys must be plain words")
-                    continue
-                self.lines[(*path, key)] = key_node.start_mark.line + 1
-                if key in out:
-                    self.error((*path, key), f"{key!r} is given twice")
-                out[key] = self.plain(value_node, (*path, key))
-            return out
-        if isinstance(node, SequenceNode):
-            return [self.plain(item, (*path, i)) for i, item in enumerate(node.value)]
-        assert isinstance(node, ScalarNode)
-        if node.tag == "tag:yaml.org,2002:str":
-            return node.value
-        return _CONSTRUCTOR.construct_object(node)
+    error_type = DefinitionError
 
 
 def _suggest(word: str, options: Iterable[str]) -> str:
@@ -246,12 +219,9 @@ def parse_campaign(text: str, source: str) -> tuple[Campaign | None, list[Defini
     """One campaign from YAML text, and every mistake found in it."""
     doc = _Located(source)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        line = mark.line + 1 if mark else None
-        return None, [DefinitionError(source, line, f"not valid YAML: {problem}")]
+        root = compose(text, source)  # refuses huge, deep and alias-bomb files first
+    except YamlError as exc:
+        return None, [DefinitionError.of(exc)]
     if not isinstance(root, MappingNode):
         line = root.start_mark.line + 1 if root else None
         return None, [DefinitionError(source, line, "expected a mapping: name, kind, channel...")]
@@ -666,9 +636,9 @@ def files(paths: list[Path] | None = None) -> list[Path]:
 
 def load_file(path: Path) -> tuple[Campaign | None, list[DefinitionError]]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [DefinitionError(str(path), None, f"cannot read the file: {exc}")]
+        text = read_text(path)
+    except YamlError as exc:
+        return None, [DefinitionError.of(exc)]
     return parse_campaign(text, str(path))
 
 
@@ -680,16 +650,23 @@ def load_all(
 ) -> tuple[list[Campaign], list[DefinitionError]]:
     """Every valid campaign and every mistake; a store's file replaces a built-in of its name.
 
+    A broken store file replaces it too: that campaign is an error (its first mistake says
+    ``campaign 'NAME' is not loaded``), never silently the built-in one.
     ``known_segments`` and ``templates`` (a renderer with ``names()``) turn on the reference
     checks; :func:`load_checked` supplies both from the database and the templates folder.
     """
     by_name: dict[str, Campaign] = {}
     errors: list[DefinitionError] = []
-    for path in files(paths):
+    broken: list[tuple[str, Path]] = []
+    listed = files(paths)
+    for path in listed:
         campaign, found = load_file(path)
-        errors += found
         if campaign is None:
+            name = intended_name(path)
+            errors += [found[0].not_loaded("campaign", name), *found[1:]]
+            broken.append((name, path))
             continue
+        errors += found
         same = by_name.get(campaign.name)
         if same is not None and Path(same.source).parent == path.parent:
             errors.append(
@@ -701,6 +678,9 @@ def load_all(
             )
             continue
         by_name[campaign.name] = campaign
+    sources = {name: Path(c.source) for name, c in by_name.items()}
+    for name in replaced_by_broken(sources, broken, listed):
+        del by_name[name]
     good: list[Campaign] = []
     for campaign in by_name.values():
         problems = check_references(campaign, known_segments=known_segments, templates=templates)

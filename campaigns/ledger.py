@@ -64,16 +64,16 @@ def is_abandoned(claimed_by: str | None, claimed_at: datetime | None, *, lease: 
     """Is nobody working on a 'sending' row any more?
 
     On this host a claim is abandoned as soon as its process is gone (or, in this process,
-    its session ended); a claim from another host only once its lease has run out.
+    its session ended), and never while it lives, however old its lease: a live sender may
+    be inside a provider call. A claim from another host once its lease has run out; a live
+    sender renews it (``campaigns.last_moment``).
     """
     if claimed_by is None or claimed_at is None:
-        return True
-    if claimed_at < utcnow() - lease:
         return True
     host, _, rest = claimed_by.partition(":")
     pid_text, _, _token = rest.partition(":")
     if host != HOST or not pid_text.isdigit():
-        return False
+        return claimed_at < utcnow() - lease
     pid = int(pid_text)
     if pid == os.getpid():
         return claimed_by not in ACTIVE_CLAIMERS

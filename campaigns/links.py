@@ -220,13 +220,13 @@ def preferences_url(*, message_id: int, customer_id: int) -> str:
 
 
 def survey_url(*, message_id: int, customer_id: int, score: int) -> str:
-    """One star or NPS button: opening it records ``score`` for the message."""
+    """One star or NPS button: it opens the answer page with ``score`` chosen; sending it records."""
     token = sign(Action.survey, message_id=message_id, customer_id=customer_id, score=score)
     return url_for(token, Action.survey)
 
 
 def feedback_url(*, message_id: int, customer_id: int, choice: str) -> str:
-    """One one-click feedback choice: opening it records ``choice`` for the message."""
+    """One feedback choice: it opens the page with ``choice`` chosen; sending it records."""
     token = sign(Action.feedback, message_id=message_id, customer_id=customer_id, choice=choice)
     return url_for(token, Action.feedback)
 

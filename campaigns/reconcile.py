@@ -13,9 +13,12 @@ weighed in this order:
 4. the claim's journal (``campaigns/journal.py``, readable when the claim was made on this
    host): accepted -> sent, refused -> failed, definitely not taken or never attempted ->
    back to planned;
-5. otherwise (an attempt with no answer, or a claim from another host): still uncertain.
-   Once ``reconcile_grace_minutes`` have passed since the claim with no evidence, the row
-   goes back to planned and is resent, and counted as such.
+5. otherwise (an attempt with no answer, a 5xx, a dropped connection, a crash inside the
+   call, or a claim from another host): still uncertain. It is never resent blindly: it
+   stays ``sending`` and is reported (``uncertain``) until evidence arrives, and the
+   operator decides. Only with ``HOMECOMING_RESEND_UNCERTAIN_AFTER_GRACE`` on does it go
+   back to planned once ``reconcile_grace_minutes`` have passed (counted as
+   ``resent_after_grace``, and logged); ``release_uncertain`` does the same on request.
 
 Every decision is reported (counts per kind) and only rows still held by the abandoned claim
 are changed, so two workers reconciling at once agree.
@@ -23,6 +26,7 @@ are changed, so two workers reconciling at once agree.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,6 +43,7 @@ from models.campaigns import Message
 from models.settings import get_settings
 from models.surveys import ProviderEvent
 
+log = logging.getLogger(__name__)
 M = Message.__table__
 EVENTS = ProviderEvent.__table__
 
@@ -162,7 +167,8 @@ def reconcile(
             report.failed += 1
             report.evidence["journal_refused"] += 1
             continue
-        if r.claimed_at is not None and clock - r.claimed_at >= grace:
+        graced = r.claimed_at is not None and clock - r.claimed_at >= grace
+        if graced and settings.resend_uncertain_after_grace:
             back.append(key)
             report.resent_after_grace += 1
             report.evidence["grace_elapsed"] += 1
@@ -195,4 +201,47 @@ def reconcile(
                 back,
             )
     report.confirmed_sent = len(sent)
+    if report.resent_after_grace:
+        log.warning(
+            "campaign %s: %d uncertain rows resent without evidence "
+            "(HOMECOMING_RESEND_UNCERTAIN_AFTER_GRACE is on)",
+            campaign,
+            report.resent_after_grace,
+        )
     return report
+
+
+def release_uncertain(
+    engine: Engine, *, campaign: str, period: str | None, lease: timedelta | None = None
+) -> int:
+    """Put the abandoned, unproven rows of a campaign back to planned, to be sent again.
+
+    The operator's explicit choice (``homecoming campaigns resend-uncertain``) after
+    reconciliation found no evidence either way: a message the provider did take is then
+    sent a second time. Returns how many rows were released; the count is logged.
+    """
+    lease = lease or timedelta(minutes=get_settings().send_lease_minutes)
+    query = select(M.c.id, M.c.claimed_by, M.c.claimed_at).where(
+        M.c.campaign == campaign, M.c.status == "sending", M.c.provider_message_id.is_(None)
+    )
+    if period is not None:
+        query = query.where(M.c.period == period)
+    with engine.begin() as conn:
+        stale = [
+            {"mid": r.id, "claimer": r.claimed_by}
+            for r in conn.execute(query)
+            if is_abandoned(r.claimed_by, r.claimed_at, lease=lease)
+        ]
+        if stale:
+            conn.execute(
+                M.update()
+                .where(
+                    M.c.id == bindparam("mid"),
+                    M.c.status == "sending",
+                    M.c.claimed_by == bindparam("claimer"),
+                )
+                .values(status="planned", claimed_by=None, claimed_at=None),
+                stale,
+            )
+    log.warning("campaign %s: %d uncertain rows released to be sent again", campaign, len(stale))
+    return len(stale)

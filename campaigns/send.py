@@ -5,8 +5,9 @@ consent, address and device (a customer who opted out since planning is suppress
 sent to) and reads the template context. Outside any transaction, before every few dozen
 messages, the send-time rules (``campaigns.send_rules``: dates, lateness, quiet hours, gap
 and caps) are checked at that moment; then each message is rendered and handed to the
-transport; non-authoritative transports note each call in the journal first and its answer
-right after. One transaction then records the batch (sent with the provider's id and the
+transport, after a last look at the row (``campaigns.last_moment``: still this claim's, the
+customer still consents) that also renews the claim's lease; non-authoritative transports
+note each call in the journal first and its answer right after. One transaction then records the batch (sent with the provider's id and the
 moment it accepted the message, failed with the reason, deferred to a later moment,
 skipped, released, devices disabled) and claims the next.
 
@@ -24,7 +25,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import formataddr
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from sqlalchemy import Connection, Engine
 
 from campaigns.channels.base import Outgoing, SendError, Transport
 from campaigns.journal import Journal
+from campaigns.last_moment import LOST, LastMoment
 from campaigns.ledger import (
     ACTIVE_CLAIMERS,
     BatchResult,
@@ -148,6 +150,7 @@ class Sender:
         rules: SendRules | None = None,
         engine: Engine | None = None,
         clock: Clock = utcnow,
+        last_moment: LastMoment | None = None,
     ) -> None:
         self.transport = transport
         self.renderer = renderer
@@ -156,6 +159,7 @@ class Sender:
         self.journal = journal
         self.rules = rules
         self.engine = engine
+        self.last_moment = last_moment
         self.clock = clock
         self.render_errors = _render_errors()
         self.sender = get_settings().email_from
@@ -249,6 +253,11 @@ class Sender:
                 result.failed.append((r.id, f"render: {type(exc).__name__}"))
                 continue
             self._take_slot()
+            refusal = self.last_moment.refusal(r.id) if self.last_moment else None
+            if refusal is not None:  # lost to another worker: theirs to send and record
+                if refusal != LOST:
+                    result.suppressed.append((r.id, refusal))
+                continue
             if journal:
                 journal.attempt(r.id)
             try:
@@ -347,7 +356,10 @@ def send_due(
 
         renderer = default_renderer()
     context = context or CampaignContext(definition, settings, renderer)
+    lease = timedelta(minutes=settings.send_lease_minutes)
     limit = batch_size or settings.send_batch_size
+    if settings.send_rate_per_second:  # a batch takes at most half a lease at the shared rate
+        limit = max(1, min(limit, int(settings.send_rate_per_second * lease.total_seconds() / 2)))
     claimer = new_claimer()
     ACTIVE_CLAIMERS.add(claimer)
     journal = (
@@ -365,6 +377,7 @@ def send_due(
         rules=SendRules(definition, settings) if definition is not None else None,
         engine=engine,
         clock=clock,
+        last_moment=LastMoment(engine, claimer, lease=lease),
     )
     report = SendReport()
     common = {

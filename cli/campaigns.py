@@ -230,3 +230,31 @@ def run_cmd(
             console.print(table("failed by reason", ["reason", "messages"], rows))
     if result.send.stopped:
         raise fail(f"sending stopped: {result.send.stopped} (safe to run again)", code=1)
+
+
+@app.command("resend-uncertain")
+def resend_uncertain(
+    name: str = typer.Argument(..., help="Campaign name, see `homecoming campaigns list`"),
+    period: str | None = PERIOD,
+    yes: bool = typer.Option(
+        False, "--yes", help="Confirm: a message the provider did take is sent a second time"
+    ),
+    json_out: bool = JSON,
+) -> None:
+    """Put rows caught mid-send with no evidence either way back to be sent on the next run.
+
+    Reconciliation never resends such rows by itself (the provider may have the message);
+    run this once provider events had their chance and you accept a possible duplicate.
+    """
+    from campaigns.reconcile import release_uncertain
+    from models.db import get_engine
+
+    if not yes:
+        raise fail("this may send a message twice; add --yes to confirm")
+    campaign = _load(name)
+    with database_errors():
+        released = release_uncertain(get_engine(), campaign=campaign.name, period=period)
+    if json_out:
+        print_json({"campaign": campaign.name, "period": period, "released": released})
+    else:
+        console.print(f"{released} uncertain rows of {campaign.name} will be sent on the next run")

@@ -11,7 +11,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from cli.output import console, err_console, fail, key_values, print_json
-from ingest.errors import IngestError
+from ingest.errors import IngestError, StoreError
 from ingest.run import IngestSummary, ingest_file
 from models.db import current_revision, safe_url, upgrade
 from models.settings import get_settings
@@ -45,7 +45,7 @@ def ingest(
 
     Ingesting the same file again loads nothing new: every row counts as a duplicate.
 
-    A file that cannot be read as a whole (missing, empty, truncated, not UTF-8, missing a column) loads nothing and exits with code 2.
+    A file that cannot be read as a whole (missing, empty, truncated, not UTF-8, a missing or repeated column), or rows the database refuses, load nothing and exit with code 2. Exit code 0 means the file was read: check quarantined for rows left out.
 
     A database without tables is created first.
     """
@@ -60,7 +60,7 @@ def ingest(
                 fmt=fmt.value,
                 on_progress=lambda n: bar.update(task, completed=n),
             )
-    except IngestError as exc:
+    except (IngestError, StoreError) as exc:
         raise fail(str(exc)) from None
     except SQLAlchemyError as exc:
         detail = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]

@@ -11,7 +11,7 @@ from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
-from ingest.errors import IngestError
+from ingest.errors import IngestError, StoreError
 from ingest.run import ingest_file
 
 COLUMNS = (
@@ -27,12 +27,23 @@ COLUMNS = (
 
 
 def _worth_retrying(_task: Task[..., Any], _run: TaskRun, state: State[Any]) -> bool:
-    """A database hiccup may pass; a file that cannot be read will not read better in 5 s."""
+    """A database hiccup (a lock, a lost connection) may pass; a file that cannot be read, or
+    rows the database refuses, will not do better in 5 s."""
     error = state.result(raise_on_failure=False)
+    if isinstance(error, StoreError):
+        return error.transient
     return not isinstance(error, IngestError)
 
 
-@task(retries=2, retry_delay_seconds=5, retry_condition_fn=_worth_retrying, cache_policy=NONE)
+# Nothing of a run is persisted: a result or a stored exception could hold a row's values,
+# readable by anyone who can read PREFECT_HOME. The summary holds counts only.
+@task(
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=_worth_retrying,
+    cache_policy=NONE,
+    persist_result=False,
+)
 def ingest_task(kind: str, path: str, fmt: str) -> dict[str, Any]:
     """Idempotent: a retry after a crash loads only what the first attempt did not."""
     return ingest_file(kind=kind, path=Path(path), fmt=fmt).as_dict()
@@ -47,7 +58,7 @@ def publish_summaries(summaries: list[dict[str, Any]]) -> None:
     )
 
 
-@flow(name="ingest", log_prints=False)
+@flow(name="ingest", log_prints=False, persist_result=False)
 def ingest_flow(kind: str, path: str, fmt: str = "generic") -> dict[str, Any]:
     """Ingest one file (see ``homecoming ingest --help``) and publish its counts."""
     summary = ingest_task(kind, path, fmt)

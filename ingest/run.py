@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -11,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from ingest import writers
-from ingest.errors import IngestError, RowError
+from ingest import bulk, writers
+from ingest.errors import DATABASE_ERRORS, IngestError, RowError, StoreError, store_error
 from ingest.formats import FORMATS, Format, get_format
 from ingest.records import (
     CustomerRecord,
@@ -29,6 +30,7 @@ from models.db import get_engine
 from models.ingest import IngestRun, Quarantine
 from models.settings import get_settings
 
+log = logging.getLogger(__name__)
 KINDS = ("customers", "orders", "interactions", "shipments", "devices")
 BATCH = 20_000
 PARTS = ("loaded", "guest_lines", "cancellations", "quarantined", "duplicates")
@@ -115,6 +117,11 @@ def ingest_file(
     try:
         with engine.begin() as conn:
             _Run(conn, spec, summary, sha, zone=settings.default_time_zone).load(path, on_progress)
+    except (StoreError, *DATABASE_ERRORS) as exc:
+        _finish(engine, summary, status="failed")
+        clean = store_error(exc).at(summary.source, None)
+        log.warning("ingest run %s failed: %s", summary.run_id, clean)
+        raise clean from None
     except BaseException:
         _finish(engine, summary, status="failed")
         raise
@@ -180,7 +187,14 @@ class _Run:
     def flush(self) -> None:
         records, self.records = self.records, []
         if records:
-            result = self._write(records)
+            try:
+                result = self._write(records)
+            except (
+                StoreError,
+                *DATABASE_ERRORS,
+            ) as exc:  # where it happened; the values stay out of it
+                lines = (records[0].line_no, records[-1].line_no)
+                raise store_error(exc).at(self.summary.source, lines) from None
             summary = self.summary
             summary.loaded += result.loaded
             summary.guest_lines += result.guest_lines
@@ -235,13 +249,13 @@ class _Run:
             return
         q = Quarantine.__table__.c
         existing: set[int] = set()
-        for part in writers.chunks([r["line_no"] for r in rows], self.conn):
+        for part in bulk.chunks([r["line_no"] for r in rows], self.conn):
             existing.update(
                 self.conn.execute(
                     select(q.line_no).where(
                         q.file_sha256 == self.sha,
                         q.kind == self.summary.kind,
-                        writers.key_in(self.conn, q.line_no, part),
+                        bulk.key_in(self.conn, q.line_no, part),
                     )
                 ).scalars()
             )
@@ -252,7 +266,7 @@ class _Run:
         for r in fresh:
             key = r["field"] or "row"
             summary.quarantine_reasons[key] = summary.quarantine_reasons.get(key, 0) + 1
-        writers.insert_ignore(self.conn, Quarantine, fresh)
+        bulk.insert_ignore(self.conn, Quarantine, fresh)
 
 
 def _only(records: list[Record], cls: type) -> list[Any]:

@@ -17,6 +17,10 @@ _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
 _US_STAMP = re.compile(r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}(:\d{2})?$")
+# Dates and times a store export may hold. Python stops at year 9999 and a time zone shift
+# can cross it; beyond these years a value is a typo or a placeholder (0001-01-01).
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+INT_MAX = 2**31 - 1  # the database's INTEGER (quantities, touches, an order's item count)
 
 
 def required(values: dict[str, str], field: str, limit: int = 64) -> str:
@@ -35,6 +39,23 @@ def _fits(value: str, field: str, limit: int) -> str:
     if len(value) > limit:
         raise RowError(field, f"{field} is {len(value)} characters long; at most {limit} fit")
     return value
+
+
+def one_line(value: str | None, field: str) -> str | None:
+    """Text that goes into an email header (a name in ``To``): a line break could start a
+    new header or a second address, so it is refused."""
+    if value is not None and ("\r" in value or "\n" in value):
+        raise RowError(
+            field, f"{field} contains a line break (CR or LF); it must be one line of text"
+        )
+    return value
+
+
+def in_range(moment: date, field: str, value: str) -> None:
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise RowError(
+            field, f"{field} {value!r} is out of range; dates from {FIRST_YEAR} to {LAST_YEAR}"
+        )
 
 
 def email(value: str | None, field: str = "email") -> str | None:
@@ -120,6 +141,7 @@ def timestamp(value: str, field: str) -> datetime:
             field,
             f"{field} {value!r} is not a timestamp (expected ISO 8601, e.g. 2026-11-23T09:30:00+03:00)",
         ) from None
+    in_range(parsed, field, value)
     return parsed if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
@@ -132,6 +154,7 @@ def store_timestamp(value: str, field: str, store_zone: str) -> datetime:
             parsed = datetime.strptime(value, fmt)
         except ValueError:
             raise RowError(field, f"{field} {value!r} is not a date and time") from None
+        in_range(parsed, field, value)
     else:
         parsed = timestamp(value, field)
     return localize(parsed, store_zone)
@@ -149,7 +172,7 @@ def optional_timestamp(values: dict[str, str], field: str) -> datetime | None:
     return timestamp(value, field) if value else None
 
 
-def day(value: str | None, field: str) -> date | None:
+def _iso_day(value: str | None, field: str) -> date | None:
     if not value:
         return None
     try:
@@ -158,14 +181,23 @@ def day(value: str | None, field: str) -> date | None:
         raise RowError(field, f"{field} {value!r} is not a date (expected YYYY-MM-DD)") from None
 
 
+def day(value: str | None, field: str) -> date | None:
+    found = _iso_day(value, field)
+    if found is not None and value:
+        in_range(found, field, value)
+    return found
+
+
 def birthday(value: str | None, field: str = "birthday") -> date | None:
-    born = day(value, field)
+    born = _iso_day(value, field)
     if born is not None and not date(1900, 1, 1) <= born <= date.today():
         raise RowError(field, f"{field} {value!r} is not a plausible date of birth (1900 to today)")
     return born
 
 
 def integer(value: str, field: str, *, minimum: int | None = None) -> int:
+    if len(value) > 24:  # Python refuses to convert thousands of digits; none would fit
+        raise RowError(field, f"{field} is {len(value)} characters long; not a number in range")
     try:
         number = int(value)
     except ValueError:
@@ -176,8 +208,8 @@ def integer(value: str, field: str, *, minimum: int | None = None) -> int:
         if not as_float.is_integer():
             raise RowError(field, f"{field} {value!r} is not a whole number") from None
         number = int(as_float)
-    if not -(2**31) < number < 2**31:
-        raise RowError(field, f"{field} {value!r} is out of range")
+    if not -INT_MAX <= number <= INT_MAX:
+        raise RowError(field, f"{field} {value!r} is out of range; at most {INT_MAX:,} either way")
     if minimum is not None and number < minimum:
         raise RowError(field, f"{field} {number} is below {minimum}; it must be at least {minimum}")
     return number

@@ -27,9 +27,11 @@ def normalize_url(url: str) -> str:
 
 @cache
 def _engine(url: str) -> Engine:
+    """``hide_parameters``: an error's message never carries the statement's values (customers'
+    addresses, names, birthdays), so it may go to logs, Prefect state and stored results."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -41,7 +43,7 @@ def _engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def get_engine(url: str | None = None) -> Engine:

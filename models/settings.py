@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     previous_secret_keys: list[SecretStr] = Field(default_factory=list)
     token_max_age_days: int = 60
 
+    @field_validator("token_max_age_days")
+    @classmethod
+    def _token_age(cls, days: int) -> int:
+        """0 or less would refuse every answer and preferences link the moment it is sent."""
+        if days < 1:
+            raise ValueError(f"HOMECOMING_TOKEN_MAX_AGE_DAYS must be at least 1 (days); got {days}")
+        return days
+
     # Marketer-owned definitions (segments/, campaigns/, templates/ inside) kept outside the code.
     definitions_dir: Path | None = None
     brand_file: Path | None = None
@@ -50,10 +58,13 @@ class Settings(BaseSettings):
     send_batch_size: int = 1000
     # Where transports note each provider call; what reconciles a crash mid-send.
     send_journal_dir: Path = Path(".homecoming/journal")
-    # A claim older than this is abandoned; a batch must finish well within it.
-    send_lease_minutes: int = 30
-    # Rows caught mid-send with no evidence either way are resent after this long.
-    reconcile_grace_minutes: int = 60
+    # A claim not renewed for this long is abandoned; a live sender renews it while it works.
+    send_lease_minutes: float = Field(default=30, gt=0)
+    # Rows caught mid-send with no evidence either way wait this long for provider events;
+    # then they are held and reported, and resent only when this is switched on (a resend can
+    # duplicate a message the provider did take).
+    reconcile_grace_minutes: float = Field(default=60, ge=0)
+    resend_uncertain_after_grace: bool = False
     sns_apns_application_arn: str | None = None
     sns_fcm_application_arn: str | None = None
     public_url: str = "http://127.0.0.1:8000"

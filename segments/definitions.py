@@ -7,6 +7,7 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from models.settings import get_settings
+from models.yaml_loader import YamlError, intended_name, read_text, replaced_by_broken
 from segments.rfm import SEGMENTS as RFM_SEGMENTS
 from segments.rules import Definition, DefinitionError, parse_definition
 
@@ -28,9 +29,9 @@ def computed_names() -> set[str]:
 
 def load_file(path: Path) -> Definition:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DefinitionError(str(path), None, f"cannot read the file: {exc}") from None
+        text = read_text(path)
+    except YamlError as exc:
+        raise DefinitionError.of(exc) from None
     return parse_definition(text, str(path))
 
 
@@ -38,11 +39,12 @@ def load_all(paths: list[Path] | None = None) -> tuple[list[Definition], list[De
     """Every definition in dependency order, and every mistake found (good files still load).
 
     A store's own file with the same name as a built-in one replaces it (so a marketer can
-    change a lifecycle stage without touching the code); two files of one folder may not
-    share a name.
+    change a lifecycle stage without touching the code), even when it is broken: then neither
+    is used. Two files of one folder may not share a name.
     """
     errors: list[DefinitionError] = []
     by_name: dict[str, Definition] = {}
+    broken: list[tuple[str, Path]] = []
     files = (
         paths
         if paths is not None
@@ -52,7 +54,9 @@ def load_all(paths: list[Path] | None = None) -> tuple[list[Definition], list[De
         try:
             definition = load_file(path)
         except DefinitionError as exc:
-            errors.append(exc)
+            name = intended_name(path)
+            errors.append(exc.not_loaded("segment", name))
+            broken.append((name, path))
             continue
         if definition.name.startswith(RESERVED):
             errors.append(
@@ -76,6 +80,9 @@ def load_all(paths: list[Path] | None = None) -> tuple[list[Definition], list[De
             )
             continue
         by_name[definition.name] = definition
+    sources = {name: Path(d.source) for name, d in by_name.items()}
+    for name in replaced_by_broken(sources, broken, files):
+        del by_name[name]
     known = set(by_name) | computed_names()
     bad: set[str] = set()
     for d in by_name.values():

@@ -23,24 +23,36 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from models.yaml_loader import YamlError, compose, line_of, scalar
 from segments.features import FIELDS
 
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "between", "in", "not_in", "is_null")
 COMBINATORS = ("all", "any", "not", "bought_category", "in_segment")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_:\-]{0,127}$")
-RELATIVE = re.compile(r"^(\d+)\s+(day|days|week|weeks)\s+ago$")
+RELATIVE = re.compile(r"^(\d{1,6})\s+(day|days|week|weeks)\s+ago$")
+# Dates and numbers a rule may compare with: beyond these a comparison is a typo, and the
+# arithmetic on them (a day after 9999-12-31) would fail at refresh time.
+EARLIEST, LATEST = date(1900, 1, 1), date(2100, 12, 31)
+MAX_DAYS_AGO = 366 * 200
+MAX_NUMBER = 1e15
 
 
-class DefinitionError(ValueError):
+class DefinitionError(YamlError):
     """A mistake in a definition, with the file and line and what would be valid."""
 
-    def __init__(self, source: str, line: int | None, message: str) -> None:
-        self.source, self.line, self.message = source, line, message
-        where = f"{source}:{line}" if line else source
-        super().__init__(f"{where}: {message}")
+    @classmethod
+    def of(cls, exc: YamlError) -> DefinitionError:
+        """A file the YAML loader refused (syntax, size, depth, aliases), as a definition error."""
+        return cls(exc.source, exc.line, exc.message)
+
+    def not_loaded(self, what: str, name: str) -> DefinitionError:
+        """This error, saying which definition it keeps from loading (so a command given that
+        name can show it)."""
+        return DefinitionError(
+            self.source, self.line, f"{self.message} ({what} {name!r} is not loaded)"
+        )
 
 
 @dataclass(frozen=True)
@@ -115,11 +127,7 @@ class Definition:
         return found
 
 
-_CONSTRUCTOR = yaml.SafeLoader("")  # only its scalar constructors are used
-
-
-def _line(node: Node) -> int:
-    return node.start_mark.line + 1
+_line = line_of
 
 
 def _scalar(node: Node, source: str) -> Any:
@@ -127,24 +135,31 @@ def _scalar(node: Node, source: str) -> Any:
         raise DefinitionError(
             source, _line(node), "expected a single value here, not a list or mapping"
         )
-    return (
-        _CONSTRUCTOR.construct_object(node) if node.tag != "tag:yaml.org,2002:str" else node.value
-    )
+    try:
+        return scalar(node, source)
+    except YamlError as exc:
+        raise DefinitionError.of(exc) from None
+
+
+def _key(node: Node, source: str) -> str:
+    """A mapping key: a plain word (a list or mapping as a key is a mistake, not a crash)."""
+    if not isinstance(node, ScalarNode):
+        raise DefinitionError(
+            source, _line(node), "keys must be plain words, not lists or mappings"
+        )
+    return str(node.value)
 
 
 def parse_definition(text: str, source: str) -> Definition:
+    """One definition; the YAML loader's limits (size, depth, aliases) apply first."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise DefinitionError(
-            source, mark.line + 1 if mark else None, f"not valid YAML: {problem}"
-        ) from None
+        root = compose(text, source)
+    except YamlError as exc:
+        raise DefinitionError.of(exc) from None
     if not isinstance(root, MappingNode):
         line = _line(root) if root else None
         raise DefinitionError(source, line, "expected a mapping with name, description and rule")
-    keys = {k.value: v for k, v in root.value}
+    keys = {_key(k, source): v for k, v in root.value}
     unknown = set(keys) - {"name", "description", "rule"}
     if unknown:
         bad = next(k for k, _ in root.value if k.value in unknown)
@@ -180,8 +195,8 @@ def _condition(node: Node, source: str) -> Condition:
     return parts[0] if len(parts) == 1 else All(tuple(parts))
 
 
-def _one(key: ScalarNode, value: Node, source: str) -> Condition:
-    word, line = key.value, _line(key)
+def _one(key: Node, value: Node, source: str) -> Condition:
+    word, line = _key(key, source), _line(key)
     if word in ("all", "any"):
         if not isinstance(value, SequenceNode) or not value.value:
             raise DefinitionError(
@@ -224,7 +239,7 @@ def _one(key: ScalarNode, value: Node, source: str) -> Condition:
             )
         parts = []
         for op_node, arg in value.value:
-            op = op_node.value
+            op = _key(op_node, source)
             if op not in OPERATORS:
                 raise DefinitionError(
                     source,
@@ -270,6 +285,10 @@ def _typed(field: str, kind: str, node: Node, source: str) -> Any:
             raise DefinitionError(
                 source, line, f"{field} is a number; {value!r} is not one (e.g. 3 or 49.90)"
             )
+        if not -MAX_NUMBER < value < MAX_NUMBER:  # also refuses .nan and .inf
+            raise DefinitionError(
+                source, line, f"{field} {value!r} is out of range (-10^15 to 10^15)"
+            )
         return value
     if kind == "text":
         if not isinstance(value, str):
@@ -282,6 +301,10 @@ def _typed(field: str, kind: str, node: Node, source: str) -> Any:
             )
         return value
     if isinstance(value, date):
+        if not EARLIEST <= value <= LATEST:
+            raise DefinitionError(
+                source, line, f"{field} {value} is out of range; use a date from 1900 to 2100"
+            )
         return value
     if isinstance(value, str):
         text = value.strip().lower()
@@ -290,7 +313,12 @@ def _typed(field: str, kind: str, node: Node, source: str) -> Any:
         match = RELATIVE.match(text)
         if match:
             n = int(match.group(1))
-            return RelativeDate(n * 7 if match.group(2).startswith("week") else n)
+            days = n * 7 if match.group(2).startswith("week") else n
+            if days > MAX_DAYS_AGO:
+                raise DefinitionError(
+                    source, line, f"{field} {value!r} is too far back; at most 200 years ago"
+                )
+            return RelativeDate(days)
     raise DefinitionError(
         source,
         line,

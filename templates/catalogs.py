@@ -6,6 +6,11 @@
 
 A key is looked up along the locale chain (``pt-BR`` -> ``pt`` -> default). A store's
 own catalogs are merged over the built-in ones key by key, so it can change one text.
+
+A catalog file that does not load (bad YAML, over a limit of ``models.yaml_loader``, a
+value that is not text) breaks its locale only, built-in texts included: a message that
+needs that locale raises :class:`CatalogBroken`; every other locale keeps working. A file
+whose name is not a locale tag is reported and not used.
 """
 
 from __future__ import annotations
@@ -15,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from templates.errors import TemplateInvalid
+from models.yaml_loader import YamlError, load_file
+from templates.errors import CatalogBroken, TemplateInvalid
 from templates.locales import chain, language, normalize
 
 
@@ -36,20 +40,18 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 def read_catalog(path: Path) -> dict[str, str]:
-    """One catalog file, or ``TemplateInvalid`` naming the file, line and key."""
-    locale = path.stem
+    """One catalog file, or :class:`CatalogBroken` naming the file, line and key."""
+    locale = normalize(path.stem) or path.stem
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise TemplateInvalid(f"{where}: not valid YAML ({exc})", locale=locale) from None
+        data = load_file(path) or {}
+    except YamlError as exc:
+        raise CatalogBroken(str(exc), locale=locale) from None
     if not isinstance(data, Mapping):
-        raise TemplateInvalid(f"{path}: a catalog is a mapping of keys to texts", locale=locale)
+        raise CatalogBroken(f"{path}: a catalog is a mapping of keys to texts", locale=locale)
     try:
         return flatten(data)
     except ValueError as exc:
-        raise TemplateInvalid(f"{path}: {exc}", locale=locale) from None
+        raise CatalogBroken(f"{path}: {exc}", locale=locale) from None
 
 
 @dataclass
@@ -59,36 +61,60 @@ class Catalogs:
     texts: dict[str, dict[str, str]]
     default: str
     files: dict[str, list[Path]] = field(default_factory=dict)
+    broken: dict[str, CatalogBroken] = field(default_factory=dict)  # locale -> why
+    errors: list[TemplateInvalid] = field(default_factory=list)  # every file problem
 
     @classmethod
     def load(cls, folders: Iterable[Path], *, default: str) -> Catalogs:
         """Catalog files from each folder in turn; later folders override earlier ones."""
         texts: dict[str, dict[str, str]] = {}
         files: dict[str, list[Path]] = {}
+        broken: dict[str, CatalogBroken] = {}
+        errors: list[TemplateInvalid] = []
         for folder in folders:
             if not folder.is_dir():
                 continue
             for path in sorted(folder.glob("*.yaml")):
                 locale = normalize(path.stem)
                 if locale is None:
-                    raise TemplateInvalid(
-                        f"{path}: the file name must be a locale tag such as de.yaml or pt-BR.yaml"
+                    errors.append(
+                        TemplateInvalid(
+                            f"{path}: the file name must be a locale tag such as de.yaml or "
+                            "pt-BR.yaml; the file is not used"
+                        )
                     )
-                texts.setdefault(locale, {}).update(read_catalog(path))
+                    continue
                 files.setdefault(locale, []).append(path)
+                try:
+                    texts.setdefault(locale, {}).update(read_catalog(path))
+                except CatalogBroken as exc:
+                    broken.setdefault(locale, exc)
+                    errors.append(exc)
+        for locale in broken:
+            texts.pop(locale, None)  # a broken override never falls back to built-in texts
         normal = normalize(default) or default
-        if normal not in texts:
+        if normal not in texts and normal not in broken:
             raise TemplateInvalid(
                 f"no catalog for the default locale {default!r}; "
                 f"have: {', '.join(sorted(texts)) or 'none'}"
             )
-        return cls(texts=texts, default=normal, files=files)
+        return cls(texts=texts, default=normal, files=files, broken=broken, errors=errors)
 
     def locales(self) -> list[str]:
+        """Locales whose catalogs loaded (``errors`` lists the others, for validation)."""
         return sorted(self.texts)
 
     def chain(self, tag: str | None) -> list[str]:
-        return chain(tag, self.texts, self.default)
+        """A broken locale stays in the chain: its customers get its error, not another
+        language's texts."""
+        return chain(tag, self.texts.keys() | self.broken.keys(), self.default)
+
+    def require(self, locales: Iterable[str], template: str | None = None) -> None:
+        """Raise :class:`CatalogBroken` if any of ``locales`` has a catalog that did not load."""
+        for locale in locales:
+            found = self.broken.get(locale)
+            if found is not None:
+                raise CatalogBroken(found.detail, template=template, locale=locale)
 
     def own_chain(self, locale: str) -> list[str]:
         """The chain without the default language: where a locale's own texts may come from."""
@@ -98,6 +124,7 @@ class Catalogs:
     def find(self, key: str, locales: Iterable[str], variant: str | None = None) -> str | None:
         """The text of ``key`` (its ``@variant`` form first) in the first locale that has it."""
         locales = list(locales)
+        self.require(locales)
         if variant:
             for locale in locales:
                 text = self.texts[locale].get(f"{key}@{variant}")
@@ -121,10 +148,11 @@ class Catalogs:
         return sorted(found)
 
     def section(self, prefix: str, locales: list[str]) -> dict[str, str]:
-        """Every key under ``prefix`` resolved along ``locales`` (for texts chosen at send time)."""
+        """Every key under ``prefix`` resolved along ``locales`` (for texts chosen at send time);
+        a broken locale adds nothing."""
         out: dict[str, str] = {}
         for locale in reversed(locales):
-            for key, text in self.texts[locale].items():
+            for key, text in self.texts.get(locale, {}).items():
                 if key.startswith(prefix) and "@" not in key:
                     out[key] = text
         return out

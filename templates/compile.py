@@ -119,6 +119,7 @@ class Translator:
         self.own = catalogs.own_chain(locale)
         self.fallback = catalogs.chain(locale)
         self.misses: list[str] = []
+        catalogs.require(self.own, template)  # the locale's own catalogs must have loaded
 
     def candidates(self, key: str) -> list[str]:
         """``.heading`` is the template's own text, else its kind's (a store's template of
@@ -131,6 +132,8 @@ class Translator:
     def raw(self, key: str) -> str:
         names = self.candidates(key)
         for chain in (self.own, self.fallback):
+            if chain is self.fallback:  # a text the locale lacks needs the default's catalog
+                self.catalogs.require(chain, self.template)
             for name in names:
                 text = self.catalogs.find(name, chain, self.variant)
                 if text is not None:

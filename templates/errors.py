@@ -36,3 +36,11 @@ class TemplateInvalid(Exception):
             if part
         )
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class CatalogBroken(TemplateInvalid, RenderError):
+    """A locale's catalog file does not load: only messages that need that locale stop.
+
+    It is also a :class:`RenderError`, so a send records this message (file and line)
+    against each recipient of that locale and goes on with the others.
+    """

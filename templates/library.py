@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from models.yaml_loader import YamlError, load_file
 from templates.catalogs import Catalogs
 from templates.errors import TemplateInvalid
 
@@ -230,14 +229,9 @@ def _restrict_value(value: Any, spec: Field, *, minimal: bool) -> Any:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        with path.open(encoding="utf-8") as handle:
-            return yaml.safe_load(handle) or {}
-    except FileNotFoundError:
-        raise TemplateInvalid(f"{path}: file not found") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise TemplateInvalid(f"{where}: not valid YAML ({exc})") from None
+        return load_file(path) or {}
+    except YamlError as exc:
+        raise TemplateInvalid(str(exc)) from None
 
 
 def _merge(base: Any, over: Any) -> Any:

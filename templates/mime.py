@@ -19,10 +19,22 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from templates.errors import RenderError
+
 if TYPE_CHECKING:
     from templates.render import RenderedEmail
 
 CRLF = "\r\n"
+
+
+def check_header(name: str, value: str) -> str:
+    """``value`` if it can be one header line; a CR or LF would end the header and start
+    another (a name with CR LF can turn into a second address in ``To``)."""
+    if "\r" in value or "\n" in value:
+        raise RenderError(
+            f"{name} contains a line break (CR or LF); a header value must be one line"
+        )
+    return value
 
 
 def _text_header(value: str) -> str:
@@ -82,21 +94,22 @@ def wire_bytes(
 ) -> bytes:
     """The message :meth:`RenderedEmail.to_mime` describes, as bytes ready for a provider.
 
-    ``headers`` are added last and replace a header of the same name.
+    ``headers`` are added last and replace a header of the same name. A value with a line
+    break raises :class:`RenderError` (that recipient fails; nothing is written).
     """
-    from_header, domain = _sender(sender)
+    from_header, domain = _sender(check_header("From", sender))
     fields = {
-        "Subject": _text_header(email.subject),
+        "Subject": _text_header(check_header("Subject", email.subject)),
         "From": from_header,
-        "To": _address(to),
+        "To": _address(check_header("To", to)),
         "Date": formatdate(usegmt=True),
         "Message-ID": make_msgid(domain=domain),
-        "Content-Language": email.locale,
+        "Content-Language": check_header("Content-Language", email.locale),
     }
     lowered = {name.lower(): name for name in fields}
     for name, value in (headers or {}).items():
         fields.pop(lowered.get(name.lower(), name), None)
-        fields[name] = _text_header(value)
+        fields[check_header("header name", name)] = _text_header(check_header(name, value))
     boundary = f"=_hc_{secrets.token_hex(12)}"
     fields["MIME-Version"] = "1.0"
     fields["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'

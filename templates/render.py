@@ -36,7 +36,7 @@ from templates.errors import RenderError, TemplateInvalid
 from templates.formatting import LOCALE_VAR
 from templates.library import Library
 from templates.locales import babel_locale, language, normalize
-from templates.mime import transfer_encoding, wire_bytes
+from templates.mime import check_header, transfer_encoding, wire_bytes
 from templates.plaintext import tidy
 
 __all__ = ["RenderError", "RenderedEmail", "RenderedPush", "Renderer", "TemplateInvalid"]
@@ -59,6 +59,8 @@ class RenderedEmail:
         ``headers`` (List-Unsubscribe, List-Unsubscribe-Post, ...) are added last and
         replace a header of the same name (Message-ID or Date, for instance).
         """
+        for name, value in (("From", sender), ("To", to), *(headers or {}).items()):
+            check_header(name, value)
         msg = EmailMessage()
         # The content first: setting it clears Content-* headers such as Content-Language.
         msg.set_content(self.text, charset="utf-8", cte=transfer_encoding(self.text))
@@ -88,6 +90,20 @@ class RenderedPush:
     body: str
     deep_link: str
     locale: str
+
+
+def _names_fit_headers(context: Mapping[str, Any], where: str) -> None:
+    """The customer's names go into the ``To`` header after rendering: refuse a line break
+    now, while the failure is still this recipient's alone."""
+    customer = context.get("customer")
+    if isinstance(customer, Mapping):
+        for key in ("first_name", "last_name"):
+            value = customer.get(key)
+            if isinstance(value, str):
+                try:
+                    check_header(f"customer.{key}", value)
+                except RenderError as exc:
+                    raise RenderError(f"{where}: {exc}") from None
 
 
 def fit(text: str, limit: int) -> str:
@@ -235,8 +251,9 @@ class Renderer:
         variant: str | None = None,
     ) -> RenderedEmail:
         compiled = self.compiled_email(template, locale, variant)
-        values = self.values(context, self._format_tag(locale, compiled.locale))
         where = f"{template} [{compiled.locale}]"
+        _names_fit_headers(context, where)
+        values = self.values(context, self._format_tag(locale, compiled.locale))
         whole = self.fill(compiled.whole, values, where)
         html, text, subject, preheader = whole.split(compiled.separator)
         return RenderedEmail(

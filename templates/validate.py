@@ -106,13 +106,13 @@ def _element_names(renderer: Renderer) -> list[Problem]:
 def _catalog_keys(renderer: Renderer) -> list[Problem]:
     catalogs = renderer.library.catalogs
     default = catalogs.default
-    reference = set(catalogs.texts[default])
-    out: list[Problem] = []
-    for locale in catalogs.locales():
+    out = [Problem(None, exc.locale, None, exc.detail) for exc in catalogs.errors]
+    reference = set(catalogs.texts.get(default, {}))  # empty if broken: nothing to compare
+    for locale in catalogs.locales() if reference else []:
         if locale == default:
             continue
         own = catalogs.own_chain(locale)
-        have = set().union(*(catalogs.texts[c] for c in own))
+        have = set().union(*(catalogs.texts.get(c, {}) for c in own))
         for key in sorted(reference - have):
             out.append(
                 Problem(

@@ -2,7 +2,8 @@
 
 Every function takes claims that ``campaigns.links.verify`` already accepted, checks them
 against the ledger (the message exists and belongs to that customer), and is idempotent:
-opening the same link twice changes nothing the second time.
+sending the same thing twice changes nothing the second time. Reading a link never writes:
+answers are recorded only from a submitted form.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ SURVEY_KINDS = {
 
 class LinkRefused(Exception):
     """A genuine token that does not fit the ledger (unknown message, other customer, wrong kind)."""
+
+
+class AnswerRefused(ValueError):
+    """A submitted score or choice the survey behind the link does not offer."""
+
+
+class EmptyAnswer(ValueError):
+    """A submission with no score, no choice and no comment: not an answer."""
 
 
 @dataclass(frozen=True)
@@ -140,44 +149,28 @@ def _interaction(conn: Connection, ctx: LinkContext, answer: dict, at: datetime)
         )
 
 
-def record_answer(
-    engine: Engine, claims: LinkClaims, *, now: datetime | None = None
-) -> tuple[LinkContext, AnswerState]:
-    """Record the score or choice a link carries: the first click creates the answer, a
-    different later click changes it (history kept), the same click again changes nothing."""
-    at = now or utcnow()
-    with engine.begin() as conn:
-        ctx = context(conn, claims)
-        kind = ctx.survey_kind
-        if kind is None or (claims.action is Action.feedback) != (kind == "feedback"):
-            raise LinkRefused("this link does not answer this survey")
-        wanted = {"score": claims.score, "choice": claims.choice}
-        values = dict(
-            message_id=ctx.message_id,
-            customer_id=ctx.customer_id,
-            survey=ctx.campaign,
-            kind=kind,
-            answered_at=at,
-            updated_at=at,
-            **wanted,
-        )
-        inserted = insert_new(conn, ANSWER, values, key=["message_id"])
+def _answer_context(conn: Connection, claims: LinkClaims) -> LinkContext:
+    """The context of a link that answers a survey: a score link for a CSAT or NPS
+    survey, a choice or free-text link for a survey that takes them."""
+    ctx = context(conn, claims)
+    kind = ctx.survey_kind
+    if kind is None:
+        raise LinkRefused("not a survey message")
+    if claims.action is Action.survey and kind == "feedback":
+        raise LinkRefused("this link does not answer this survey")
+    if claims.action is Action.feedback and kind != "feedback":
+        raise LinkRefused("this link does not answer this survey")
+    return ctx
+
+
+def read_answer(engine: Engine, claims: LinkClaims) -> tuple[LinkContext, AnswerState | None]:
+    """The survey behind an answer link and its current answer, changing nothing: opening a
+    link (a person, or a mail scanner fetching every link) is not answering."""
+    with engine.connect() as conn:
+        ctx = _answer_context(conn, claims)
         answer = _current(conn, ctx.message_id)
-        assert answer is not None
-        changed = bool(inserted)
-        if not inserted and (answer["score"], answer["choice"]) != (
-            claims.score,
-            claims.choice,
-        ):
-            conn.execute(
-                update(ANSWER).where(ANSWER.c.id == answer["id"]).values(updated_at=at, **wanted)
-            )
-            answer.update(wanted)
-            changed = True
-        if changed:
-            _history(conn, answer, at)
-            _interaction(conn, ctx, answer, at)
-        return ctx, _state(kind, answer, changed=changed)
+        assert ctx.survey_kind is not None
+        return ctx, _state(ctx.survey_kind, answer, changed=False) if answer else None
 
 
 def clean_comment(text: str) -> str:
@@ -196,51 +189,70 @@ def _state(kind: str, answer: dict, *, changed: bool) -> AnswerState:
     )
 
 
-def save_comment(
-    engine: Engine, claims: LinkClaims, comment: str, *, now: datetime | None = None
+def submit_answer(
+    engine: Engine,
+    claims: LinkClaims,
+    *,
+    score: int | None = None,
+    choice: str | None = None,
+    comment: str = "",
+    now: datetime | None = None,
 ) -> tuple[LinkContext, AnswerState]:
-    """Save a comment on the message's answer (creating the answer for a free-text page).
+    """Record what a person sent from the survey page (a POST; opening a link records nothing).
 
-    A comment never changes the score: if the customer re-rated in another tab, the newest
-    rating stays.
+    The first submission creates the answer; a later one with another score or choice
+    changes it (every change is kept in the history); the same again changes nothing. A
+    comment is added without touching the score, and an empty comment never clears one.
+    Nothing at all (no score, no choice, a blank comment) is ``EmptyAnswer``.
     """
     at = now or utcnow()
     comment = clean_comment(comment)
     if len(comment) > MAX_COMMENT:
         raise ValueError("comment too long")
+    if score is None and choice is None and not comment:
+        raise EmptyAnswer("no score, no choice and no comment")
     with engine.begin() as conn:
-        ctx = context(conn, claims)
-        if ctx.survey_kind is None:
-            raise LinkRefused("not a survey message")
+        ctx = _answer_context(conn, claims)
+        kind = ctx.survey_kind
+        assert kind is not None
+        low, high = SCORE_RANGES.get(kind, (1, 0))
+        if score is not None and (claims.action is not Action.survey or not low <= score <= high):
+            raise AnswerRefused("the survey does not offer this score")
+        if choice is not None and (claims.action is not Action.feedback or choice != claims.choice):
+            raise AnswerRefused("the link does not offer this choice")
+        wanted: dict[str, object] = {"score": score, "choice": choice, "comment": comment or None}
+        wanted = {k: v for k, v in wanted.items() if v is not None}
         answer = _current(conn, ctx.message_id)
         if answer is None:
-            values = {"score": None, "choice": None}
-            if claims.action is Action.survey:
-                values["score"] = claims.score
-            elif claims.action is Action.feedback:
-                values["choice"] = claims.choice
-            values.update(
+            values = dict(
                 message_id=ctx.message_id,
                 customer_id=ctx.customer_id,
                 survey=ctx.campaign,
-                kind=ctx.survey_kind,
+                kind=kind,
                 answered_at=at,
                 updated_at=at,
+                score=None,
+                choice=None,
+                comment=None,
             )
-            insert_new(conn, ANSWER, values, key=["message_id"])
+            inserted = insert_new(conn, ANSWER, {**values, **wanted}, key=["message_id"])
             answer = _current(conn, ctx.message_id)
             assert answer is not None
+            if inserted:
+                _history(conn, answer, at)
+                _interaction(conn, ctx, answer, at)
+                return ctx, _state(kind, answer, changed=True)
+        changes = {k: v for k, v in wanted.items() if answer[k] != v}
+        if not changes:
+            return ctx, _state(kind, answer, changed=False)
+        conn.execute(
+            update(ANSWER).where(ANSWER.c.id == answer["id"]).values(updated_at=at, **changes)
+        )
+        answer.update(changes)
+        _history(conn, answer, at)
+        if "score" in changes or "choice" in changes:
             _interaction(conn, ctx, answer, at)
-        if comment and comment != answer["comment"]:
-            conn.execute(
-                update(ANSWER)
-                .where(ANSWER.c.id == answer["id"])
-                .values(comment=comment, updated_at=at)
-            )
-            answer["comment"] = comment
-            _history(conn, answer, at)
-            return ctx, _state(ctx.survey_kind, answer, changed=True)
-        return ctx, _state(ctx.survey_kind, answer, changed=False)
+        return ctx, _state(kind, answer, changed=True)
 
 
 def unsubscribe(

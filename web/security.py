@@ -1,11 +1,13 @@
-"""ASGI middleware: security headers on every response and a limit on request bodies."""
+"""ASGI middleware: security headers on every response, a limit on request bodies, and
+redirects that never follow the Host header."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -127,3 +129,33 @@ class RedactAccessLog(logging.Filter):
             path = self.TOKEN_PATH.sub(r"/\1/<token>", str(path)).split("?", 1)[0]
             record.args = ("-", method, path, version, status)
         return True
+
+
+class PublicRedirects:
+    """Answers a path with a trailing slash by a redirect to the same path without it under
+    ``HOMECOMING_PUBLIC_URL``. The router's own trailing-slash redirect is switched off: it
+    builds the address from the request's Host header, so ``Host: evil.example`` would send
+    a customer (and their token) to another site."""
+
+    def __init__(self, app: Any, *, public_url: Callable[[], str]) -> None:
+        self.app = app
+        self.public_url = public_url
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or len(path) < 2 or not path.endswith("/"):
+            await self.app(scope, receive, send)
+            return
+        if path.startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        target = quote(path.strip("/"), safe="/")
+        location = f"{self.public_url().rstrip('/')}/{target}"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 307,
+                "headers": [(b"location", location.encode("ascii")), (b"content-length", b"0")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})

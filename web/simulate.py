@@ -1,7 +1,8 @@
 """Customers answering their surveys, for the demo: links opened on the running web service.
 
-Each answer goes through HTTP exactly as a click in an email would (GET the signed answer
-link, sometimes POST a comment), so the demo exercises the real service. Scores lean on
+Each answer goes through HTTP exactly as a person would: open the signed link from the email
+(a GET, which only shows the page), then press Send (a POST of the score or choice, sometimes
+with a comment), so the demo exercises the real service. Scores lean on
 what happened: a delivery that was delayed, or a ticket that took many touches, gets lower
 scores. Deterministic for a given seed.
 """
@@ -104,6 +105,7 @@ def simulate_answers(
                     Action.feedback, message_id=r.id, customer_id=r.customer_id, choice=choice
                 )
                 url = f"{base}/{links.PATHS[Action.feedback]}/{token}"
+                form = {"choice": choice}
             else:
                 kind = "csat" if r.kind == "csat_survey" else "nps"
                 weights = (HAPPY if happy else UNHAPPY)[kind]
@@ -113,16 +115,19 @@ def simulate_answers(
                     Action.survey, message_id=r.id, customer_id=r.customer_id, score=score
                 )
                 url = f"{base}/{links.PATHS[Action.survey]}/{token}"
+                form = {"score": str(score)}
+            commented = rng.random() < comment_share
+            if commented:
+                form["comment"] = rng.choice(COMMENTS[happy])
             counts["requested"] += 1
             try:
-                reply = client.get(url)
-                if reply.status_code != 200:
-                    counts[f"status_{reply.status_code}"] += 1
+                opened = client.get(url)
+                sent = client.post(url, data=form) if opened.status_code == 200 else opened
+                if sent.status_code != 200:
+                    counts[f"status_{sent.status_code}"] += 1
                     continue
                 counts["answered"] += 1
-                if rng.random() < comment_share:
-                    posted = client.post(url, data={"comment": rng.choice(COMMENTS[happy])})
-                    counts["comments" if posted.status_code == 200 else "comment_errors"] += 1
+                counts["comments"] += commented
             except httpx.HTTPError:
                 counts["errors"] += 1
     return dict(counts)

@@ -23,7 +23,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+# sns.<region>.amazonaws.com, or .amazonaws.com.cn for the China regions: a region is
+# letters-letters-digit (us-east-1, us-gov-west-1, ap-southeast-2), so "sns.s3" is not one.
+SNS_HOST = re.compile(
+    r"^sns\.(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2})\.amazonaws\.com(?P<cn>\.cn)?$"
+)
 NOTIFICATION_FIELDS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
 SUBSCRIPTION_FIELDS = (
     "Message",
@@ -42,25 +46,30 @@ class SnsRejected(ValueError):
     """Not a genuine SNS message for an accepted topic."""
 
 
-def is_sns_url(url: Any, *, path_suffix: str = "") -> bool:
-    """True for an https URL on an SNS host (no user info, default port)."""
-    if not isinstance(url, str):
+def is_sns_url(url: Any, *, certificate: bool = False) -> bool:
+    """True for an https URL whose host is exactly an SNS regional host: no user info, no
+    port, no spaces or escapes in the host; a ``certificate`` URL is a ``.pem`` path with no
+    query or fragment."""
+    if not isinstance(url, str) or not url.isascii() or any(c <= " " for c in url):
         return False
-    parts = urlsplit(url)
-    return (
-        parts.scheme == "https"
-        and parts.hostname is not None
-        and SNS_HOST.match(parts.hostname) is not None
-        and parts.port in (None, 443)
-        and parts.username is None
-        and parts.path.endswith(path_suffix)
-    )
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    host = SNS_HOST.match(parts.netloc)
+    if parts.scheme != "https" or host is None or parts.netloc != parts.hostname:
+        return False
+    if (host["cn"] is not None) != host["region"].startswith("cn-"):
+        return False
+    if certificate:
+        return parts.path.endswith(".pem") and not parts.query and not parts.fragment
+    return parts.path.startswith("/")
 
 
 @lru_cache(maxsize=16)
 def fetch_certificate(url: str) -> bytes:
     """The PEM certificate at an SNS signing URL (cached: SNS rotates them rarely)."""
-    if not is_sns_url(url, path_suffix=".pem"):
+    if not is_sns_url(url, certificate=True):
         raise SnsRejected("SigningCertURL is not an SNS https URL")
     reply = httpx.get(url, timeout=10, follow_redirects=False)
     reply.raise_for_status()
@@ -97,7 +106,7 @@ def verify_message(
     algorithm = {"1": hashes.SHA1(), "2": hashes.SHA256()}.get(message["SignatureVersion"])
     if algorithm is None:
         raise SnsRejected("unknown SignatureVersion")
-    if not is_sns_url(message["SigningCertURL"], path_suffix=".pem"):
+    if not is_sns_url(message["SigningCertURL"], certificate=True):
         raise SnsRejected("SigningCertURL is not an SNS https URL")
     try:
         signature = base64.b64decode(message["Signature"], validate=True)

@@ -5,6 +5,9 @@ A file is written under a temporary name and hard-linked to its final name, whic
 the name exists: a message is there whole or not at all, and never written twice, even by
 two workers at once. Because the file name is the ledger id, the outbox is its own record:
 after a crash, a file present proves a send, a file absent proves none.
+
+Messages hold addresses and names: files are created readable by their owner only (0600),
+and a folder the outbox creates is 0700.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ import uuid
 from pathlib import Path
 
 from campaigns.channels.base import Delivery, Outgoing, SendError
+from templates.errors import RenderError
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
 
 
 def push_document(item: Outgoing) -> dict[str, object]:
@@ -41,20 +48,24 @@ class OutboxTransport:
     def __init__(self, directory: Path, *, channel: str) -> None:
         self.directory = Path(directory)
         self.channel = channel
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
 
     def path(self, ledger_id: int) -> Path:
         return self.directory / f"{ledger_id}.{'eml' if self.channel == 'email' else 'json'}"
 
     def send(self, item: Outgoing) -> Delivery:
-        if self.channel == "email":
-            data = item.mime()
-        else:
-            data = json.dumps(push_document(item), ensure_ascii=False, indent=1).encode()
+        try:
+            if self.channel == "email":
+                data = item.mime()
+            else:
+                data = json.dumps(push_document(item), ensure_ascii=False, indent=1).encode()
+        except RenderError as exc:  # e.g. a header with a line break: this message only
+            raise SendError(f"render: {exc}"[:500], outcome="failed") from None
         final = self.path(item.ledger_id)
         temporary = self.directory / f".{item.ledger_id}.{uuid.uuid4().hex}.tmp"
         try:
-            with open(temporary, "wb") as handle:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            with os.fdopen(os.open(temporary, flags, FILE_MODE), "wb") as handle:
                 handle.write(data)
             os.link(temporary, final)
         except FileExistsError:

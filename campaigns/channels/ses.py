@@ -6,10 +6,12 @@ message tag with the ledger id (so SES events find their row) and the configurat
 when one is configured. AWS settings are boto3's own: profiles, ``AWS_REGION``,
 ``AWS_ENDPOINT_URL``; no keys here.
 
-Errors: throttling and 5xx responses are definite refusals and are retried with backoff
-(botocore's own retries are off, because it would also retry a request whose answer was
-lost); a lost answer (read timeout, dropped connection) is *uncertain*; a refused message
-fails its row; an account or configuration problem stops the batch.
+Errors: throttling and a connection that was never made are definite refusals and are
+retried with backoff (botocore's own retries are off, because it would also retry a request
+whose answer was lost); a 5xx or a lost answer (read timeout, dropped connection) does not
+prove refusal (SES may have accepted the message before failing), so it is *uncertain*
+and never retried blindly; a refused message fails its row; an account or configuration
+problem stops the batch.
 """
 
 from __future__ import annotations
@@ -28,11 +30,7 @@ RETRY_CODES = frozenset(
         "Throttling",
         "ThrottlingException",
         "TooManyRequestsException",
-        "RequestTimeout",
-        "ServiceUnavailable",
-        "InternalFailure",
-        "InternalServerError",
-        "InternalError",
+        "RequestTimeout",  # SES did not receive the whole request
     }
 )
 STOP_CODES = frozenset(
@@ -71,8 +69,10 @@ def classify(error: Exception, *, sender: str | None = None) -> SendError:
         code = str(info.get("Code", ""))
         message = str(info.get("Message", ""))[:300]
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        if code in RETRY_CODES or status >= 500:
+        if code in RETRY_CODES:
             return SendError(f"{code or status}: {message}", outcome="retry")
+        if status >= 500:  # the request reached SES, which may have taken the message
+            return SendError(f"{code or status}: {message}", outcome="uncertain")
         lowered = message.lower()
         about_sender = "authority" in lowered or bool(sender and sender.lower() in lowered)
         if code in STOP_CODES or (about_sender and any(m in lowered for m in NOT_VERIFIED)):
@@ -92,7 +92,7 @@ def with_retries(
     sleep: Callable[[float], None],
     sender: str | None = None,
 ) -> Any:
-    """``call()``, retrying definite refusals (throttling, 5xx) with jittered backoff."""
+    """``call()``, retrying definite refusals (throttling, no connection) with jittered backoff."""
     for attempt in range(attempts):
         try:
             return call()

@@ -24,9 +24,11 @@ SHAPE = "customer [sample_id] date(YYYYMMDD) cds dollars"
 @lru_cache(maxsize=4096)
 def _midnight(day: str) -> datetime:
     try:
-        return datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC)
+        at = datetime.strptime(day, "%Y%m%d")
     except ValueError:
         raise RowError("date", f"date {day!r} is not a date (expected YYYYMMDD)") from None
+    v.in_range(at, "date", day)
+    return at.replace(tzinfo=UTC)
 
 
 def parse(row: Row) -> LineRecord | None:
@@ -39,8 +41,11 @@ def parse(row: Row) -> LineRecord | None:
         customer, day, cds, dollars = parts
     else:
         raise RowError(None, f"line has {len(parts)} fields; expected {SHAPE}")
-    if not customer.isdigit():
-        raise RowError("customer", f"customer {customer!r} is not a number; expected {SHAPE}")
+    if not (customer.isascii() and customer.isdigit()) or len(customer) > 64:
+        raise RowError(
+            "customer",
+            f"customer {customer[:70]!r} is not a number of up to 64 digits; expected {SHAPE}",
+        )
     at = _midnight(day)
     quantity = v.integer(cds, "cds", minimum=1)
     amount = v.number(dollars, "dollars", minimum=0)

@@ -39,8 +39,8 @@ def customer_id(value: str | None) -> str | None:
         number = float(value)
     except ValueError:
         return v.optional({"CustomerID": value}, "CustomerID", 64)
-    if not number.is_integer():
-        raise RowError("CustomerID", f"CustomerID {value!r} is not a whole number")
+    if not number.is_integer() or abs(number) >= 1e18:
+        raise RowError("CustomerID", f"CustomerID {value[:70]!r} is not a whole number in range")
     return str(int(number))
 
 

@@ -111,10 +111,10 @@ def _client_error(code: str, status: int) -> ClientError:
     )
 
 
-def test_throttling_and_5xx_back_off_and_retry_permanent_errors_do_not() -> None:
+def test_throttling_backs_off_and_retries_a_5xx_is_uncertain_permanent_errors_fail() -> None:
     answers: list[Exception | str] = [
         _client_error("TooManyRequestsException", 429),
-        _client_error("InternalFailure", 500),
+        _client_error("Throttling", 400),
         "ok",
     ]
     pauses: list[float] = []
@@ -139,6 +139,16 @@ def test_throttling_and_5xx_back_off_and_retry_permanent_errors_do_not() -> None
     assert classify(_client_error("SendingPausedException", 400)).outcome == "stop"
     lost = ReadTimeoutError(endpoint_url="https://email.eu-west-1.amazonaws.com")
     assert classify(lost).outcome == "uncertain"
+    # A 5xx came back after SES had the request: it may have taken the message. No retry.
+    for code, status in [("InternalFailure", 500), ("ServiceUnavailable", 503)]:
+        with pytest.raises(SendError) as unsure:
+            with_retries(
+                lambda c=code, st=status: (_ for _ in ()).throw(_client_error(c, st)),
+                attempts=5,
+                base_delay=0,
+                sleep=pauses.append,
+            )
+        assert unsure.value.outcome == "uncertain" and len(pauses) == 2
 
 
 def test_push_through_sns_and_a_disabled_endpoint_disables_the_device(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from datetime import date, timedelta
 from pathlib import Path
@@ -216,3 +217,88 @@ def test_without_a_lateness_limit_the_default_of_the_kind_applies() -> None:
 def test_a_bad_lateness_limit_names_the_line(value: str) -> None:
     found = errors_of(GOOD + f"max_lateness: {value}\n")
     assert any(line == 17 and "max_lateness" in message for line, message in found), found
+
+
+# --- hostile files: limits, broken overrides, and the commands that name a campaign ------
+
+
+def test_an_alias_bomb_is_refused_and_other_campaigns_load(tmp_path: Path) -> None:
+    from tests.models.test_yaml_loader import billion_laughs
+
+    good = _write(tmp_path, "a.yaml", GOOD)
+    bomb = _write(tmp_path, "bomb.yaml", GOOD.replace("spring_news", "bomb") + billion_laughs())
+    campaigns, errors = load_all([good, bomb])
+    assert [c.name for c in campaigns] == ["spring_news"]
+    [error] = errors
+    assert error.source == str(bomb) and error.line is not None
+    assert "aliases" in error.message and "campaign 'bomb' is not loaded" in error.message
+
+
+def test_a_broken_store_override_is_never_the_built_in(tmp_path: Path) -> None:
+    built_in = BUILT_IN / "weekly_newsletter.yaml"
+    text = built_in.read_text(encoding="utf-8").replace("hour: 10", "hour: [10")
+    store = _write(tmp_path, "weekly_newsletter.yaml", text)
+    other = BUILT_IN / "biweekly_winback.yaml"
+    campaigns, errors = load_all([built_in, other, store])
+    assert [c.name for c in campaigns] == ["biweekly_winback"]
+    [error] = errors
+    assert error.source == str(store) and error.line is not None and error.line > 1
+    assert "not valid YAML" in error.message
+    assert "campaign 'weekly_newsletter' is not loaded" in error.message
+    # A good override still replaces the built-in one.
+    fixed = _write(tmp_path, "weekly_newsletter.yaml", built_in.read_text().replace("10", "11"))
+    campaigns, errors = load_all([built_in, fixed])
+    assert errors == [] and [c.source for c in campaigns] == [str(fixed)]
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from models.settings import get_settings
+
+    folder = tmp_path / "store"
+    (folder / "campaigns").mkdir(parents=True)
+    monkeypatch.setenv("HOMECOMING_DEFINITIONS_DIR", str(folder))
+    get_settings.cache_clear()
+    yield folder
+    monkeypatch.delenv("HOMECOMING_DEFINITIONS_DIR")
+    get_settings.cache_clear()
+
+
+def _campaigns_cli(*args: str) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    result = CliRunner().invoke(app, ["campaigns", *args])
+    return result.exit_code, result.output
+
+
+def test_commands_show_the_file_and_line_of_a_broken_campaign(
+    database_url: str, store_dir: Path
+) -> None:
+    built_in = (BUILT_IN / "weekly_newsletter.yaml").read_text(encoding="utf-8")
+    broken = store_dir / "campaigns" / "weekly_newsletter.yaml"
+    broken.write_text(built_in.replace("hour: 10", "hour: [10"), encoding="utf-8")
+    (store_dir / "campaigns" / "spring_news.yaml").write_text("name: spring_news\nkind: [\n")
+    for command in ("plan", "run"):
+        code, out = _campaigns_cli(command, "weekly_newsletter")
+        text = " ".join(out.split())
+        assert code == 2, out
+        assert f"{broken}:" in text and "not valid YAML" in text, out
+        assert "no campaign named" not in text and "Traceback" not in out
+    code, out = _campaigns_cli("plan", "spring_news")
+    assert code == 2 and "spring_news.yaml:3" in " ".join(out.split())
+    # The other campaigns keep working.
+    code, out = _campaigns_cli("plan", "monthly_replenishment", "--period", "2026-11", "--json")
+    assert code == 0, out
+    code, out = _campaigns_cli("validate", "--json")
+    assert code == 1
+    assert "monthly_replenishment" in json.loads(out)["valid"]
+
+
+def test_a_broken_catalog_does_not_stop_campaigns(database_url: str, store_dir: Path) -> None:
+    catalogs = store_dir / "templates" / "catalogs"
+    catalogs.mkdir(parents=True)
+    (catalogs / "en.yaml").write_text("newsletter:\n  subject: [unclosed\n")
+    code, out = _campaigns_cli("plan", "monthly_replenishment", "--period", "2026-11", "--json")
+    assert code == 0, out

@@ -16,6 +16,7 @@ from campaigns.ledger import ACTIVE_CLAIMERS, HOST, claim, is_abandoned, new_cla
 from campaigns.reconcile import reconcile
 from campaigns.run import run_period
 from models.campaigns import Message
+from models.settings import get_settings
 from models.surveys import ProviderEvent
 from tests.campaigns.conftest import FakeRenderer, add_customers, add_segment, campaign, ledger
 
@@ -177,24 +178,27 @@ def test_the_journal_settles_each_row_and_the_rest_waits(engine: Engine, tmp_pat
         "confirmed_sent": 2,
         "failed": 1,
         "resent": 2,
-        "resent_after_grace": 1,
-        "uncertain": 1,
+        "resent_after_grace": 0,
+        "uncertain": 2,
         "evidence": None,
     }
     rows = {r.id: r for r in ledger(engine)}
     assert (rows[ids[0]].status, rows[ids[0]].provider_message_id) == ("sent", "ses-1")
     assert (rows[ids[1]].status, rows[ids[1]].error) == ("failed", "MessageRejected")
-    assert rows[ids[2]].status == rows[ids[6]].status == rows[ids[5]].status == "planned"
-    assert rows[ids[3]].status == "sending"  # reported, never guessed
+    assert rows[ids[2]].status == rows[ids[6]].status == "planned"
+    # No evidence either way, even past the grace period: reported, never guessed.
+    assert rows[ids[3]].status == rows[ids[5]].status == "sending"
     assert (rows[ids[4]].status, rows[ids[4]].provider_message_id) == ("sent", "ses-5")
     # A second reconciliation changes nothing more.
     again = reconcile(
         engine, campaign="news", period="2026-W48", transport=provider, journal_dir=directory
     )
-    assert (again.settled, again.uncertain) == (0, 1)
+    assert (again.settled, again.uncertain) == (0, 2)
 
 
-def test_claims_from_another_host_wait_for_their_lease(engine: Engine, tmp_path: Path) -> None:
+def test_claims_from_another_host_wait_for_their_lease(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     planned(engine, 2)
     crash_claim(engine, 2, "another-host:4242:abc")
     report = reconcile(
@@ -208,7 +212,15 @@ def test_claims_from_another_host_wait_for_their_lease(engine: Engine, tmp_path:
     report = reconcile(
         engine, campaign="news", period="2026-W48", transport=Provider(), journal_dir=tmp_path
     )
-    assert report.resent_after_grace == 2  # lease and grace both ran out, no evidence
+    assert (report.uncertain, report.settled) == (2, 0)  # lease and grace ran out, no evidence
+    # Resending without evidence is the operator's explicit choice: a setting, or a command.
+    monkeypatch.setenv("HOMECOMING_RESEND_UNCERTAIN_AFTER_GRACE", "true")
+    get_settings.cache_clear()
+    report = reconcile(
+        engine, campaign="news", period="2026-W48", transport=Provider(), journal_dir=tmp_path
+    )
+    assert report.resent_after_grace == 2
+    assert {r.status for r in ledger(engine)} == {"planned"}
 
 
 @pytest.mark.parametrize("claimer_alive", [True, False])

@@ -1,9 +1,16 @@
-"""Small builders for web and survey tests: a customer, a ledger row, a signed link."""
+"""Small builders for web and survey tests: a customer, a ledger row, a signed link, a
+survey email from the outbox."""
 
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from html import unescape
+from pathlib import Path
 
 from sqlalchemy import Engine, insert, select
 
@@ -105,3 +112,39 @@ def resolved_ticket(engine: Engine, customer_id: int, resolved_at: datetime) -> 
             )
             .returning(t.c.id)
         ).scalar_one()
+
+
+def survey_email(engine: Engine, tmp_path: Path, *, locale: str = "en") -> EmailMessage:
+    """Send a CSAT survey through the file outbox, as the send-surveys run does; the email."""
+    from campaigns.channels.outbox import OutboxTransport
+    from campaigns.surveys import send_due_surveys, triggered_campaigns
+
+    cid = customer(engine, locale=locale)
+    resolved = datetime.now(UTC).replace(hour=10) - timedelta(days=1)
+    resolved_ticket(engine, cid, resolved)
+    (csat,) = [c for c in triggered_campaigns()[0] if c.name == "csat_after_ticket"]
+    folder = tmp_path / "outbox"
+    result = send_due_surveys(
+        engine,
+        now=resolved + timedelta(hours=1),
+        campaigns=[csat],
+        email_transport=OutboxTransport(folder, channel="email"),
+    )
+    assert result["sent"] == 1
+    (eml,) = folder.glob("*.eml")
+    email = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+    assert isinstance(email, EmailMessage)
+    return email
+
+
+def email_links(email: EmailMessage) -> list[str]:
+    """Every URL in an email: the HTML and text parts and the List-Unsubscribe header, as a
+    mail scanner sees them."""
+    found: list[str] = []
+    for part in email.walk():
+        if part.get_content_type() == "text/html":
+            found += [unescape(u) for u in re.findall(r'href="([^"]+)"', part.get_content())]
+        elif part.get_content_type() == "text/plain":
+            found += re.findall(r"https?://[^\s<>\"')]+", part.get_content())
+    found += re.findall(r"<([^>]+)>", str(email.get("List-Unsubscribe", "")))
+    return list(dict.fromkeys(found))

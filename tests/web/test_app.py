@@ -59,7 +59,7 @@ def test_health(client: TestClient) -> None:
     assert reply.json() == {"status": "ok", "database": "ok"}
 
 
-def test_a_star_click_records_the_score_once_and_a_new_click_changes_it(
+def test_a_star_click_shows_the_page_and_send_records_the_score_once(
     client: TestClient, engine: Engine
 ) -> None:
     cid = customer(engine, locale="tr")
@@ -67,17 +67,22 @@ def test_a_star_click_records_the_score_once_and_a_new_click_changes_it(
     four = path(links.survey_url(message_id=mid, customer_id=cid, score=4))
     reply = client.get(four)
     assert reply.status_code == 200
-    assert 'lang="tr"' in reply.text and "Yanıtınız için teşekkür ederiz" in reply.text
-    assert 'name="comment"' in reply.text
+    assert 'lang="tr"' in reply.text and "Yanıtınızı gönderin" in reply.text
+    assert 'name="comment"' in reply.text and 'value="4" checked' in reply.text
+    assert answers(engine, mid) == []  # opening the link is not answering
+    reply = client.post(four, data={"score": "4"})
+    assert reply.status_code == 200 and "Yanıtınız için teşekkür ederiz" in reply.text
     (answer,) = answers(engine, mid)
     assert (answer["score"], answer["kind"], answer["survey"]) == (4, "csat", "csat_after_ticket")
 
-    assert client.get(four).status_code == 200  # the same click again changes nothing
+    assert client.post(four, data={"score": "4"}).status_code == 200  # the same again
     assert len(answers(engine, mid)) == 1
     assert [h["score"] for h in history(engine, answer["id"])] == [4]
 
     two = path(links.survey_url(message_id=mid, customer_id=cid, score=2))
     assert client.get(two).status_code == 200
+    assert answers(engine, mid)[0]["score"] == 4
+    assert client.post(two, data={"score": "2"}).status_code == 200
     (changed,) = answers(engine, mid)
     assert changed["score"] == 2 and changed["answered_at"] == answer["answered_at"]
     assert [h["score"] for h in history(engine, answer["id"])] == [4, 2]
@@ -91,15 +96,16 @@ def test_the_thank_you_page_offers_the_other_scores(client: TestClient, engine: 
     page = client.get(path(links.survey_url(message_id=mid, customer_id=cid, score=3))).text
     scores = re.findall(r'data-score="(\d+)"', page)
     assert scores == ["1", "2", "3", "4", "5"]
-    assert re.search(r'aria-current="true" data-score="3"', page)
+    assert re.search(r'value="3" checked', page) and len(re.findall(r" checked", page)) == 1
 
 
 def test_a_comment_is_saved_without_touching_the_score(client: TestClient, engine: Engine) -> None:
     cid = customer(engine)
     mid = message(engine, cid)
     five = path(links.survey_url(message_id=mid, customer_id=cid, score=5))
-    client.get(five)
-    client.get(path(links.survey_url(message_id=mid, customer_id=cid, score=4)))  # another tab
+    client.post(five, data={"score": "5"})
+    four = path(links.survey_url(message_id=mid, customer_id=cid, score=4))
+    client.post(four, data={"score": "4"})  # another tab
     reply = client.post(five, data={"comment": "  Fast delivery,\r\nthank you!\x00 "})
     assert reply.status_code == 200 and 'id="comment-saved"' in reply.text
     (answer,) = answers(engine, mid)
@@ -112,10 +118,10 @@ def test_bad_comments_change_nothing(client: TestClient, engine: Engine) -> None
     cid = customer(engine)
     mid = message(engine, cid)
     url = path(links.survey_url(message_id=mid, customer_id=cid, score=5))
-    client.get(url)
+    client.post(url, data={"score": "5"})
     too_long = client.post(url, data={"comment": "x" * 2001})
     assert too_long.status_code == 422 and 'role="alert"' in too_long.text
-    assert client.post(url, data={"comment": "hi", "score": "1"}).status_code == 400
+    assert client.post(url, data={"comment": "hi", "choice": "great"}).status_code == 400
     assert client.post(url, files={"comment": ("a.txt", b"file")}).status_code == 400
     (answer,) = answers(engine, mid)
     assert (answer["score"], answer["comment"]) == (5, None)
@@ -126,9 +132,15 @@ def test_nps_takes_0_to_10_and_csat_refuses_a_score_outside_1_to_5(
 ) -> None:
     cid = customer(engine)
     nps = message(engine, cid, campaign="nps_quarterly", kind="nps", template="nps_survey")
-    page = client.get(path(links.survey_url(message_id=nps, customer_id=cid, score=0)))
+    zero = path(links.survey_url(message_id=nps, customer_id=cid, score=0))
+    page = client.get(zero)
     assert page.status_code == 200
     assert re.findall(r'data-score="(\d+)"', page.text) == [str(s) for s in range(11)]
+    assert client.post(zero, data={"score": "0"}).status_code == 200
+    assert answers(engine, nps)[0]["score"] == 0
+    for bad in ("11", "-1", "05", "x"):
+        refused = client.post(zero, data={"score": bad})
+        assert refused.status_code == 400 and 'id="detail"' in refused.text
     assert answers(engine, nps)[0]["score"] == 0
 
     csat = message(engine, cid)
@@ -143,8 +155,13 @@ def test_feedback_choice_and_free_text(client: TestClient, engine: Engine) -> No
     mid = message(
         engine, cid, campaign="feedback_after_delivery", kind="feedback", template="feedback_survey"
     )
-    reply = client.get(path(links.feedback_url(message_id=mid, customer_id=cid, choice="too_slow")))
+    choice = path(links.feedback_url(message_id=mid, customer_id=cid, choice="too_slow"))
+    reply = client.get(choice)
+    assert reply.status_code == 200 and 'name="choice" value="too_slow"' in reply.text
+    assert answers(engine, mid) == []
+    reply = client.post(choice, data={"choice": "too_slow"})
     assert reply.status_code == 200 and "Ihre Antwort wurde gespeichert" in reply.text
+    assert client.post(choice, data={"choice": "great"}).status_code == 400  # not this link's
     (answer,) = answers(engine, mid)
     assert (answer["kind"], answer["choice"], answer["score"]) == ("feedback", "too_slow", None)
 
@@ -293,17 +310,8 @@ def test_expired_token_speaks_the_customers_language(
     reply = client.get(f"/answer/{old}", headers={"accept-language": "de"})
     assert reply.status_code == 410
     assert 'lang="ko"' in reply.text and "이 링크는 만료되었습니다" in reply.text
+    assert client.post(f"/answer/{old}", data={"score": "5"}).status_code == 410
     assert answers(engine, mid) == []
-    unsubscribe = links.sign(
-        "unsubscribe", message_id=mid, customer_id=cid, now=datetime.now(UTC) - timedelta(days=90)
-    )
-    assert (
-        client.post(
-            f"/unsubscribe/{unsubscribe}", data={"List-Unsubscribe": "One-Click"}
-        ).status_code
-        == 410
-    )
-    assert consent(engine, cid)["status"] == "subscribed"
 
 
 def test_foreign_and_mismatched_tokens_change_nothing(
@@ -335,9 +343,10 @@ def test_foreign_and_mismatched_tokens_change_nothing(
 def test_rtl_pages_for_arabic(client: TestClient, engine: Engine) -> None:
     cid = customer(engine, locale="ar")
     mid = message(engine, cid)
-    page = client.get(path(links.survey_url(message_id=mid, customer_id=cid, score=5))).text
-    assert '<html lang="ar" dir="rtl">' in page
-    assert "شكرًا لك على إجابتك" in page
+    url = path(links.survey_url(message_id=mid, customer_id=cid, score=5))
+    page = client.get(url).text
+    assert '<html lang="ar" dir="rtl">' in page and "أرسل إجابتك" in page
+    assert "شكرًا لك على إجابتك" in client.post(url, data={"score": "5"}).text
 
 
 def test_security_headers_everywhere(client: TestClient, engine: Engine) -> None:
@@ -363,7 +372,7 @@ def test_request_bodies_are_limited(client: TestClient, engine: Engine) -> None:
     cid = customer(engine)
     mid = message(engine, cid)
     url = path(links.survey_url(message_id=mid, customer_id=cid, score=5))
-    client.get(url)
+    client.post(url, data={"score": "5"})
     big = client.post(url, data={"comment": "x" * 100_000})
     assert big.status_code == 413
 

@@ -8,8 +8,6 @@ import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import policy
-from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +17,10 @@ from sqlalchemy import Engine
 from campaigns import links
 from models.settings import get_settings
 from models.store import Consent
-from models.surveys import ContactPreference, SurveyAnswer
+from models.surveys import ContactPreference, SurveyAnswer, SurveyAnswerChange
 from templates.preview import CHROMIUM as PREVIEW_CHROMIUM
 from templates.preview import CHROMIUM_ARGS
-from tests.web.helpers import customer, message, resolved_ticket, rows
+from tests.web.helpers import customer, email_links, message, rows, survey_email
 from web.server import free_port, running
 
 CHROMIUM = str(PREVIEW_CHROMIUM)
@@ -70,27 +68,6 @@ def email_status(engine: Engine, customer_id: int) -> str:
     return rows(engine, t, t.c.customer_id == customer_id, t.c.channel == "email")[0]["status"]
 
 
-def survey_email(engine: Engine, tmp_path: Path, *, locale: str = "en") -> Any:
-    """Send a CSAT survey through the file outbox, as the send-surveys run does; the email."""
-    from campaigns.channels.outbox import OutboxTransport
-    from campaigns.surveys import send_due_surveys, triggered_campaigns
-
-    cid = customer(engine, locale=locale)
-    resolved = datetime.now(UTC).replace(hour=10) - timedelta(days=1)
-    resolved_ticket(engine, cid, resolved)
-    (csat,) = [c for c in triggered_campaigns()[0] if c.name == "csat_after_ticket"]
-    folder = tmp_path / "outbox"
-    result = send_due_surveys(
-        engine,
-        now=resolved + timedelta(hours=1),
-        campaigns=[csat],
-        email_transport=OutboxTransport(folder, channel="email"),
-    )
-    assert result["sent"] == 1
-    (path,) = folder.glob("*.eml")
-    return BytesParser(policy=policy.default).parsebytes(path.read_bytes())
-
-
 def survey_link_from_the_outbox(engine: Engine, tmp_path: Path, score: int) -> str:
     """The star link of ``score`` in a survey email from the outbox."""
     body = survey_email(engine, tmp_path).get_body(preferencelist=("html",)).get_content()
@@ -100,26 +77,48 @@ def survey_link_from_the_outbox(engine: Engine, tmp_path: Path, score: int) -> s
     raise AssertionError("no star link in the email")
 
 
-def test_a_star_click_and_a_comment_from_an_email(
+def test_a_star_click_then_send_from_an_email(
     engine: Engine, site: str, page: Any, tmp_path: Path
 ) -> None:
     url = survey_link_from_the_outbox(engine, tmp_path, score=4)
     assert url.startswith(site)
     page.goto(url)
+    assert page.locator("h1").inner_text() == "Send your answer"
+    assert page.locator('input[name="score"][value="4"]').is_checked()
+    assert rows(engine, SurveyAnswer.__table__) == []  # opening the link records nothing
+    page.fill("#comment", "Friendly and quick, thank you.")
+    with page.expect_navigation():
+        page.click("#send")
     assert page.locator("h1").inner_text() == "Thank you for your answer!"
+    assert page.locator("#comment-saved").is_visible()
     (answer,) = rows(engine, SurveyAnswer.__table__)
     assert (answer["score"], answer["kind"], answer["survey"]) == (4, "csat", "csat_after_ticket")
-    assert page.locator('[aria-current="true"]').get_attribute("data-score") == "4"
-    page.fill("#comment", "Friendly and quick, thank you.")
-    page.click("#comment-form button")
-    page.wait_for_selector("#comment-saved")
-    (answer,) = rows(engine, SurveyAnswer.__table__)
-    assert (answer["score"], answer["comment"]) == (4, "Friendly and quick, thank you.")
-    # A change of mind: another star on the thank-you page.
+    assert answer["comment"] == "Friendly and quick, thank you."
+    # A change of mind: another star on the thank-you page, then Send.
+    assert page.locator('input[name="score"][value="4"]').is_checked()
     page.click('[data-score="5"]')
-    page.wait_for_selector('[aria-current="true"][data-score="5"]')
+    with page.expect_navigation():
+        page.click("#send")
+    assert page.locator("#rating").inner_text() == "Your rating: 5 of 5"
     (answer,) = rows(engine, SurveyAnswer.__table__)
     assert (answer["score"], answer["comment"]) == (5, "Friendly and quick, thank you.")
+
+
+def test_a_scanner_in_a_browser_opens_every_link_and_records_nothing(
+    engine: Engine, site: str, page: Any, tmp_path: Path
+) -> None:
+    """Like a mail scanner that opens each link of a message in a sandboxed browser (scripts
+    on), in the order they appear and again backwards."""
+    email = survey_email(engine, tmp_path)
+    urls = [u for u in email_links(email) if u.startswith(site)]
+    assert sum("/answer/" in u for u in urls) == 5
+    cid = links.verify(urls[0].rsplit("/", 1)[1]).customer_id
+    for url in [*urls, *reversed(urls)]:
+        assert page.goto(url).status == 200
+        page.wait_for_load_state("networkidle")
+    assert rows(engine, SurveyAnswer.__table__) == []
+    assert rows(engine, SurveyAnswerChange.__table__) == []
+    assert email_status(engine, cid) == "subscribed"
 
 
 def test_unsubscribe_confirmation_page(
@@ -185,10 +184,15 @@ def test_feedback_choice_free_text_and_a_replayed_link(
         engine, cid, campaign="feedback_after_delivery", kind="feedback", template="feedback_survey"
     )
     choice = links.feedback_url(message_id=mid, customer_id=cid, choice="late")
-    for _ in range(2):  # a replayed link (a second click, a mail scanner) records nothing new
+    for _ in range(2):  # opening the link (a person, a mail scanner) records nothing
         assert page.goto(choice).status == 200
-        (answer,) = rows(engine, SurveyAnswer.__table__)
-        assert (answer["choice"], answer["comment"]) == ("late", None)
+        assert rows(engine, SurveyAnswer.__table__) == []
+    with page.expect_navigation():
+        page.click("#send")
+    page.wait_for_selector("#choice-saved")
+    assert page.goto(choice).status == 200  # a replayed link changes nothing
+    (answer,) = rows(engine, SurveyAnswer.__table__)
+    assert (answer["choice"], answer["comment"]) == ("late", None)
     page.goto(links.feedback_page_url(message_id=mid, customer_id=cid))
     page.fill("#comment", "Le colis est arrivé avec deux jours de retard.")
     page.click("#comment-form button")

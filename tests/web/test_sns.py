@@ -192,3 +192,93 @@ def test_a_notification_that_is_not_an_ses_event_is_ignored(
     for text in ["hello", json.dumps({"eventType": "Nope"})]:
         reply = post(setup["client"], signed({**notification({}), "Message": text}))
         assert reply.status_code == 200 and reply.json()["status"] in ("ignored", "malformed")
+
+
+BAD_CERT_URLS = [
+    "https://sns.s3.amazonaws.com/c.pem",
+    "https://sns.us-east-1.amazonaws.com.evil.example/c.pem",
+    "http://sns.us-east-1.amazonaws.com/c.pem",
+    "https://sns.us-east-1.amazonaws.com:443/c.pem",
+    "https://sns.us-east-1.amazonaws.com:8443/c.pem",
+    "https://user@sns.us-east-1.amazonaws.com/c.pem",
+    "https://evil.example@sns.us-east-1.amazonaws.com/c.pem",
+    "https://sns.us-east-1.amazonaws.com@evil.example/c.pem",
+    "https://SNS.US-EAST-1.AMAZONAWS.COM/c.pem",
+    "https://sns.us-east-1.amazonaws.com./c.pem",
+    "https://sns.amazonaws.com/c.pem",
+    "https://sns.evil.amazonaws.com/c.pem",
+    "https://s3.us-east-1.amazonaws.com/c.pem",
+    "https://x.sns.us-east-1.amazonaws.com/c.pem",
+    "https://sns.us-east-1.amazonaws.com/c.pem?x=.pem",
+    "https://sns.us-east-1.amazonaws.com/c.pem#x",
+    "https://sns.us-east-1.amazonaws.com/c.txt",
+    "https://sns.us-east-1.amazonaws.com/c.pem.txt",
+    "https://sns.us-east-1.amazonaws.com.cn/c.pem",
+    "https://sns.cn-north-1.amazonaws.com/c.pem",
+    "https://sns.us-east-1.amazonaws.com/ c.pem",
+    " https://sns.us-east-1.amazonaws.com/c.pem",
+    "https://sns.us-east-1.amazonaws.com\\@evil.example/c.pem",
+    "https://sns.us-east-1.amazonaws.com%2Eevil.example/c.pem",
+    "//sns.us-east-1.amazonaws.com/c.pem",
+    "https:///c.pem",
+    "",
+]
+GOOD_CERT_URLS = [
+    CERT_URL,
+    "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-9c6465fa7f48f5cacd23014631ec1136.pem",
+    "https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-x.pem",
+    "https://sns.ap-southeast-2.amazonaws.com/SimpleNotificationService-x.pem",
+    "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-x.pem",
+]
+
+
+@pytest.mark.parametrize("url", BAD_CERT_URLS)
+def test_signing_certificate_urls_are_checked_strictly(
+    engine: Engine, setup: dict[str, Any], url: str
+) -> None:
+    assert not sns.is_sns_url(url, certificate=True)
+    with pytest.raises(sns.SnsRejected):
+        sns.fetch_certificate(url)
+    cid = customer(engine)
+    mid = message(engine, cid, kind="newsletter", campaign="weekly")
+    body = {**signed(notification(event("Bounce", ledger_id=mid))), "SigningCertURL": url}
+    reply = post(setup["client"], body)
+    assert reply.status_code == 403
+    assert reply.json() == {
+        "status": "rejected",
+        "reason": "SigningCertURL is not an SNS https URL",
+    }
+    assert setup["fetched"] == [] and email_status(engine, cid) == "subscribed"
+
+
+@pytest.mark.parametrize("url", GOOD_CERT_URLS)
+def test_genuine_signing_certificate_urls_are_accepted(url: str) -> None:
+    assert sns.is_sns_url(url, certificate=True)
+
+
+def test_a_good_certificate_url_does_not_excuse_a_bad_signature(
+    engine: Engine, setup: dict[str, Any]
+) -> None:
+    cid = customer(engine)
+    mid = message(engine, cid, kind="newsletter", campaign="weekly")
+    good = signed(notification(event("Bounce", ledger_id=mid)))
+    other = signed(notification(event("Bounce", ledger_id=mid)), key=OTHER_KEY)
+    forged = {**other, "SigningCertURL": GOOD_CERT_URLS[1]}
+    reply = post(setup["client"], forged)
+    assert reply.status_code == 403 and reply.json()["reason"] == "bad signature"
+    assert email_status(engine, cid) == "subscribed"
+    assert post(setup["client"], good).json() == {"status": "suppressed"}
+    assert email_status(engine, cid) == "bounced"
+
+
+def test_a_message_with_a_repeated_key_is_refused(engine: Engine, setup: dict[str, Any]) -> None:
+    cid = customer(engine)
+    mid = message(engine, cid, kind="newsletter", campaign="weekly")
+    good = signed(notification(event("Bounce", ledger_id=mid)))
+    text = json.dumps(good)
+    twice = text[:-1] + ', "TopicArn": "arn:aws:sns:eu-west-1:999999999999:evil"}'
+    reply = setup["client"].post("/sns", content=twice)
+    assert reply.status_code == 400
+    assert reply.json() == {"status": "rejected", "reason": "duplicate key 'TopicArn'"}
+    assert email_status(engine, cid) == "subscribed"
+    assert post(setup["client"], good).json() == {"status": "suppressed"}

@@ -1,0 +1,80 @@
+"""The last check before each provider call: the row is still this claim's, and the customer
+still consents.
+
+A batch can take minutes to send. A customer who unsubscribes meanwhile (and is told so)
+must not get the next message, and a claim whose lease another worker took over must not
+be sent from (the other worker may send it too). So immediately before each call one
+indexed lookup reads the row's claim and the customer's consent; and while it works the
+sender renews its lease, so no other worker takes a live claim for an abandoned one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Literal
+
+from sqlalchemy import Engine, and_, select
+
+from campaigns.planning import consent_reason
+from models.base import utcnow
+from models.campaigns import Message
+from models.store import Consent
+
+M = Message.__table__
+CONSENT = Consent.__table__
+LOST: Literal["lost"] = "lost"  # the claim is no longer ours: neither send nor record
+
+
+class LastMoment:
+    """Checks one claim's rows just before sending, and keeps its lease alive."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        claimer: str,
+        *,
+        lease: timedelta,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.claimer = claimer
+        # Renewed four times per lease, so a slow provider call never lets it run out.
+        self.renew_every = max(lease.total_seconds() / 4, 0.5)
+        self.monotonic = monotonic
+        self.renewed = monotonic()
+
+    def renew(self) -> None:
+        """Move the claim's lease forward when a quarter of it has passed."""
+        if self.monotonic() - self.renewed < self.renew_every:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                M.update()
+                .where(M.c.claimed_by == self.claimer, M.c.status == "sending")
+                .values(claimed_at=utcnow())
+            )
+        self.renewed = self.monotonic()
+
+    def refusal(self, ledger_id: int) -> str | None:
+        """None to send now; ``LOST``, or the consent reason (``unsubscribed``...)."""
+        self.renew()
+        query = (
+            select(M.c.status, M.c.claimed_by, CONSENT.c.status.label("consent"))
+            .select_from(
+                M.outerjoin(
+                    CONSENT,
+                    and_(
+                        CONSENT.c.customer_id == M.c.customer_id,
+                        CONSENT.c.channel == M.c.channel,
+                    ),
+                )
+            )
+            .where(M.c.id == ledger_id)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).one_or_none()
+        if row is None or row.status != "sending" or row.claimed_by != self.claimer:
+            return LOST
+        return consent_reason(row.consent)
