@@ -92,6 +92,19 @@ def test_an_unsubscribe_during_a_send_is_honoured_by_the_very_next_message(
     assert result.send.sent == 3
 
 
+def _planned(engine: Engine, count: int) -> None:
+    """``count`` customers with the period planned and nothing sent yet."""
+    add_segment(engine, "vip", add_customers(engine, count))
+    run_period(
+        engine,
+        campaign=campaign(NEWS),
+        period="2026-W48",
+        now=ON_TIME,
+        renderer=FakeRenderer(),
+        send=False,
+    )
+
+
 def _worker(url: str, folder: str, pause: float, start_after: float) -> dict[str, Any]:
     """One worker process: reconcile, then send what is due, slowly."""
     time.sleep(start_after)
@@ -116,16 +129,7 @@ def test_two_workers_with_a_lease_shorter_than_a_batch_send_each_message_once(
 ) -> None:
     """A batch of 40 at 50 ms a message takes 2 s, twice the lease: the second worker, started
     while the first is at it, neither takes the live claim nor calls its rows uncertain."""
-    ids = add_customers(engine, 80)
-    add_segment(engine, "vip", ids)
-    run_period(
-        engine,
-        campaign=campaign(NEWS),
-        period="2026-W48",
-        now=ON_TIME,
-        renderer=FakeRenderer(),
-        send=False,
-    )
+    _planned(engine, 80)
     spawn = multiprocessing.get_context("spawn")
     with spawn.Pool(2) as pool:
         first = pool.apply_async(_worker, (database_url, str(tmp_path), 0.05, 0.0))
@@ -152,16 +156,7 @@ def test_resending_uncertain_rows_is_an_explicit_command(
     (folder / "campaigns" / "news.yaml").write_text(NEWS)
     monkeypatch.setenv("HOMECOMING_DEFINITIONS_DIR", str(folder))
     get_settings.cache_clear()
-    ids = add_customers(engine, 3)
-    add_segment(engine, "vip", ids)
-    run_period(
-        engine,
-        campaign=campaign(NEWS),
-        period="2026-W48",
-        now=ON_TIME,
-        renderer=FakeRenderer(),
-        send=False,
-    )
+    _planned(engine, 3)
     with engine.begin() as conn:  # a worker on another machine that died mid-send long ago
         claim(conn, campaign="news", period="2026-W48", now=ON_TIME, limit=3, claimer="gone:1:x")
         conn.execute(Message.__table__.update().values(claimed_at=ON_TIME))
