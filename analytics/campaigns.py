@@ -7,11 +7,11 @@ import math
 from sqlalchemy import Engine, and_, case, func, select
 
 from analytics.connection import reading
-from analytics.localtime import shift_days
 from analytics.orders import DEFINITION, ORD, Window, counted
 from analytics.report import Report, Table
 from analytics.stats import compare, welch
 from models.campaigns import SURVEY_KINDS, Message
+from models.dialect import shift_days
 from models.store import Interaction, Order
 
 M = Message.__table__.c
@@ -36,7 +36,6 @@ TEXT = (
 def outcomes(engine: Engine, *, window: Window, days: int = DEFAULT_WINDOW) -> list[tuple]:
     """(campaign, period, variant, group, customers, converted, revenue, revenue²) per group."""
     with reading(engine) as conn:
-        dialect = conn.dialect.name
         t0 = case((M.status == "sent", M.sent_at), else_=M.send_at)
         # Only periods with a hold-out can be measured (surveys have none): skip the rest.
         measured = select(M.campaign, M.period).where(M.status == "held_out").distinct().subquery()
@@ -77,7 +76,7 @@ def outcomes(engine: Engine, *, window: Window, days: int = DEFAULT_WINDOW) -> l
                     ORD.customer_id == r.c.customer_id,
                     counted(),
                     ORD.ordered_at > r.c.t0,
-                    ORD.ordered_at <= shift_days(r.c.t0, days, dialect),
+                    ORD.ordered_at <= shift_days(r.c.t0, days),
                 ),
             )
             .group_by(r.c.campaign, r.c.period, r.c.customer_id, r.c.status, r.c.variant)

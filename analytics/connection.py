@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
+
+from models.dialect import local_work_mem
 
 # PostgreSQL's default (4 MB a sort or hash) sends the groupings of millions of orders to
 # disk; a report asks for more, for its own transaction only (like SET LOCAL).
@@ -16,6 +18,5 @@ WORK_MEM = "64MB"
 def reading(engine: Engine) -> Iterator[Connection]:
     """A read-only use of the database, with room to sort on PostgreSQL."""
     with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT set_config('work_mem', :size, true)"), {"size": WORK_MEM})
+        local_work_mem(conn, WORK_MEM)
         yield conn

@@ -1,18 +1,25 @@
-"""CSAT and NPS from recorded survey answers, by survey, segment or month."""
+"""CSAT and NPS from recorded survey answers, by survey, segment or month: the one definition.
+
+Which answers count as what (the scales) is ``models.surveys.score_counts``, shared with
+the ``v_survey_scores`` view; :func:`scores` turns those counts into CSAT and NPS for the
+reports and for the survey results (``analytics.surveys``).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, and_, case, func, select
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Engine, select
 
 from analytics.connection import reading
 from analytics.localtime import LocalTime, month_label
 from analytics.orders import Window
 from analytics.report import Report, Table
-from models.segments import SegmentMember
-from models.surveys import SurveyAnswer
+from models.segments import latest_members
+from models.surveys import SCORE_COUNTS, SurveyAnswer, score_counts
 
 A = SurveyAnswer.__table__.c
-SM = SegmentMember.__table__.c
 BY = ("survey", "segment", "month")
 TEXT = (
     "CSAT: the share of 4 and 5 answers among all CSAT answers on the 1–5 scale. NPS: the "
@@ -22,6 +29,22 @@ TEXT = (
     "store's time zone. By segment: membership in each segment's latest snapshot on or before "
     "the end of the window."
 )
+
+
+def scores(counts: Mapping[str, Any]) -> dict[str, Any]:
+    """CSAT (share of satisfied among CSAT answers, a fraction to 0.01 %) and NPS (promoters
+    minus detractors, per cent of NPS answers, to 0.1) from the ``SCORE_COUNTS``; None where
+    there are no answers of the kind."""
+    n_csat, satisfied, n_nps, promoters, detractors = (int(counts[k] or 0) for k in SCORE_COUNTS)
+    return {
+        "csat_answers": n_csat,
+        "satisfied": satisfied,
+        "csat": round(satisfied / n_csat, 4) if n_csat else None,
+        "nps_answers": n_nps,
+        "promoters": promoters,
+        "detractors": detractors,
+        "nps": round(100 * (promoters - detractors) / n_nps, 1) if n_nps else None,
+    }
 
 
 def csat_rows(engine: Engine, *, window: Window, by: str = "survey") -> list[dict]:
@@ -52,33 +75,13 @@ def _grouped(engine: Engine, *, window: Window, keys: tuple[str, ...]) -> list[d
         source = a
         columns = {"survey": a.c.survey, "month": a.c.month}
         if "segment" in keys:
-            latest = select(SM.segment, func.max(SM.as_of).label("as_of")).group_by(SM.segment)
-            if window.end:
-                latest = latest.where(SM.as_of <= window.end)
-            latest = latest.subquery()
-            members = (
-                select(SM.segment, SM.customer_id)
-                .join(latest, and_(latest.c.segment == SM.segment, latest.c.as_of == SM.as_of))
-                .subquery()
-            )
+            members = latest_members(on_or_before=window.end).subquery()
             source = a.join(members, members.c.customer_id == a.c.customer_id)
             columns["segment"] = members.c.segment
-        csat = (a.c.kind == "csat") & a.c.score.between(1, 5)
-        nps = (a.c.kind == "nps") & a.c.score.between(0, 10)
-
-        def count(condition):  # type: ignore[no-untyped-def]
-            return func.sum(case((condition, 1), else_=0))
-
         group = [columns[k] for k in keys]
+        counts = [c.label(name) for name, c in score_counts(a.c).items()]
         query = (
-            select(
-                *group,
-                count(csat),
-                count(csat & (a.c.score >= 4)),
-                count(nps),
-                count(nps & (a.c.score >= 9)),
-                count(nps & (a.c.score <= 6)),
-            )
+            select(*(c.label(k) for k, c in zip(keys, group, strict=True)), *counts)
             .select_from(source)
             .group_by(*group)
             .order_by(*group)
@@ -86,25 +89,11 @@ def _grouped(engine: Engine, *, window: Window, keys: tuple[str, ...]) -> list[d
         rows = conn.execute(query).all()
     out = []
     for row in rows:
-        values = list(row)
-        key_values = values[: len(keys)]
-        n_csat, satisfied, n_nps, promoters, detractors = (int(v or 0) for v in values[len(keys) :])
-        if not (n_csat or n_nps):
-            continue
-        record = {
-            k: month_label(int(v)) if k == "month" else v
-            for k, v in zip(keys, key_values, strict=True)
-        }
-        record.update(
-            csat_answers=n_csat,
-            satisfied=satisfied,
-            csat=round(satisfied / n_csat, 4) if n_csat else None,
-            nps_answers=n_nps,
-            promoters=promoters,
-            detractors=detractors,
-            nps=round(100 * (promoters - detractors) / n_nps, 1) if n_nps else None,
-        )
-        out.append(record)
+        values = row._mapping
+        record = {k: month_label(int(values[k])) if k == "month" else values[k] for k in keys}
+        record.update(scores(values))
+        if record["csat_answers"] or record["nps_answers"]:
+            out.append(record)
     return out
 
 

@@ -157,25 +157,6 @@ class LocalTime:
         return cast(func.julianday(func.date(*args)) - EPOCH_JULIAN, Integer)
 
 
-def date_number(col: ColumnElement[date], dialect: str) -> ColumnElement[int]:
-    """Days since 1970-01-01 of a DATE column (no zone: a date is already local)."""
-    if dialect == "postgresql":
-        return col - cast(literal("1970-01-01"), Date)
-    return cast(func.julianday(col) - EPOCH_JULIAN, Integer)
-
-
-def shift_days(col: ColumnElement[datetime], days: int, dialect: str) -> ColumnElement[datetime]:
-    """``col`` plus whole days, stored the same way as ``col`` so comparisons are exact.
-
-    On SQLite ``datetime()`` drops the fraction of a second; it is put back from the stored
-    text so that an order exactly at the end of a window compares equal, as on PostgreSQL.
-    """
-    if dialect == "postgresql":
-        return col + func.make_interval(0, 0, 0, bindparam("shift_days", days, type_=Integer))
-    whole = func.strftime("%Y-%m-%d %H:%M:%S", col, literal(f"+{int(days)} days", String))
-    return whole.op("||")(func.substr(col, 20))
-
-
 def _aware(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)

@@ -10,9 +10,11 @@ from sqlalchemy import ColumnElement, Connection, Engine, Subquery, and_, func, 
 
 from analytics.connection import reading
 from analytics.localtime import LocalTime, local_midnight, month_index, store_zone
-from models.store import Order
+from models.dialect import is_postgresql
+from models.store import Order, counted_order
 
 ORD = Order.__table__.c
+# What the reports print under their tables: models.store.counted_order in words.
 DEFINITION = (
     "An order is a row of the orders table with a known customer, a total above 0 and at "
     "least one item. Ingestion stores cancellations as returns, not orders, and keeps only "
@@ -25,7 +27,7 @@ def counted(
     start_at: datetime | None = None, end_at: datetime | None = None
 ) -> ColumnElement[bool]:
     """The order condition, optionally with ``start_at <= ordered_at < end_at``."""
-    parts = [ORD.customer_id.is_not(None), ORD.total > 0, ORD["items"] > 0]
+    parts = [counted_order()]
     if start_at is not None:
         parts.append(ORD.ordered_at >= start_at)
     if end_at is not None:
@@ -70,6 +72,15 @@ class Window:
         return f"{self.start or 'start'} to {self.end or 'end'} ({self.zone})"
 
 
+def order_count(engine: Engine, window: Window | None = None) -> int:
+    """How many orders count (the definition above), in ``window`` or in all the data."""
+    span = window or Window()
+    with reading(engine) as conn:
+        return conn.execute(
+            select(func.count()).where(counted(span.start_at, span.end_at))
+        ).scalar_one()
+
+
 def last_order_day(engine: Engine, zone: str) -> date | None:
     """The local day of the latest order: how far the data reaches."""
     with reading(engine) as conn:
@@ -98,7 +109,7 @@ def order_months(conn: Connection, window: Window) -> Subquery:
     """
     lt = LocalTime.over(conn, window.zone, ORD.ordered_at)
     month = lt.month(ORD.ordered_at).label("m")
-    if conn.dialect.name == "postgresql":
+    if is_postgresql(conn):
         # The month is computed once per order, below the window functions that read it.
         o = select(ORD.customer_id, ORD.ordered_at, month)
         o = o.where(counted(None, window.end_at)).subquery()

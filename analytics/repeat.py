@@ -10,11 +10,10 @@ from analytics.connection import reading
 from analytics.localtime import month_label
 from analytics.orders import DEFINITION, ORD, Window, counted, order_months
 from analytics.report import Report, Table
-from models.segments import SegmentMember
+from models.segments import latest_members
 from models.store import Customer
 
 C = Customer.__table__.c
-SM = SegmentMember.__table__.c
 BY = ("none", "locale", "country", "segment")
 ACTIVE_MONTHS = 12
 REPEAT_TEXT = (
@@ -41,17 +40,9 @@ def repeat_rate(engine: Engine, *, window: Window, by: str = "none") -> list[dic
         .subquery()
     )
     if by == "segment":
-        latest = select(SM.segment, func.max(SM.as_of).label("as_of")).group_by(SM.segment)
-        if window.end:
-            latest = latest.where(SM.as_of <= window.end)
-        latest = latest.subquery()
-        members = (
-            select(SM.segment.label("key"), SM.customer_id)
-            .join(latest, (latest.c.segment == SM.segment) & (latest.c.as_of == SM.as_of))
-            .subquery()
-        )
+        members = latest_members(on_or_before=window.end).subquery()
         base = per.join(members, members.c.customer_id == per.c.customer_id)
-        key = members.c.key
+        key = members.c.segment
     elif by in ("locale", "country"):
         base = per.join(Customer.__table__, C.id == per.c.customer_id)
         key = C[by]

@@ -9,9 +9,10 @@ from datetime import date, timedelta
 from sqlalchemy import Engine, and_, case, func, select
 
 from analytics.connection import reading
-from analytics.localtime import LocalTime, date_number, local_midnight
+from analytics.localtime import LocalTime, local_midnight
 from analytics.orders import DEFINITION, ORD, Window, counted, last_order_day
 from analytics.report import Report, Table
+from models.dialect import date_day
 from models.segments import SegmentMember
 
 M = SegmentMember.__table__.c
@@ -57,7 +58,6 @@ def segment_outcomes(engine: Engine, *, window: Window) -> dict[tuple[str, date]
             return {}
         first_as_of, last_as_of = _date(first_as_of), _date(last_as_of)
         lt = LocalTime.over(conn, window.zone, ORD.ordered_at)
-        dialect = conn.dialect.name
         # Only orders that can fall in some window: the day after the first snapshot to
         # HORIZON days after the last one. Each order's local day is computed once.
         lo = local_midnight(first_as_of + timedelta(days=1), window.zone)
@@ -67,9 +67,7 @@ def segment_outcomes(engine: Engine, *, window: Window) -> dict[tuple[str, date]
             .where(counted(lo, hi))
             .subquery()
         )
-        members = select(
-            M.segment, M.as_of, M.customer_id, date_number(M.as_of, dialect).label("s")
-        )
+        members = select(M.segment, M.as_of, M.customer_id, date_day(M.as_of).label("s"))
         if window.start:
             members = members.where(M.as_of >= window.start)
         if window.end:

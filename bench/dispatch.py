@@ -146,48 +146,37 @@ def _campaign() -> Any:
 
 
 def run_null(url: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    """In a child process: the whole run through the null transport."""
+    """In a child process: the whole run through the null transport, steps timed."""
     os.environ["HOMECOMING_DATABASE_URL"] = url
-    from campaigns.cadence import period_from_key
     from campaigns.channels.null import NullTransport
     from campaigns.render import default_renderer
-    from campaigns.run import conclude, prepare
-    from campaigns.send import send_due
+    from campaigns.run import LocalSteps, run_period
     from models.db import get_engine
 
+    class TimedSteps(LocalSteps):
+        """The local steps, noting when the plan is recorded (planning vs sending time)."""
+
+        planned_at = 0.0
+
+        def prepare(self, *args: Any) -> Any:
+            prepared = super().prepare(*args)
+            self.planned_at = time.perf_counter()
+            return prepared
+
     engine = get_engine(url)
-    campaign = _campaign()
-    renderer = default_renderer()
-    transport = NullTransport(channel="email")
+    steps = TimedSteps(engine, NullTransport(channel="email"), renderer=default_renderer())
     baseline = peak_mb()
     started = time.perf_counter()
-    prepared = prepare(
-        engine,
-        campaign=campaign,
-        period=period_from_key(campaign, PERIOD),
-        now=NOW,
-        transport=transport,
-    )
-    planned_at = time.perf_counter()
-    report = send_due(
-        engine,
-        campaign=campaign.name,
-        period=PERIOD,
-        now=NOW,
-        transport=transport,
-        renderer=renderer,
-        definition=campaign,
-    )
-    result = conclude(engine, prepared, report)
+    result = run_period(engine, campaign=_campaign(), period=PERIOD, now=NOW, steps=steps)
     finished = time.perf_counter()
     queue.put(
         {
-            "audience": prepared.plan.audience,
+            "audience": result.plan.audience,
             "planned": result.planned,
-            "sent": report.sent,
-            "failed": report.failed,
-            "plan_seconds": planned_at - started,
-            "send_seconds": finished - planned_at,
+            "sent": result.send.sent,
+            "failed": result.send.failed,
+            "plan_seconds": steps.planned_at - started,
+            "send_seconds": finished - steps.planned_at,
             "seconds": finished - started,
             "baseline_mb": baseline,
             "peak_mb": peak_mb(),

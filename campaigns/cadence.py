@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from campaigns.definitions import WEEKDAYS, Cadence, Campaign
+from campaigns.campaign import WEEKDAYS, Cadence, Campaign
 
 if TYPE_CHECKING:
     from prefect.schedules import Schedule
@@ -93,14 +93,6 @@ def _server_schedule(cadence: Cadence) -> CronSchedule | RRuleSchedule:
     sent = DeploymentScheduleCreate.from_schedule(prefect_schedule(cadence))
     received = ServerCreate.model_validate(sent.model_dump(mode="json"))
     return received.schedule  # type: ignore[return-value]
-
-
-def rrule_of(text: str, time_zone: str) -> Any:
-    """The dateutil rule (or rule set) Prefect's scheduler expands for an RRULE text in a zone;
-    dateutil's ``ValueError`` for text it cannot parse."""
-    from prefect.server.schemas.schedules import RRuleSchedule
-
-    return RRuleSchedule.model_construct(rrule=text, timezone=time_zone).to_rrule()
 
 
 def _instant(moment: datetime) -> datetime:

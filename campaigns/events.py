@@ -7,251 +7,40 @@ event is recorded once in ``provider_event`` under its identity, so duplicates c
 nothing; consent only ever moves towards suppression here, so an event arriving late (a
 delivery after a bounce) never resubscribes anyone. Each event finds its ledger row through
 the ledger id message tag, then the provider message id.
+
+Reading SES's JSON is ``campaigns.ses_events`` (its names are importable from here too);
+the consent and interaction writes, shared with the web service, are ``campaigns.consent``.
+This module applies events and drains the queue. ``insert_for`` and ``insert_new`` (the
+dialect's ``INSERT ... ON CONFLICT DO NOTHING``) live in ``models.dialect``; they stay
+importable from here for the modules that still import them from here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, func, or_, select, update
 
+from campaigns.consent import add_interaction, set_consent
+from campaigns.reconcile import note_drained
+from campaigns.ses_events import MalformedEvent, SesEvent, parse_ses_event, unwrap
 from models.base import utcnow
 from models.campaigns import Message
+from models.dialect import insert_for, insert_new
 from models.settings import get_settings
-from models.store import Consent, ConsentStatus, Customer, Interaction
+from models.store import ConsentStatus, Customer
 from models.surveys import ProviderEvent
 
 log = logging.getLogger(__name__)
 
-CONSENT = Consent.__table__
-INTERACTION = Interaction.__table__
 EVENT = ProviderEvent.__table__
 MESSAGE = Message.__table__
 
-# How strongly each status keeps mail away; provider events only ever move up this scale.
-RANK = {
-    ConsentStatus.subscribed: 0,
-    ConsentStatus.unsubscribed: 1,
-    ConsentStatus.complained: 2,
-    ConsentStatus.bounced: 3,
-}
-EVENT_TYPES = {
-    "Bounce": "bounce",
-    "Complaint": "complaint",
-    "Delivery": "delivery",
-    "Send": "send",
-    "Reject": "reject",
-    "Open": "open",
-    "Click": "click",
-    "Rendering Failure": "rendering_failure",
-    "RenderingFailure": "rendering_failure",
-    "DeliveryDelay": "delivery_delay",
-    "Subscription": "subscription",
-}
-# The SES object holding each event's details.
-DETAIL_FIELD = {
-    "bounce": "bounce",
-    "complaint": "complaint",
-    "delivery": "delivery",
-    "send": "send",
-    "reject": "reject",
-    "open": "open",
-    "click": "click",
-    "rendering_failure": "failure",
-    "delivery_delay": "deliveryDelay",
-    "subscription": "subscription",
-}
 ENGAGEMENT = {"delivery": "delivered", "open": "opened", "click": "clicked"}
-
-
-class MalformedEvent(ValueError):
-    """A queue message that is not an SES event; it stays in the queue for the dead letters."""
-
-
-def insert_for(conn: Connection, table: Table) -> Any:
-    """An INSERT with ``on_conflict_do_nothing`` for the connection's dialect."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
-def insert_new(
-    conn: Connection, table: Table, values: Mapping[str, Any], *, key: list[str]
-) -> bool:
-    """INSERT ... ON CONFLICT (key) DO NOTHING; True when the row is new.
-
-    Asks for the primary key back rather than trusting ``rowcount``, which psycopg
-    reports as -1 for an insert that returns rows.
-    """
-    primary = next(iter(table.primary_key.columns))
-    statement = (
-        insert_for(conn, table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=key)
-        .returning(primary)
-    )
-    return conn.execute(statement).first() is not None
-
-
-def _timestamp(text: Any) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class SesEvent:
-    event_type: str
-    key: str
-    provider_message_id: str | None
-    ledger_id: int | None
-    occurred_at: datetime
-    detail: str | None
-    recipients: tuple[str, ...]
-    raw: Mapping[str, Any]
-
-
-def parse_ses_event(data: Any, *, tag: str | None = None) -> SesEvent:
-    """The parts of one SES event record homecoming uses; ``MalformedEvent`` if it is none."""
-    if not isinstance(data, Mapping):
-        raise MalformedEvent("not a JSON object")
-    name = data.get("eventType") or data.get("notificationType")
-    event_type = EVENT_TYPES.get(name) if isinstance(name, str) else None
-    mail = data.get("mail")
-    if event_type is None or not isinstance(mail, Mapping):
-        raise MalformedEvent("no known eventType and mail object")
-    details = data.get(DETAIL_FIELD[event_type]) or {}
-    if not isinstance(details, Mapping):
-        raise MalformedEvent(f"{DETAIL_FIELD[event_type]} is not an object")
-    provider_id = mail.get("messageId") if isinstance(mail.get("messageId"), str) else None
-    occurred = _timestamp(details.get("timestamp")) or _timestamp(mail.get("timestamp"))
-    if occurred is None:
-        raise MalformedEvent("no timestamp")
-
-    ledger_id = None
-    tags = mail.get("tags")
-    values = tags.get(tag or get_settings().ledger_tag) if isinstance(tags, Mapping) else None
-    if isinstance(values, list) and values and str(values[0]).isdigit():
-        ledger_id = int(values[0])
-
-    detail = None
-    recipients: list[Any] = []
-    if event_type == "bounce":
-        detail = f"{details.get('bounceType', 'Undetermined')}/{details.get('bounceSubType', '')}"
-        recipients = [r.get("emailAddress") for r in details.get("bouncedRecipients") or []]
-    elif event_type == "complaint":
-        detail = str(details.get("complaintFeedbackType") or "") or None
-        recipients = [r.get("emailAddress") for r in details.get("complainedRecipients") or []]
-    if not recipients and isinstance(mail.get("destination"), list):
-        recipients = list(mail["destination"])
-
-    # The identity of the event itself: SES gives bounces and complaints a feedback id;
-    # other events are one per (message, type, time[, link]).
-    identity = [event_type, provider_id or "", str(details.get("feedbackId") or "")]
-    identity += [
-        str(details.get("timestamp") or mail.get("timestamp")),
-        str(details.get("link", "")),
-    ]
-    if not provider_id:
-        identity.append(json.dumps(data, sort_keys=True, default=str))
-    key = hashlib.sha256("\x1f".join(identity).encode()).hexdigest()
-    return SesEvent(
-        event_type=event_type,
-        key=f"ses:{key}",
-        provider_message_id=provider_id,
-        ledger_id=ledger_id,
-        occurred_at=occurred,
-        detail=detail[:64] if detail else None,
-        recipients=tuple(r for r in recipients if isinstance(r, str) and r),
-        raw=data,
-    )
-
-
-def unwrap(body: str) -> Any:
-    """The SES event inside an SQS body: an SNS envelope, or the event itself (raw delivery)."""
-    try:
-        data = json.loads(body)
-    except (TypeError, ValueError) as exc:
-        raise MalformedEvent("body is not JSON") from exc
-    if isinstance(data, Mapping) and data.get("Type") == "Notification" and "Message" in data:
-        try:
-            return json.loads(data["Message"])
-        except (TypeError, ValueError) as exc:
-            raise MalformedEvent("SNS Message is not JSON") from exc
-    return data
-
-
-def set_consent(
-    conn: Connection,
-    *,
-    customer_id: int,
-    channel: str,
-    status: str,
-    source: str,
-    at: datetime,
-    escalate_only: bool = True,
-) -> bool:
-    """Move one customer's consent on one channel; True when it changed.
-
-    With ``escalate_only`` (provider events, unsubscribes) the status never moves back
-    towards sending, and a customer's own newer choice on the web (made after ``at``) wins.
-    """
-    status = ConsentStatus(status)
-    values = dict(
-        customer_id=customer_id, channel=channel, status=status, source=source, updated_at=at
-    )
-    if insert_new(conn, CONSENT, values, key=["customer_id", "channel"]):
-        return True
-    c = CONSENT.c
-    condition = and_(c.customer_id == customer_id, c.channel == channel, c.status != status)
-    if escalate_only:
-        weaker = [s.value for s, rank in RANK.items() if rank < RANK[status]]
-        condition = and_(
-            condition,
-            c.status.in_(weaker),
-            ~and_(c.source.like("web%"), c.updated_at > at),
-        )
-    changed = conn.execute(
-        update(CONSENT).where(condition).values(status=status, source=source, updated_at=at)
-    ).rowcount
-    return bool(changed)
-
-
-def add_interaction(
-    conn: Connection,
-    *,
-    customer_id: int,
-    kind: str,
-    occurred_at: datetime,
-    source_ref: str,
-    channel: str | None = "email",
-    message_id: int | None = None,
-    value: float | None = None,
-    detail: str | None = None,
-) -> bool:
-    """One interaction, once per ``source_ref``; True when it is new."""
-    values = dict(
-        customer_id=customer_id,
-        kind=kind,
-        channel=channel,
-        occurred_at=occurred_at,
-        message_id=message_id,
-        value=value,
-        detail=detail,
-        source_ref=source_ref,
-    )
-    return insert_new(conn, INTERACTION, values, key=["source_ref"])
 
 
 def _find_ledger_row(conn: Connection, event: SesEvent) -> tuple[int | None, int | None]:
@@ -438,6 +227,8 @@ def sync_queue(
         client = boto3.client("sqs")
     totals: Counter[str] = Counter()
     received = 0
+    started = utcnow()  # every event published before this is in the queue or read
+    drained = False
     while received < max_messages:
         batch: list[tuple[str, str, SesEvent]] = []  # (receipt handle, SQS message id, event)
         while len(batch) < batch_size and received < max_messages:
@@ -448,6 +239,7 @@ def sync_queue(
             )
             messages = reply.get("Messages", [])
             if not messages:
+                drained = not batch
                 break
             received += len(messages)
             for message in messages:
@@ -477,4 +269,19 @@ def sync_queue(
             )
             totals["deleted"] += len(reply.get("Successful", []))
     totals["received"] = received
+    if drained:  # read to its end: a missing Send event now says something (reconcile)
+        note_drained(engine, started)
     return dict(totals)
+
+
+__all__ = [
+    "MalformedEvent",
+    "SesEvent",
+    "apply_event",
+    "insert_for",
+    "insert_new",
+    "parse_ses_event",
+    "process_events",
+    "sync_queue",
+    "unwrap",
+]

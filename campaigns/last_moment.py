@@ -17,7 +17,7 @@ from typing import Literal
 
 from sqlalchemy import Engine, and_, select
 
-from campaigns.planning import consent_reason
+from campaigns.eligibility import consent_reason
 from models.base import utcnow
 from models.campaigns import Message
 from models.store import Consent

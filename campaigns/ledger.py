@@ -21,11 +21,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from campaigns.definitions import Campaign
 from models.base import utcnow
 from models.campaigns import Message
+from models.dialect import insert_for, skip_locked
 from models.store import Consent, Customer, Device
 from models.surveys import ContactPreference
 
@@ -39,11 +39,6 @@ HOST = socket.gethostname()
 # Claim sessions alive in this process; a 'sending' row of this pid with another token was
 # left behind by a session that ended (a Prefect task retry runs in the same process).
 ACTIVE_CLAIMERS: set[str] = set()
-
-
-def insert_for(conn: Connection, table: Any) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 def new_claimer() -> str:
@@ -190,8 +185,7 @@ def claim(
     )
     if period is not None:
         pick = pick.where(M.c.period == period)
-    if conn.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
+    pick = skip_locked(pick, conn)
     stmt = (
         M.update()
         .where(M.c.id.in_(pick.scalar_subquery()))

@@ -21,6 +21,11 @@ outcome, checked in this order:
    keeps the send time it would have had, where its attribution window starts;
 8. ``planned``, with a variant (another stable hash) and a send time in UTC.
 
+The rules of steps 2 and 3 (which surveys and sending apply too) and the hashes of steps 7
+and 8 (shared with surveys) are ``campaigns.eligibility``; step 6 is ``campaigns.cap_ledger``;
+the outcomes and their counts are ``campaigns.outcomes``. This module selects the
+candidates and applies the steps in order.
+
 The plan is what a timely run sends. The same caps, quiet hours and gap are checked again
 at the moment of sending (``campaigns.send_rules``); :func:`summarize` reports what those
 checks would do to the rows due at ``now`` (sent, deferred or skipped, by reason).
@@ -31,126 +36,38 @@ cap lock of the channel, so two campaigns planned at once cannot both take the l
 
 from __future__ import annotations
 
-import hashlib
-from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Select,
-    and_,
-    exists,
-    false,
-    func,
-    not_,
-    or_,
-    select,
-    union,
-)
+from sqlalchemy import Connection, Engine, Select, and_, exists, false, or_, select, union
 
 from campaigns.cadence import Period
-from campaigns.caps import Caps, caps_for, group_kinds, preference_caps, violates_all
+from campaigns.cap_ledger import History, cap_history, cap_lock, cap_verdict
+from campaigns.caps import Caps, caps_for, preference_caps
 from campaigns.definitions import Campaign
+from campaigns.eligibility import (
+    has_address_sql,
+    has_device_sql,
+    is_held_out,
+    pick_variant,
+    suppression_reason,
+)
+from campaigns.ledger import record_outcomes
 from campaigns.localtime import send_time, zone
+from campaigns.outcomes import REASONS, Outcome, PlanSummary
 from campaigns.send_rules import SendRules, campaign_window, quiet_hours_for
-from models.base import UTCDateTime
 from models.campaigns import Message
 from models.settings import get_settings
-from models.store import Consent, Customer, Device, SupportTicket
+from models.store import Consent, Customer, SupportTicket
 from models.surveys import ContactPreference
+from segments.membership import members_select
 
 M = Message.__table__
 C = Customer.__table__
 CONSENT = Consent.__table__
-DEVICE = Device.__table__
 TICKET = SupportTicket.__table__
 PREFERENCE = ContactPreference.__table__
-
-REASONS = (
-    "no_consent",
-    "unsubscribed",
-    "bounced",
-    "complained",
-    "no_address",
-    "no_device",
-    "open_ticket",
-    "campaign_ended",
-    "frequency_cap",
-    "lower_priority",
-    "already_sent_this_period",
-    # Skipped at the moment of sending (campaigns.send_rules).
-    "too_late",
-    "quiet_hours",
-    "min_gap",
-)
-# Ledger statuses that hold a slot of the frequency cap.
-COUNTED = ("planned", "sending", "sent")
-SAMPLE_SIZE = 5
-
-
-def bucket(salt: str, campaign: str, customer_id: int) -> float:
-    """A stable number in [0, 1) for (campaign, customer): the same on every run and machine."""
-    digest = hashlib.sha256(f"{salt}:{campaign}:{customer_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def is_held_out(campaign: Campaign, customer_id: int) -> bool:
-    return campaign.holdout > 0 and bucket("holdout", campaign.name, customer_id) * 100 < (
-        campaign.holdout
-    )
-
-
-def pick_variant(campaign: Campaign, customer_id: int) -> tuple[str | None, str]:
-    """(variant, template): weights by a stable hash of its own, independent of the hold-out."""
-    if not campaign.variants:
-        return None, campaign.template
-    point = bucket("variant", campaign.name, customer_id)
-    total = 0.0
-    for variant in campaign.variants:
-        total += variant.share
-        if point < total:
-            return variant.name, variant.template or campaign.template
-    last = campaign.variants[-1]
-    return last.name, last.template or campaign.template
-
-
-def consent_reason(status: str | None) -> str | None:
-    if status is None:
-        return "no_consent"
-    if status == "subscribed":
-        return None
-    return status if status in ("unsubscribed", "bounced", "complained") else "no_consent"
-
-
-@dataclass(slots=True)
-class Outcome:
-    customer_id: int
-    status: str  # planned, held_out, suppressed; or the recorded status of an existing row
-    reason: str | None = None
-    variant: str | None = None
-    template: str | None = None
-    locale: str | None = None
-    time_zone: str | None = None
-    send_at: datetime | None = None
-    preempts: tuple[int, ...] = ()
-    recorded: bool = False  # the ledger already held this customer's row for the period
-    frequency: str | None = None  # the customer's own frequency choice
-    period: str = ""
-
-    @property
-    def label(self) -> str:
-        """What the plan reports: planned, held_out, or the suppression reason."""
-        if self.recorded and self.status in ("sent", "sending"):
-            return "already_sent_this_period"
-        if self.status == "suppressed":
-            return self.reason or "suppressed"
-        if self.status == "failed":
-            return "failed_this_period"
-        return self.status
 
 
 class Candidate(NamedTuple):
@@ -170,102 +87,8 @@ class Candidate(NamedTuple):
     existing_send_at: datetime | None
 
 
-@dataclass
-class History:
-    id: int
-    status: str
-    priority: int
-    at: datetime
-
-
-@dataclass
-class PlanSummary:
-    """Counts of a plan, for the CLI, the artifact and the demo; ids only, no personal data."""
-
-    campaign: str
-    period: str
-    starts_at: datetime
-    now: datetime
-    planned: int = 0
-    held_out: int = 0
-    suppressed: Counter[str] = field(default_factory=Counter)
-    other: Counter[str] = field(default_factory=Counter)
-    variants: Counter[str] = field(default_factory=Counter)
-    time_zones: Counter[str] = field(default_factory=Counter)
-    first_send_at: datetime | None = None
-    last_send_at: datetime | None = None
-    due_now: int = 0
-    preempts: int = 0
-    already_recorded: int = 0
-    sample: dict[str, list[int]] = field(default_factory=dict)
-    # What the send-time rules would do now to the rows due now.
-    send_now: int = 0
-    deferred: Counter[str] = field(default_factory=Counter)
-    skipped: Counter[str] = field(default_factory=Counter)
-
-    def add(self, outcomes: Sequence[Outcome]) -> None:
-        for o in outcomes:
-            label = o.label
-            if o.recorded:
-                self.already_recorded += 1
-            if label == "planned":
-                self.planned += 1
-                self.variants[o.variant or "-"] += 1
-                self.time_zones[o.time_zone or "UTC"] += 1
-                if o.send_at is not None:
-                    if self.first_send_at is None or o.send_at < self.first_send_at:
-                        self.first_send_at = o.send_at
-                    if self.last_send_at is None or o.send_at > self.last_send_at:
-                        self.last_send_at = o.send_at
-                    self.due_now += o.send_at <= self.now
-                self.preempts += len(o.preempts)
-            elif label == "held_out":
-                self.held_out += 1
-            elif label in REASONS:
-                self.suppressed[label] += 1
-            else:
-                self.other[label] += 1
-            ids = self.sample.setdefault(label, [])
-            if len(ids) < SAMPLE_SIZE:
-                ids.append(o.customer_id)
-
-    @property
-    def audience(self) -> int:
-        return (
-            self.planned + self.held_out + sum(self.suppressed.values()) + sum(self.other.values())
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "campaign": self.campaign,
-            "period": self.period,
-            "period_starts_at": self.starts_at.isoformat(),
-            "now": self.now.isoformat(),
-            "audience": self.audience,
-            "planned": self.planned,
-            "held_out": self.held_out,
-            "suppressed": dict(sorted(self.suppressed.items())),
-            **({"other": dict(sorted(self.other.items()))} if self.other else {}),
-            "already_recorded": self.already_recorded,
-            "preempts": self.preempts,
-            "due_now": self.due_now,
-            "if_sent_now": {
-                "send": self.send_now,
-                "deferred": dict(sorted(self.deferred.items())),
-                "skipped": dict(sorted(self.skipped.items())),
-            },
-            "first_send_at": self.first_send_at.isoformat() if self.first_send_at else None,
-            "last_send_at": self.last_send_at.isoformat() if self.last_send_at else None,
-            "variants": dict(sorted(self.variants.items())),
-            "time_zones": dict(self.time_zones.most_common()),
-            "sample": self.sample,
-        }
-
-
 def audience_select(campaign: Campaign, *, as_of: date) -> Select:
     """``customer_id`` of the members of the included segments, minus the excluded ones."""
-    from segments.membership import members_select
-
     include = union(*[members_select(s, as_of=as_of) for s in campaign.include])
     query = select(C.c.id.label("customer_id")).where(C.c.id.in_(include))
     if campaign.exclude:
@@ -283,7 +106,6 @@ class Evaluator:
         self.period_key = period_key
         self.now = now
         self.caps: Caps = caps_for(campaign, settings)
-        self.kinds = group_kinds(campaign.kind)
         self.quiet = quiet_hours_for(campaign, settings)
         self.ends = campaign_window(campaign, settings)[1]
         self.default_zone = settings.default_time_zone
@@ -313,12 +135,8 @@ class Evaluator:
         c = self.campaign
         consent = CONSENT.alias("consent")
         existing = M.alias("existing")
-        has_address = func.coalesce(C.c.email, "").like("%@%")
-        device = (
-            exists().where(DEVICE.c.customer_id == C.c.id, DEVICE.c.enabled.is_(True))
-            if c.channel == "push"
-            else false()
-        )
+        has_address = has_address_sql(C.c.email)
+        device = has_device_sql(c.channel, C.c.id)
         ticket = (
             exists().where(
                 TICKET.c.customer_id == C.c.id,
@@ -367,23 +185,15 @@ class Evaluator:
         self, conn: Connection, lo: int, hi: int, start: datetime, end: datetime
     ) -> dict[int, list[History]]:
         """Messages of the cap group on the channel near the period, per customer in [lo, hi]."""
-        at = func.coalesce(M.c.sent_at, M.c.send_at, type_=UTCDateTime())
-        reach = self.caps.reach + timedelta(days=31)  # a preference window may be a month
-        rows = conn.execute(
-            select(M.c.customer_id, M.c.id, M.c.status, M.c.priority, at.label("at")).where(
-                M.c.customer_id.between(lo, hi),
-                M.c.channel == self.campaign.channel,
-                M.c.kind.in_(self.kinds),
-                M.c.status.in_(COUNTED),
-                at > start - reach,
-                at < end + reach,
-                not_(and_(M.c.campaign == self.campaign.name, M.c.period == self.period_key)),
-            )
+        return cap_history(
+            conn,
+            self.campaign,
+            period_key=self.period_key,
+            caps=self.caps,
+            customers=(lo, hi),
+            start=start,
+            end=end,
         )
-        found: dict[int, list[History]] = {}
-        for r in rows:
-            found.setdefault(r.customer_id, []).append(History(r.id, r.status, r.priority, r.at))
-        return found
 
     def decide(self, row: Candidate, send_at: datetime, history: Sequence[History]) -> Outcome:
         c = self.campaign
@@ -400,18 +210,17 @@ class Evaluator:
                 frequency=row.frequency,
                 period=self.period_key,
             )
-        reason = consent_reason(row.consent)
-        if reason is None and c.channel == "email" and not row.has_address:
-            reason = "no_address"
-        if reason is None and c.channel == "push" and not row.has_device:
-            reason = "no_device"
+        reason = suppression_reason(
+            c.channel, row.consent, has_address=row.has_address, has_device=row.has_device
+        )
         if reason is None and row.open_ticket:
             reason = "open_ticket"
         if reason is None and self.ends is not None and send_at >= self.ends:
             reason = "campaign_ended"
         preempts: tuple[int, ...] = ()
         if reason is None and history:
-            reason, preempts = self._cap(send_at, history, row.frequency)
+            caps = [self.caps, preference_caps(c.kind, row.frequency)]
+            reason, preempts = cap_verdict(c, caps, send_at, history)
         if reason is not None:
             return Outcome(row.id, "suppressed", reason, locale=row.locale, time_zone=row.time_zone)
         if is_held_out(c, row.id):
@@ -434,30 +243,6 @@ class Evaluator:
             period=self.period_key,
         )
 
-    def _cap(
-        self, send_at: datetime, history: Sequence[History], frequency: str | None
-    ) -> tuple[str | None, tuple[int, ...]]:
-        caps = [self.caps, preference_caps(self.campaign.kind, frequency)]
-        if not violates_all([h.at for h in history], send_at, caps):
-            return None, ()
-        priority = self.campaign.priority
-        weaker = sorted(
-            (h for h in history if h.status == "planned" and h.priority < priority),
-            key=lambda h: (h.priority, -h.at.timestamp()),
-        )
-        firm = [h.at for h in history if h not in weaker]
-        if weaker and not violates_all(firm, send_at, caps):
-            keep = list(weaker)
-            dropped: list[int] = []
-            while keep and violates_all(firm + [h.at for h in keep], send_at, caps):
-                dropped.append(keep.pop(0).id)
-            return None, tuple(dropped)
-        stronger = [h for h in history if h.status == "planned" and h.priority > priority]
-        without = [h.at for h in history if h not in stronger]
-        if stronger and not violates_all(without, send_at, caps):
-            return "lower_priority", ()
-        return "frequency_cap", ()
-
     def evaluate(self, conn: Connection, rows: Sequence[Any], period: Period) -> list[Outcome]:
         """Outcomes for rows of :meth:`candidates` (in customer order), in the caller's
         transaction (the history of the cap is read in it)."""
@@ -470,20 +255,6 @@ class Evaluator:
             self.decide(r, self.send_at_for(period, r.time_zone), history.get(r.id, ()))
             for r in found
         ]
-
-
-def cap_lock(conn: Connection, campaign: Campaign) -> None:
-    """Serialise cap decisions of one channel and cap group until the transaction ends.
-
-    PostgreSQL: a transaction advisory lock. SQLite: a write that touches nothing, so the
-    transaction holds the database's single write lock before it reads the history.
-    """
-    if conn.dialect.name == "postgresql":
-        key = f"homecoming-cap:{campaign.channel}:{','.join(group_kinds(campaign.kind))}"
-        number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-        conn.execute(select(func.pg_advisory_xact_lock(number)))
-    else:
-        conn.execute(M.update().where(M.c.id == -1).values(attempts=M.c.attempts))
 
 
 def plan(
@@ -501,8 +272,6 @@ def plan(
 
     Memory stays flat: the audience is streamed and only one chunk is held at a time.
     """
-    from campaigns.ledger import record_outcomes
-
     evaluator = Evaluator(campaign, period_key=period.key, now=now)
     query = evaluator.candidates(
         audience if audience is not None else audience_select(campaign, as_of=now.date())
@@ -545,10 +314,6 @@ __all__ = [
     "Outcome",
     "PlanSummary",
     "audience_select",
-    "bucket",
-    "cap_lock",
-    "is_held_out",
-    "pick_variant",
     "plan",
     "summarize",
 ]

@@ -13,7 +13,12 @@ weighed in this order:
 4. the claim's journal (``campaigns/journal.py``, readable when the claim was made on this
    host): accepted -> sent, refused -> failed, definitely not taken or never attempted ->
    back to planned;
-5. otherwise (an attempt with no answer, a 5xx, a dropped connection, a crash inside the
+5. with ``HOMECOMING_SES_SEND_EVENTS`` on (the configuration set publishes every Send event
+   to the queue), once the queue has been read to its end later than the claim's last
+   renewal plus its lease plus the publishing delay: no Send event proves SES never took the
+   message, so it goes back to planned (``no_send_event``). A live sender renews its claim
+   at least every quarter lease, so every call the dead claim made lies before that;
+6. otherwise (an attempt with no answer, a 5xx, a dropped connection, a crash inside the
    call, or a claim from another host): still uncertain. It is never resent blindly: it
    stays ``sending`` and is reported (``uncertain``) until evidence arrives, and the
    operator decides. Only with ``HOMECOMING_RESEND_UNCERTAIN_AFTER_GRACE`` on does it go
@@ -37,15 +42,42 @@ from sqlalchemy import Engine, bindparam, select
 
 from campaigns import journal as journals
 from campaigns.channels.base import Transport
-from campaigns.ledger import HOST, is_abandoned
+from campaigns.ledger import HOST, insert_for, is_abandoned
 from models.base import utcnow
 from models.campaigns import Message
 from models.settings import get_settings
-from models.surveys import ProviderEvent
+from models.surveys import ProviderEvent, ProviderQueueDrain
 
 log = logging.getLogger(__name__)
 M = Message.__table__
 EVENTS = ProviderEvent.__table__
+DRAINS = ProviderQueueDrain.__table__
+
+
+def note_drained(engine: Engine, at: datetime, *, provider: str = "ses") -> None:
+    """Record that the provider's event queue was read to its end at ``at`` (never moved back)."""
+    with engine.begin() as conn:
+        moved = conn.execute(
+            DRAINS.update()
+            .where(DRAINS.c.provider == provider, DRAINS.c.drained_at < at)
+            .values(drained_at=at)
+        ).rowcount
+        if not moved:
+            conn.execute(
+                insert_for(conn, DRAINS)
+                .values(provider=provider, drained_at=at)
+                .on_conflict_do_nothing(index_elements=["provider"])
+            )
+
+
+def send_events_drained(engine: Engine, transport: Transport) -> datetime | None:
+    """Until when the transport's Send events are all recorded, when that proves anything."""
+    if transport.name != "ses" or not get_settings().ses_send_events:
+        return None
+    with engine.connect() as conn:
+        return conn.execute(
+            select(DRAINS.c.drained_at).where(DRAINS.c.provider == "ses")
+        ).scalar_one_or_none()
 
 
 @dataclass
@@ -121,6 +153,8 @@ def reconcile(
             ):
                 events[message_id] = events.get(message_id) or provider_id
     notes: dict[str, dict[int, journals.Entry] | None] = {}
+    drained = send_events_drained(engine, transport)
+    publishing = lease + timedelta(minutes=settings.ses_event_delay_minutes)
 
     sent: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
@@ -166,6 +200,15 @@ def reconcile(
             failed.append({**key, "err": (entry.detail or "refused")[:500]})
             report.failed += 1
             report.evidence["journal_refused"] += 1
+            continue
+        if (
+            drained is not None
+            and r.claimed_at is not None
+            and r.claimed_at + publishing <= drained
+        ):
+            back.append(key)
+            report.resent += 1
+            report.evidence["no_send_event"] += 1
             continue
         graced = r.claimed_at is not None and clock - r.claimed_at >= grace
         if graced and settings.resend_uncertain_after_grace:

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, func, select
 from campaigns.definitions import Campaign
 from campaigns.ledger import Recipient
 from models.settings import Settings, get_settings
-from models.store import Order, OrderLine, Product
+from models.store import Order, OrderLine, Product, counted_order
 
 ORDER = Order.__table__
 LINE = OrderLine.__table__
@@ -69,7 +69,7 @@ def last_orders(conn: Connection, customer_ids: Sequence[int]) -> dict[int, dict
             ORDER.c.currency,
             rank,
         )
-        .where(ORDER.c.customer_id.in_(list(customer_ids)), ORDER.c.total > 0)
+        .where(ORDER.c.customer_id.in_(list(customer_ids)), counted_order())
         .subquery()
     )
     orders = {r.id: r for r in conn.execute(select(ranked).where(ranked.c.rank == 1)).all()}

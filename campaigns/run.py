@@ -1,5 +1,12 @@
 """One run of one campaign period: reconcile, plan and record, send what is due, report.
 
+This is the one composition of a period's sending. ``run_period`` opens the run and records
+the plan (:func:`prepare`), then sends in steps of a few batches, each step settling what an
+earlier try left before it sends (:func:`send_step`), then closes the run (:func:`conclude`).
+The two working steps go through a :class:`Steps`: :class:`LocalSteps` runs them in this
+process (the CLI, the demo, the benchmark, the crash tests), and the campaign flow passes
+Prefect tasks around the very same functions, so every caller sends the same way.
+
 ``run_period`` is safe to repeat at any time (a Prefect retry, a second worker, a re-run
 after a crash): rows already in the ledger are kept, rows caught mid-send are reconciled
 first, and only planned rows whose send time has come are sent, each one checked again at
@@ -15,26 +22,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, func, select, update
 
-from campaigns.cadence import Period, period_at, period_from_key
+from campaigns import render
+from campaigns.cadence import Period, PeriodError, period_at, period_from_key
 from campaigns.channels import transport_for
 from campaigns.channels.base import Transport
-from campaigns.definitions import Campaign, DefinitionError, find, load_all, segment_checker
-from campaigns.ledger import status_counts
+from campaigns.definitions import (
+    Campaign,
+    DefinitionError,
+    check_references,
+    find,
+    load_all,
+    segment_checker,
+)
+from campaigns.ledger import is_abandoned, status_counts
 from campaigns.planning import PlanSummary, plan
 from campaigns.reconcile import ReconcileReport, reconcile
+from campaigns.render import ContextBuilder
 from campaigns.send import SendReport, send_due
 from campaigns.send_rules import campaign_window
 from models.base import utcnow
 from models.campaigns import CampaignRun, Message
+from models.settings import get_settings
 
 M = Message.__table__
 RUN = CampaignRun.__table__
+BATCHES_PER_STEP = 10  # a step (a Prefect task in the flow) sends at most this many batches
 
 
 class CampaignError(ValueError):
@@ -54,6 +72,8 @@ class RunResult:
     next_send_at: datetime | None = None
     run_id: int | None = None
     inactive: str | None = None  # why the campaign did not run (ended, not started yet)
+    uncertain: int = 0  # 'sending' rows nobody works on: awaiting evidence
+    in_progress: int = 0  # 'sending' rows a live sender (maybe another worker) still holds
 
     @property
     def planned(self) -> int:
@@ -80,7 +100,8 @@ class RunResult:
             "already_sent": self.already_sent,
             "pending": self.pending,
             "next_send_at": self.next_send_at.isoformat() if self.next_send_at else None,
-            "uncertain": self.ledger.get("sending", 0),
+            "uncertain": self.uncertain,
+            "in_progress": self.in_progress,
             "reconciled": self.reconciled.as_dict(),
             "new_rows": self.plan.audience - self.plan.already_recorded,
             "send": self.send.as_dict(),
@@ -102,8 +123,6 @@ def load_campaign(name: str, *, engine: Engine | None = None, renderer: Any = No
             raise CampaignError(str(own[0]))
         names = ", ".join(c.name for c in campaigns) or "none"
         raise CampaignError(f"no campaign named {name!r}; defined: {names}")
-    from campaigns.definitions import check_references
-
     problems = check_references(
         campaign, known_segments=segment_checker(engine), templates=renderer
     )
@@ -120,8 +139,6 @@ def inactive_reason(campaign: Campaign, now: datetime) -> str | None:
     if starts is not None and now < starts:
         return f"{campaign.name} starts on {campaign.start}"
     if campaign.start is not None and campaign.cadence is not None:
-        from campaigns.cadence import PeriodError
-
         try:
             period_at(campaign, now)
         except PeriodError:  # after the start date, before its first scheduled run
@@ -144,8 +161,6 @@ def inactive_result(campaign: Campaign, now: datetime, reason: str) -> RunResult
 
 
 def resolve_period(campaign: Campaign, *, period: str | None, now: datetime) -> Period:
-    from campaigns.cadence import PeriodError
-
     try:
         return period_from_key(campaign, period) if period else period_at(campaign, now)
     except PeriodError as exc:
@@ -201,9 +216,129 @@ def prepare(
     return Prepared(campaign, period, now, run_id, already_sent, reconciled, summary)
 
 
+def send_step(
+    engine: Engine,
+    *,
+    campaign: Campaign,
+    period: str | None,
+    now: datetime | None,
+    transport: Transport,
+    renderer: Any = None,
+    context: ContextBuilder | None = None,
+    batch_size: int | None = None,
+    max_batches: int | None = None,
+    throttle: Callable[[int], None] | None = None,
+    journal_dir: Path | None = None,
+) -> SendReport:
+    """Settle what an earlier try of this step left mid-send, then send due rows.
+
+    Each step reconciles first, so a retried step (a Prefect retry in the same process, a
+    second worker, a run after a crash) never resends a row whose fate it has not settled.
+    ``period`` None works on every period of the campaign (triggered messages).
+    """
+    settled = reconcile(
+        engine,
+        campaign=campaign.name,
+        period=period,
+        transport=transport,
+        now=now,
+        journal_dir=journal_dir,
+    )
+    report = send_due(
+        engine,
+        campaign=campaign.name,
+        period=period,
+        now=now,
+        transport=transport,
+        renderer=renderer,
+        context=context,
+        definition=campaign,
+        batch_size=batch_size,
+        max_batches=max_batches,
+        throttle=throttle,
+        journal_dir=journal_dir,
+    )
+    report.reconciled = settled.settled
+    return report
+
+
+class Steps(Protocol):
+    """Where a period's two working steps run: in this process, or as Prefect tasks."""
+
+    def prepare(self, campaign: Campaign, period: Period, now: datetime) -> Prepared: ...
+
+    def send(
+        self, campaign: Campaign, period: str, now: datetime | None, batches: int
+    ) -> SendReport: ...
+
+
+@dataclass
+class LocalSteps:
+    """The steps run in this process, with the given transport, renderer and rate."""
+
+    engine: Engine
+    transport: Transport
+    renderer: Any = None
+    batch_size: int | None = None
+    throttle: Callable[[int], None] | None = None
+    journal_dir: Path | None = None
+
+    def prepare(self, campaign: Campaign, period: Period, now: datetime) -> Prepared:
+        return prepare(
+            self.engine,
+            campaign=campaign,
+            period=period,
+            now=now,
+            transport=self.transport,
+            journal_dir=self.journal_dir,
+        )
+
+    def send(
+        self, campaign: Campaign, period: str, now: datetime | None, batches: int
+    ) -> SendReport:
+        return send_step(
+            self.engine,
+            campaign=campaign,
+            period=period,
+            now=now,
+            transport=self.transport,
+            renderer=self.renderer,
+            batch_size=self.batch_size,
+            max_batches=batches,
+            throttle=self.throttle,
+            journal_dir=self.journal_dir,
+        )
+
+
+def send_all(
+    steps: Steps,
+    campaign: Campaign,
+    period: str,
+    now: datetime | None,
+    *,
+    max_batches: int | None = None,
+) -> SendReport:
+    """Send steps until nothing is due, sending stopped, or ``max_batches`` were sent."""
+    total = SendReport()
+    while max_batches is None or total.batches < max_batches:
+        batches = BATCHES_PER_STEP
+        if max_batches is not None:
+            batches = min(batches, max_batches - total.batches)
+        part = steps.send(campaign, period, now, batches)
+        total.merge(part)
+        if part.stopped or part.batches < batches:
+            break
+    return total
+
+
 def conclude(engine: Engine, prepared: Prepared, report: SendReport) -> RunResult:
-    """Read the period's ledger and close the run's ``campaign_run`` row."""
+    """Read the period's ledger and close the run's ``campaign_run`` row.
+
+    Rows still ``sending`` are told apart: a claim a live sender holds (maybe another
+    worker's) is in progress; one nobody works on is uncertain and awaits evidence.
+    """
     name, key = prepared.campaign.name, prepared.period.key
+    lease = timedelta(minutes=get_settings().send_lease_minutes)
     with engine.begin() as conn:
         ledger = status_counts(conn, campaign=name, period=key)
         next_send_at = conn.execute(
@@ -211,6 +346,12 @@ def conclude(engine: Engine, prepared: Prepared, report: SendReport) -> RunResul
                 M.c.campaign == name, M.c.period == key, M.c.status == "planned"
             )
         ).scalar()
+        claims = conn.execute(
+            select(M.c.claimed_by, M.c.claimed_at).where(
+                M.c.campaign == name, M.c.period == key, M.c.status == "sending"
+            )
+        ).all()
+        uncertain = sum(is_abandoned(c.claimed_by, c.claimed_at, lease=lease) for c in claims)
         result = RunResult(
             campaign=name,
             period=key,
@@ -222,6 +363,8 @@ def conclude(engine: Engine, prepared: Prepared, report: SendReport) -> RunResul
             ledger=ledger,
             next_send_at=next_send_at,
             run_id=prepared.run_id,
+            uncertain=uncertain,
+            in_progress=len(claims) - uncertain,
         )
         conn.execute(
             update(RUN)
@@ -245,6 +388,7 @@ def run_period(
     campaign: str | Campaign,
     period: str | None = None,
     now: datetime | None = None,
+    steps: Steps | None = None,
     email_transport: Transport | None = None,
     push_transport: Transport | None = None,
     renderer: Any = None,
@@ -259,13 +403,13 @@ def run_period(
     Reconciles rows caught mid-send, records every outcome of the period's audience in the
     ledger, then sends the planned rows whose send time has come (unless ``send`` is off).
     A campaign outside its dates does nothing: the result's ``inactive`` says why.
+    ``steps`` (default: :class:`LocalSteps` with the given transports, renderer and rate)
+    runs the prepare and send steps; the campaign flow passes its Prefect tasks.
     """
     on_clock = now is None
     now = now or utcnow()
     if renderer is None:
-        from campaigns.render import default_renderer
-
-        renderer = default_renderer()
+        renderer = render.default_renderer()
     definition = (
         campaign
         if isinstance(campaign, Campaign)
@@ -275,40 +419,33 @@ def run_period(
     if reason is not None:
         return inactive_result(definition, now, reason)
     the_period = resolve_period(definition, period=period, now=now)
-    transport = (email_transport if definition.channel == "email" else push_transport) or (
-        transport_for(definition.channel)
-    )
-    prepared = prepare(
-        engine,
-        campaign=definition,
-        period=the_period,
-        now=now,
-        transport=transport,
-        journal_dir=journal_dir,
-    )
-    report = SendReport()
-    if send:
-        report = send_due(
+    if steps is None:
+        given = email_transport if definition.channel == "email" else push_transport
+        steps = LocalSteps(
             engine,
-            campaign=definition.name,
-            period=the_period.key,
-            now=None if on_clock else now,
-            transport=transport,
+            given or transport_for(definition.channel),
             renderer=renderer,
-            definition=definition,
             batch_size=batch_size,
-            max_batches=max_batches,
             throttle=throttle,
             journal_dir=journal_dir,
+        )
+    prepared = steps.prepare(definition, the_period, now)
+    report = SendReport()
+    if send:
+        report = send_all(
+            steps, definition, the_period.key, None if on_clock else now, max_batches=max_batches
         )
     return conclude(engine, prepared, report)
 
 
 __all__ = [
+    "BATCHES_PER_STEP",
     "CampaignError",
     "DefinitionError",
+    "LocalSteps",
     "Prepared",
     "RunResult",
+    "Steps",
     "conclude",
     "inactive_reason",
     "inactive_result",
@@ -316,4 +453,6 @@ __all__ = [
     "prepare",
     "resolve_period",
     "run_period",
+    "send_all",
+    "send_step",
 ]

@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from campaigns.channels.base import Outgoing, SendError, Transport
+from campaigns.eligibility import has_address, suppression_reason
 from campaigns.journal import Journal
 from campaigns.last_moment import LOST, LastMoment
 from campaigns.ledger import (
@@ -44,7 +45,6 @@ from campaigns.ledger import (
     new_claimer,
     recipients,
 )
-from campaigns.planning import consent_reason
 from campaigns.render import CampaignContext, ContextBuilder
 from campaigns.send_rules import SendRules
 from models.base import utcnow
@@ -66,6 +66,7 @@ class SendReport:
     released: int = 0
     uncertain: int = 0
     batches: int = 0
+    reconciled: int = 0  # rows an earlier try left mid-send, settled before this step sent
     suppressed: Counter[str] = field(default_factory=Counter)  # skipped at send, by reason
     deferred: Counter[str] = field(default_factory=Counter)  # moved to a later moment
     failures: Counter[str] = field(default_factory=Counter)
@@ -82,6 +83,19 @@ class SendReport:
         for _, reason in result.failed:
             self.failures[reason.split(":", 1)[0][:60]] += 1
 
+    def merge(self, other: SendReport) -> None:
+        """Add another step's report to this one (a run sends in several steps)."""
+        self.sent += other.sent
+        self.failed += other.failed
+        self.released += other.released
+        self.uncertain += other.uncertain
+        self.batches += other.batches
+        self.reconciled += other.reconciled
+        self.suppressed.update(other.suppressed)
+        self.deferred.update(other.deferred)
+        self.failures.update(other.failures)
+        self.stopped = other.stopped or self.stopped
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "sent": self.sent,
@@ -91,6 +105,7 @@ class SendReport:
             "released": self.released,
             "uncertain": self.uncertain,
             "batches": self.batches,
+            "reconciled": self.reconciled,
             "failure_reasons": dict(self.failures),
             "stopped": self.stopped,
         }
@@ -106,11 +121,12 @@ def recheck(batch: Sequence[Recipient]) -> tuple[list[Recipient], list[tuple[int
     ok: list[Recipient] = []
     refused: list[tuple[int, str]] = []
     for r in batch:
-        reason = consent_reason(r.consent)
-        if reason is None and r.channel == "email" and (not r.email or "@" not in r.email):
-            reason = "no_address"
-        if reason is None and r.channel == "push" and r.device_id is None:
-            reason = "no_device"
+        reason = suppression_reason(
+            r.channel,
+            r.consent,
+            has_address=has_address(r.email),
+            has_device=r.device_id is not None,
+        )
         if reason is None:
             ok.append(r)
         else:
@@ -172,7 +188,7 @@ class Sender:
                 template, locale=r.locale, context=context, variant=r.variant
             )
             name = " ".join(p for p in (r.first_name, r.last_name) if p)
-            return Outgoing(
+            item = Outgoing(
                 ledger_id=r.id,
                 customer_id=r.customer_id,
                 campaign=r.campaign,
@@ -184,6 +200,8 @@ class Sender:
                 headers=headers_for(r, context["links"]["unsubscribe"]),
                 email=email,
             )
+            item.mime()  # a message that cannot be written fails here, before any call
+            return item
         push = self.renderer.push(template, locale=r.locale, context=context, variant=r.variant)
         return Outgoing(
             ledger_id=r.id,

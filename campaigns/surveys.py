@@ -29,39 +29,43 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, exists, func, select, update
+from sqlalchemy import Connection, Engine, and_, case, func, select, update
 
+from campaigns.cap_ledger import cap_lock
 from campaigns.caps import Caps, cap_group, caps_for, group_kinds, preference_caps, violates_all
-from campaigns.definitions import DELAY, DELAY_UNITS, Campaign, DefinitionError, load_all
+from campaigns.definitions import Campaign, load_all
+from campaigns.eligibility import (
+    has_address_sql,
+    has_device_sql,
+    is_held_out,
+    pick_variant,
+    suppression_reason,
+)
 from campaigns.events import insert_for, insert_new
-from campaigns.links import CHOICE_PATTERN, survey_links
+from campaigns.links import survey_links
 from campaigns.localtime import after_quiet_hours, zone
-from campaigns.planning import consent_reason, is_held_out, pick_variant
 from campaigns.send_rules import campaign_window, quiet_hours_for
 from models.base import UTCDateTime, utcnow
-from models.campaigns import Message
+from models.campaigns import ANSWER_KINDS, Message
 from models.settings import get_settings
 from models.store import (
     Consent,
     Customer,
-    Device,
     Order,
     OrderLine,
     Product,
     ShipmentEvent,
     SupportTicket,
 )
-from models.surveys import ContactPreference, SurveyAnswer, SurveyCheckpoint
+from models.surveys import ContactPreference, SurveyCheckpoint
 
 log = logging.getLogger(__name__)
 
 M = Message.__table__
 C = Customer.__table__
 CONSENT = Consent.__table__
-DEVICE = Device.__table__
 PREFERENCE = ContactPreference.__table__
 CHECKPOINT = SurveyCheckpoint.__table__
-ANSWER = SurveyAnswer.__table__
 SHIPMENT = ShipmentEvent.__table__
 ORDER = Order.__table__
 LINE = OrderLine.__table__
@@ -71,78 +75,35 @@ TICKET = SupportTicket.__table__
 LOCK_ROW = "*"
 COUNTED = ("planned", "sending", "sent")
 # The answer each survey kind takes.
-ANSWER_KINDS = {"csat_survey": "csat", "nps_survey": "nps", "feedback_survey": "feedback"}
-DEFAULT_LOOKBACK = timedelta(days=2)
-DEFAULT_MAX_AGE = timedelta(days=7)
 SLICE = timedelta(days=1)
 PRODUCTS_SHOWN = 3
 TRIGGER_KEY = re.compile(r"^(delivered|ticket):(\d+)$")
 
 
 class SurveyError(ValueError):
-    """A triggered campaign's ``survey:`` options are wrong; names file and line."""
-
-
-def _duration(campaign: Campaign, key: str, default: timedelta) -> timedelta:
-    value = campaign.survey.get(key)
-    if value is None:
-        return default
-    match = DELAY.match(str(value).strip().lower())
-    if not match:
-        raise SurveyError(
-            str(
-                DefinitionError(
-                    campaign.source,
-                    campaign.line_of("survey"),
-                    f"survey.{key} {value!r} is not a duration; e.g. 12h, 2d or 1w",
-                )
-            )
-        )
-    return timedelta(seconds=int(match.group(1)) * DELAY_UNITS[match.group(2)])
+    """Kept for the callers that catch it (``homecoming surveys send``). Bad ``survey:``
+    options no longer raise it: they are definition errors, with file and line, found when
+    the definitions load (``campaigns.spec``)."""
 
 
 def max_age(campaign: Campaign) -> timedelta:
-    """How long after it fell due a trigger may still be surveyed."""
-    return _duration(campaign, "max_age", DEFAULT_MAX_AGE)
+    """How long after it fell due a trigger may still be surveyed (``survey.max_age``)."""
+    return campaign.survey_options.max_age
 
 
 def choices(campaign: Campaign) -> list[str]:
-    """The one-click choices of a feedback survey."""
-    found = campaign.survey.get("choices", [])
-    if not isinstance(found, list) or not all(
-        isinstance(c, str) and CHOICE_PATTERN.match(c) for c in found
-    ):
-        raise SurveyError(
-            str(
-                DefinitionError(
-                    campaign.source,
-                    campaign.line_of("survey"),
-                    "survey.choices is a list of keys of 1-32 characters a-z, 0-9 or _",
-                )
-            )
-        )
-    return list(found)
+    """The one-click choices of a feedback survey (``survey.choices``)."""
+    return list(campaign.survey_options.choices)
 
 
 def triggered_campaigns(
     paths: list[Path] | None = None,
 ) -> tuple[list[Campaign], list[str]]:
-    """Every valid triggered campaign, highest priority first, and the errors of the others."""
+    """Every valid triggered campaign, highest priority first, and the errors of the others
+    (their ``survey:`` options among them, checked when the definitions load)."""
     campaigns, errors = load_all(paths)
-    found = []
-    problems = [str(e) for e in errors]
-    for c in campaigns:
-        if c.trigger is None:
-            continue
-        try:
-            _duration(c, "lookback", DEFAULT_LOOKBACK)
-            max_age(c)
-            choices(c)
-        except SurveyError as exc:
-            problems.append(str(exc))
-            continue
-        found.append(c)
-    return sorted(found, key=lambda c: (-c.priority, c.name)), problems
+    found = [c for c in campaigns if c.trigger is not None]
+    return sorted(found, key=lambda c: (-c.priority, c.name)), [str(e) for e in errors]
 
 
 # --- finding triggers ----------------------------------------------------------------------
@@ -224,8 +185,6 @@ def _lock(conn: Connection, campaign: Campaign, now: datetime) -> None:
     The lock row is written first: on PostgreSQL that holds a row lock, on SQLite the
     database's write lock, until the transaction ends.
     """
-    from campaigns.planning import cap_lock
-
     insert_new(conn, CHECKPOINT, {"campaign": LOCK_ROW, "updated_at": now}, key=["campaign"])
     conn.execute(update(CHECKPOINT).where(CHECKPOINT.c.campaign == LOCK_ROW).values(updated_at=now))
     cap_lock(conn, campaign)
@@ -261,21 +220,15 @@ def _advance(conn: Connection, name: str, until: datetime, now: datetime) -> Non
 def _customers(conn: Connection, campaign: Campaign, ids: Sequence[int]) -> dict[int, Any]:
     """What a decision needs per customer (no contact data beyond 'has an address')."""
     consent = CONSENT.alias("consent")
-    device = (
-        exists().where(DEVICE.c.customer_id == C.c.id, DEVICE.c.enabled.is_(True))
-        if campaign.channel == "push"
-        else None
-    )
     columns = [
         C.c.id,
         C.c.locale,
         C.c.time_zone,
-        func.coalesce(C.c.email, "").like("%@%").label("has_address"),
+        has_address_sql(C.c.email).label("has_address"),
         consent.c.status.label("consent"),
         PREFERENCE.c.frequency,
+        has_device_sql(campaign.channel, C.c.id).label("has_device"),
     ]
-    if device is not None:
-        columns.append(device.label("has_device"))
     query = (
         select(*columns)
         .select_from(
@@ -362,11 +315,12 @@ def _decide(
     elif due < now - max_age:
         reason = "too_late"
     else:
-        reason = consent_reason(customer.consent)
-        if reason is None and campaign.channel == "email" and not customer.has_address:
-            reason = "no_address"
-        if reason is None and campaign.channel == "push" and not customer.has_device:
-            reason = "no_device"
+        reason = suppression_reason(
+            campaign.channel,
+            customer.consent,
+            has_address=customer.has_address,
+            has_device=customer.has_device,
+        )
     send_at = after_quiet_hours(
         due, zone(customer.time_zone if customer else None, default_zone), quiet
     )
@@ -399,7 +353,7 @@ def plan_triggers(
     """
     assert campaign.trigger is not None
     settings = get_settings()
-    lookback = _duration(campaign, "lookback", DEFAULT_LOOKBACK)
+    lookback = campaign.survey_options.lookback
     oldest = max_age(campaign)
     quiet = quiet_hours_for(campaign, settings)
     caps = caps_for(campaign, settings)
@@ -623,8 +577,7 @@ def send_due_surveys(
     in total, at least ``{"sent": N}``.
     """
     from campaigns.channels import transport_for
-    from campaigns.reconcile import reconcile
-    from campaigns.send import send_due
+    from campaigns.run import send_step  # the one send step; run imports the planners
 
     on_clock = now is None
     now = now or utcnow()
@@ -649,23 +602,14 @@ def send_due_surveys(
                 given = email_transport if campaign.channel == "email" else push_transport
                 transports[campaign.channel] = given or transport_for(campaign.channel)
             transport = transports[campaign.channel]
-            settled = reconcile(
+            report = send_step(
                 engine,
-                campaign=campaign.name,
-                period=None,
-                transport=transport,
-                now=now,
-                journal_dir=journal_dir,
-            )
-            report = send_due(
-                engine,
-                campaign=campaign.name,
+                campaign=campaign,
                 period=None,
                 now=None if on_clock else now,
                 transport=transport,
                 renderer=renderer,
                 context=SurveyContext(campaign),
-                definition=campaign,
                 batch_size=batch_size,
                 throttle=throttle,
                 journal_dir=journal_dir,
@@ -676,7 +620,8 @@ def send_due_surveys(
                 suppressed_at_send=dict(report.suppressed),
                 deferred=dict(report.deferred),
                 failure_reasons=dict(report.failures),
-                reconciled=settled.settled,
+                reconciled=report.reconciled,
+                uncertain=report.uncertain,
                 stopped=report.stopped,
             )
             result["sent"] += report.sent
@@ -692,78 +637,11 @@ def send_due_surveys(
     return result
 
 
-# --- results -------------------------------------------------------------------------------
-
-
-def survey_results(engine: Engine) -> list[dict[str, Any]]:
-    """Per survey: messages sent, answers, and CSAT (share of 4-5 among 1-5 answers, a
-    fraction) or NPS (promoters minus detractors, per cent of 0-10 answers)."""
-    a = ANSWER.c
-    csat = (a.kind == "csat") & a.score.between(1, 5)
-    nps = (a.kind == "nps") & a.score.between(0, 10)
-    one = {"else_": 0}
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                a.survey,
-                func.min(a.kind),
-                func.count(),
-                func.sum(case((csat, 1), **one)),
-                func.sum(case((csat & (a.score >= 4), 1), **one)),
-                func.sum(case((nps, 1), **one)),
-                func.sum(case((nps & (a.score >= 9), 1), **one)),
-                func.sum(case((nps & (a.score <= 6), 1), **one)),
-                func.sum(case((a.comment.is_not(None), 1), **one)),
-            )
-            .group_by(a.survey)
-            .order_by(a.survey)
-        ).all()
-        sent = dict(
-            conn.execute(
-                select(M.c.campaign, func.count())
-                .where(M.c.status == "sent", M.c.kind.in_(tuple(ANSWER_KINDS)))
-                .group_by(M.c.campaign)
-            ).all()
-        )
-        choices_found: dict[str, dict[str, int]] = {}
-        for survey, choice, n in conn.execute(
-            select(a.survey, a.choice, func.count())
-            .where(a.choice.is_not(None))
-            .group_by(a.survey, a.choice)
-        ):
-            choices_found.setdefault(survey, {})[choice] = n
-    answers = []
-    names = sorted({r[0] for r in rows} | set(sent))
-    by_name = {r[0]: r for r in rows}
-    for name in names:
-        row = by_name.get(name)
-        n_csat = int(row[3] or 0) if row else 0
-        n_nps = int(row[5] or 0) if row else 0
-        count = int(row[2]) if row else 0
-        entry: dict[str, Any] = {
-            "survey": name,
-            "kind": row[1] if row else None,
-            "sent": int(sent.get(name, 0)),
-            "answers": count,
-            "response_rate": round(count / sent[name], 4) if sent.get(name) else None,
-            "comments": int(row[8] or 0) if row else 0,
-            "csat_answers": n_csat,
-            "csat": round(int(row[4] or 0) / n_csat, 4) if n_csat else None,
-            "nps_answers": n_nps,
-            "nps": round(100 * (int(row[6] or 0) - int(row[7] or 0)) / n_nps, 1) if n_nps else None,
-        }
-        if name in choices_found:
-            entry["choices"] = dict(sorted(choices_found[name].items()))
-        answers.append(entry)
-    return answers
-
-
 __all__ = [
     "PlanCounts",
     "SurveyContext",
     "SurveyError",
     "plan_triggers",
     "send_due_surveys",
-    "survey_results",
     "triggered_campaigns",
 ]

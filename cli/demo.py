@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -21,13 +22,21 @@ def demo(
     """Generate a store, ingest it, segment it, run campaigns and surveys through a file outbox
     and the web service, and write the retention report: one Prefect flow."""
     from flows.demo import demo_flow
+    from models.settings import get_settings
+    from web.server import free_port
 
     started = time.monotonic()
+    # Links in the demo's messages are built from HOMECOMING_PUBLIC_URL deep inside sending,
+    # which reads the process settings. Point them, once and before the flow starts, at the
+    # web service the flow runs on this port, so the outbox's links are the ones answered.
+    port = free_port()
+    os.environ["HOMECOMING_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    get_settings.cache_clear()
     if not json_out:
         console.print(
             "starting a local Prefect and running the demo flow (the first start takes a few seconds)…"
         )
-    summary = demo_flow(folder=str(folder), customers=customers, seed=seed)
+    summary = demo_flow(folder=str(folder), customers=customers, seed=seed, port=port)
     summary["wall_seconds"] = round(time.monotonic() - started, 1)
     if json_out:
         print_json(summary)

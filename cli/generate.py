@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from cli.output import console, key_values, print_json, progress
-from ingest.synthetic import write_store
+from synthetic import write_store
 
 
 def generate(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-import flows  # noqa: F401  (Prefect defaults before anything imports Prefect)
 from cli import campaigns, db, segments, surveys
 from cli import templates as templates_cli
 from cli.demo import demo
@@ -20,6 +19,16 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+
+
+@app.callback()
+def starting() -> None:
+    # Before any command runs, and so before anything imports Prefect (the command modules
+    # import it only inside their commands): Prefect's defaults for this process.
+    from flows.environment import prefect_defaults
+
+    prefect_defaults()
+
 
 app.add_typer(db.app, name="db")
 app.add_typer(segments.app, name="segments")

@@ -8,16 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from sqlalchemy import func, select
 
 from cli.output import console, database_errors, fail, key_values, print_json, table
 from cli.predict import predict
 from models.db import get_engine
-from models.segments import SegmentSnapshot
 from segments.clustering import cluster_profile
 from segments.definitions import load_all, load_candidate
 from segments.preview import preview as run_preview
-from segments.profile import last_snapshot, profile
+from segments.profile import kind_of, last_snapshot, listing, profile
 from segments.refresh import refresh as run_refresh
 from segments.rules import DefinitionError
 
@@ -32,35 +30,11 @@ AS_OF = typer.Option(
 JSON = typer.Option(False, "--json", help="Print JSON for scripts")
 
 
-def _kind(name: str) -> str:
-    prefix = name.split(":", 1)[0] if ":" in name else ""
-    return prefix if prefix in ("rfm", "predicted", "cluster", "lifecycle") else "rule"
-
-
 @app.command("list")
 def list_cmd(json_out: bool = JSON) -> None:
     """Every segment: its size and changes at its last refresh, and its description."""
-    definitions, _ = load_all()
-    described = {d.name: d.description for d in definitions}
-    s = SegmentSnapshot.__table__.c
-    with database_errors(), get_engine().connect() as conn:
-        last = select(s.segment, func.max(s.as_of).label("as_of")).group_by(s.segment).subquery()
-        rows = conn.execute(
-            select(s.segment, s.as_of, s.size, s.entered, s.left)
-            .join(last, (last.c.segment == s.segment) & (last.c.as_of == s.as_of))
-            .order_by(s.segment)
-        ).all()
-    data: list[dict[str, Any]] = [
-        {**r._asdict(), "kind": _kind(r.segment), "description": described.get(r.segment, "")}
-        for r in rows
-    ]
-    seen = {d["segment"] for d in data}
-    data += [
-        {"segment": name, "as_of": None, "size": None, "entered": None, "left": None}
-        | {"kind": _kind(name), "description": text}
-        for name, text in sorted(described.items())
-        if name not in seen  # defined but not refreshed yet
-    ]
+    with database_errors():
+        data = listing(get_engine())
     if json_out:
         print_json({"segments": data})
         return
@@ -83,7 +57,7 @@ def show(
         snap = last_snapshot(conn, name)
         if snap is None:
             raise fail(f"no segment {name!r} has been refreshed; see `homecoming segments list`")
-        data: dict[str, Any] = {"segment": name, "kind": _kind(name), **snap}
+        data: dict[str, Any] = {"segment": name, "kind": kind_of(name), **snap}
         if definition:
             data["description"] = definition.description
             data["definition"] = definition.source

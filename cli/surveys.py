@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import typer
-from sqlalchemy import select
 
 from cli.output import console, database_errors, fail, print_json, table
 
@@ -91,27 +89,11 @@ def send(
 @app.command("list")
 def list_cmd(json_out: bool = JSON) -> None:
     """Every triggered survey campaign: its trigger, delay and checkpoint."""
-    from campaigns.surveys import triggered_campaigns
+    from campaigns.survey_status import survey_status
     from models.db import get_engine
-    from models.surveys import SurveyCheckpoint
 
-    campaigns, errors = triggered_campaigns()
-    c = SurveyCheckpoint.__table__.c
-    checked: dict[str, Any] = {}
-    with database_errors(), get_engine().connect() as conn:
-        checked = dict(conn.execute(select(c.campaign, c.checked_until)).all())
-    data = [
-        {
-            "name": camp.name,
-            "kind": camp.kind,
-            "channel": camp.channel,
-            "after": camp.trigger.after if camp.trigger else None,
-            "delay": camp.trigger.delay_text if camp.trigger else None,
-            "priority": camp.priority,
-            "checked_until": checked.get(camp.name),
-        }
-        for camp in campaigns
-    ]
+    with database_errors():
+        data, errors = survey_status(get_engine())
     if json_out:
         print_json({"surveys": data, "errors": errors})
         return
@@ -129,7 +111,7 @@ def list_cmd(json_out: bool = JSON) -> None:
 @app.command("results")
 def results(json_out: bool = JSON) -> None:
     """Per survey: messages sent, answers, and CSAT (share of 4-5 answers) or NPS."""
-    from campaigns.surveys import survey_results
+    from analytics.surveys import survey_results
     from models.db import get_engine
 
     with database_errors():

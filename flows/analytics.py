@@ -19,7 +19,7 @@ from models.settings import get_settings
 ARTIFACT_ROWS = 500  # the UI shows tables, not data dumps: the rest is in the HTML and CLI
 
 
-@task(cache_policy=NONE)
+@task(cache_policy=NONE, persist_result=False)
 def compute_reports(
     start: date | None, end: date | None, window: int | None, zone: str | None
 ) -> list[Report]:
@@ -27,7 +27,7 @@ def compute_reports(
     return build_all(get_engine(), start=start, end=end, window=window, zone=zone)
 
 
-@task(cache_policy=NONE)
+@task(cache_policy=NONE, persist_result=False)
 def publish_artifacts(reports: list[Report], html_path: str) -> list[str]:
     """A table artifact per table (ids and aggregates only) and one markdown summary."""
     keys = []

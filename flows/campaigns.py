@@ -13,39 +13,46 @@ Retrying a failed run from the UI is safe: the ledger makes every step idempoten
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from logging import LoggerAdapter
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NONE
+from prefect.context import FlowRunContext
+from prefect.deployments import run_deployment
 
+from campaigns import render
+from campaigns.cadence import Period
 from campaigns.channels import transport_for
 from campaigns.definitions import Campaign
 from campaigns.run import (
     CampaignError,
     Prepared,
     RunResult,
-    conclude,
-    inactive_reason,
-    inactive_result,
     load_campaign,
     prepare,
-    resolve_period,
+    run_period,
+    send_step,
 )
-from campaigns.send import SendReport, send_due
+from campaigns.send import SendReport
 from flows.naming import campaign_period
 from flows.throttle import rate_limiter
 from models.base import utcnow
 from models.db import get_engine
 
 FLOW_NAME = "campaign-period"
-BATCHES_PER_TASK = 10
 
 
-@task(name="reconcile-and-plan", retries=2, retry_delay_seconds=20, cache_policy=NONE)
-def prepare_task(campaign: Campaign, period_key: str, now: datetime) -> Prepared:
+@task(
+    name="reconcile-and-plan",
+    retries=2,
+    retry_delay_seconds=20,
+    cache_policy=NONE,
+    persist_result=False,
+)
+def prepare_task(campaign: Campaign, period: Period, now: datetime) -> Prepared:
     """Reconcile rows caught mid-send, then record the period's plan in the ledger."""
-    period = resolve_period(campaign, period=period_key, now=now)
     return prepare(
         get_engine(),
         campaign=campaign,
@@ -55,42 +62,36 @@ def prepare_task(campaign: Campaign, period_key: str, now: datetime) -> Prepared
     )
 
 
-@task(name="send-batches", retries=2, retry_delay_seconds=20, cache_policy=NONE)
-def send_task(
-    campaign: Campaign, period_key: str, now: datetime | None, *, batches: int, rate_limited: bool
-) -> SendReport:
-    """Send up to ``batches`` batches of due rows; a retry resumes where the ledger stands.
+@task(
+    name="send-batches", retries=2, retry_delay_seconds=20, cache_policy=NONE, persist_result=False
+)
+def send_task(campaign: Campaign, period: str, now: datetime | None, batches: int) -> SendReport:
+    """Send up to ``batches`` batches of due rows; a retry settles what the failed try left.
 
     ``now`` None sends on the clock (the send-time rules and ``sent_at`` at each message).
     """
-    from campaigns.reconcile import reconcile
-
-    transport = transport_for(campaign.channel)
-    engine = get_engine()
-    # A retry of this task runs in the same process: settle what the failed try left.
-    reconcile(engine, campaign=campaign.name, period=period_key, transport=transport, now=now)
-    return send_due(
-        engine,
-        campaign=campaign.name,
-        period=period_key,
+    return send_step(
+        get_engine(),
+        campaign=campaign,
+        period=period,
         now=now,
-        transport=transport,
-        definition=campaign,
+        transport=transport_for(campaign.channel),
+        renderer=render.default_renderer(),
         max_batches=batches,
-        throttle=rate_limiter() if rate_limited else None,
+        throttle=rate_limiter(),
     )
 
 
-def _merge(total: SendReport, part: SendReport) -> None:
-    total.sent += part.sent
-    total.failed += part.failed
-    total.released += part.released
-    total.uncertain += part.uncertain
-    total.batches += part.batches
-    total.suppressed.update(part.suppressed)
-    total.deferred.update(part.deferred)
-    total.failures.update(part.failures)
-    total.stopped = part.stopped or total.stopped
+class TaskSteps:
+    """``campaigns.run``'s steps as Prefect tasks: retried, and shown in the UI."""
+
+    def prepare(self, campaign: Campaign, period: Period, now: datetime) -> Prepared:
+        return prepare_task(campaign, period, now)
+
+    def send(
+        self, campaign: Campaign, period: str, now: datetime | None, batches: int
+    ) -> SendReport:
+        return send_task(campaign, period, now, batches)
 
 
 def artifact_rows(result: RunResult) -> list[dict[str, Any]]:
@@ -129,19 +130,14 @@ def artifact_rows(result: RunResult) -> list[dict[str, Any]]:
         {"outcome": "reconciled: resent (proven not sent)", "count": rec.resent},
         {"outcome": "reconciled: resent after grace", "count": rec.resent_after_grace},
         {"outcome": "reconciled: failed", "count": rec.failed},
-        {
-            "outcome": "uncertain (awaiting provider evidence)",
-            "count": result.ledger.get("sending", 0),
-        },
+        {"outcome": "uncertain (awaiting provider evidence)", "count": result.uncertain},
+        {"outcome": "in progress (held by a live sender)", "count": result.in_progress},
     ]
     return rows
 
 
-def _follow_up(result: RunResult, logger: Any) -> str | None:
+def _follow_up(result: RunResult, logger: LoggerAdapter[Any]) -> str | None:
     """Schedule this deployment again for the next wave of local send times."""
-    from prefect.context import FlowRunContext
-    from prefect.deployments import run_deployment
-
     context = FlowRunContext.get()
     run = context.flow_run if context else None
     if not result.next_send_at or run is None or run.deployment_id is None:
@@ -170,73 +166,54 @@ def campaign_period_flow(
     waves are scheduled only when running on the clock. A campaign outside its dates
     completes without doing anything; its result and artifact say why ("ended on ...").
     """
-    from campaigns.render import default_renderer  # looked up per run: tests replace it
-
     logger = get_run_logger()
-    moment = datetime.fromisoformat(now) if now else utcnow()
-    if moment.tzinfo is None:
+    moment = datetime.fromisoformat(now) if now else None
+    if moment is not None and moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     key = f"campaign-{campaign}".lower().replace("_", "-")
+    engine = get_engine()
     try:
-        definition = load_campaign(campaign, engine=get_engine(), renderer=default_renderer())
-        reason = inactive_reason(definition, moment)
-        if reason is not None:
-            idle = inactive_result(definition, moment, reason)
-            create_table_artifact(
-                key=key,
-                table=artifact_rows(idle),
-                description=f"Campaign {campaign}: {reason}; nothing was sent.",
-            )
-            logger.info("campaign %s: %s; nothing to do", campaign, reason)
-            return idle.as_dict()
-        the_period = resolve_period(definition, period=period, now=moment)
+        definition = load_campaign(campaign, engine=engine, renderer=render.default_renderer())
+        result = run_period(
+            engine, campaign=definition, period=period, now=moment, steps=TaskSteps()
+        )
     except CampaignError as exc:
         raise ValueError(str(exc)) from None
-    prepared = prepare_task(definition, the_period.key, moment)
-    logger.info(
-        "campaign %s %s: planned %d, held out %d, reconciled %d",
-        definition.name,
-        the_period.key,
-        prepared.plan.planned,
-        prepared.plan.held_out,
-        prepared.reconciled.settled,
-    )
-    limited = True
-    total = SendReport()
-    while True:
-        part = send_task(
-            definition,
-            the_period.key,
-            None if now is None else moment,
-            batches=BATCHES_PER_TASK,
-            rate_limited=limited,
+    if result.inactive:
+        create_table_artifact(
+            key=key,
+            table=artifact_rows(result),
+            description=f"Campaign {campaign}: {result.inactive}; nothing was sent.",
         )
-        _merge(total, part)
-        if part.stopped or part.batches < BATCHES_PER_TASK:
-            break
-    result = conclude(get_engine(), prepared, total)
+        logger.info("campaign %s: %s; nothing to do", campaign, result.inactive)
+        return result.as_dict()
     create_table_artifact(
         key=key,
         table=artifact_rows(result),
         description=(
-            f"Campaign {definition.name}, period {result.period}, as of {moment.isoformat()}. "
+            f"Campaign {definition.name}, period {result.period}, as of {result.now.isoformat()}. "
             f"Next send: {result.next_send_at.isoformat() if result.next_send_at else 'none'}."
         ),
     )
     logger.info(
-        "campaign %s %s: sent %d, failed %d, deferred %d, skipped %d, already sent %d, pending %d",
+        "campaign %s %s: planned %d, held out %d, reconciled %d; sent %d, failed %d, "
+        "deferred %d, skipped %d, already sent %d, pending %d, uncertain %d",
         result.campaign,
         result.period,
+        result.plan.planned,
+        result.plan.held_out,
+        result.reconciled.settled,
         result.send.sent,
         result.send.failed,
         sum(result.send.deferred.values()),
         sum(result.send.suppressed.values()),
         result.already_sent,
         result.pending,
+        result.uncertain,
     )
     summary = result.as_dict()
     if now is None:
         summary["follow_up_run"] = _follow_up(result, logger)
-    if total.stopped:
-        raise RuntimeError(f"sending stopped: {total.stopped}; the ledger is safe to retry")
+    if result.send.stopped:
+        raise RuntimeError(f"sending stopped: {result.send.stopped}; the ledger is safe to retry")
     return summary

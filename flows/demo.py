@@ -2,11 +2,16 @@
 
 Each step is a plain function taking and returning the shared :class:`DemoContext`;
 ``STEPS`` lists them in order, so a new capability joins the demo by adding one step.
+
+The demo's own database, outbox and send journal live in its folder and are handed to each
+step explicitly (the context's ``engine`` and ``transports``), so the process's settings
+are never changed mid-flow and a caller's own database is never touched. The one setting
+read deep inside (the public URL that links in messages point at) is set by the caller
+before the flow starts: ``cli.demo`` points it at the port the flow serves on.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -21,19 +26,23 @@ from prefect.cache_policies import NONE
 from sqlalchemy import Engine, func, select
 
 from analytics.build import build_all
+from analytics.orders import Window, order_count
 from analytics.render import to_html
+from analytics.repeat import repeat_rate
+from analytics.surveys import survey_results
 from campaigns.cadence import Period
+from campaigns.channels.base import Transport
+from campaigns.channels.outbox import OutboxTransport
 from campaigns.definitions import Campaign
 from campaigns.run import RunResult, load_campaign, resolve_period, run_period
-from campaigns.surveys import send_due_surveys, survey_results
+from campaigns.surveys import send_due_surveys
 from flows.ingest import publish_summaries
 from ingest.run import ingest_file
-from ingest.synthetic import write_store
 from models.db import get_engine, upgrade
 from models.ingest import Quarantine
-from models.settings import get_settings
-from models.store import Customer, Order
+from models.store import Customer
 from segments.refresh import refresh
+from synthetic import write_store
 from web.server import free_port, running
 from web.simulate import simulate_answers
 
@@ -52,11 +61,34 @@ class DemoContext:
     customers: int
     seed: int
     end: date
+    port: int | None = None  # where the web service answers surveys; None: any free port
     summary: dict[str, Any] = field(default_factory=dict)
 
     @property
     def database(self) -> Path:
         return self.folder / "demo.db"
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.database}"
+
+    @property
+    def engine(self) -> Engine:
+        """The demo database's engine (one per URL per process)."""
+        return get_engine(self.database_url)
+
+    @property
+    def journal(self) -> Path:
+        """The send journal, next to the demo's ledger: a fresh database gets a fresh one."""
+        return self.folder / "journal"
+
+    def transports(self) -> dict[str, Transport]:
+        """Both channels into the demo's file outbox, as ``run_period`` takes them."""
+        outbox = self.folder / "outbox"
+        return {
+            "email_transport": OutboxTransport(outbox, channel="email"),
+            "push_transport": OutboxTransport(outbox, channel="push"),
+        }
 
     @property
     def store(self) -> Path:
@@ -74,10 +106,7 @@ def fresh_database(ctx: DemoContext) -> None:
     if ctx.folder.exists():
         shutil.rmtree(ctx.folder)
     ctx.folder.mkdir(parents=True)
-    os.environ["HOMECOMING_DATABASE_URL"] = f"sqlite:///{ctx.database}"
-    os.environ["HOMECOMING_OUTBOX_DIR"] = str(ctx.folder / "outbox")
-    get_settings.cache_clear()
-    upgrade()
+    upgrade(ctx.database_url)
     ctx.summary["database"] = str(ctx.database)
 
 
@@ -88,40 +117,32 @@ def generate_store(ctx: DemoContext) -> None:
 
 
 def ingest_store(ctx: DemoContext) -> None:
-    summaries = [ingest_file(kind=k, path=ctx.store / f"{k}.csv").as_dict() for k in KINDS]
+    summaries = [
+        ingest_file(kind=k, path=ctx.store / f"{k}.csv", engine=ctx.engine).as_dict() for k in KINDS
+    ]
     publish_summaries(summaries)
     ctx.summary["quarantined"] = sum(s["quarantined"] for s in summaries)
 
 
 def store_summary(ctx: DemoContext) -> None:
-    """Customers, orders and the repeat-purchase share, computed by the database."""
-    with get_engine().connect() as conn:
-        real = Order.__table__.c
-        per_customer = (
-            select(real.customer_id, func.count().label("n"))
-            .where(real.customer_id.is_not(None), real.total > 0)
-            .group_by(real.customer_id)
-            .subquery()
-        )
-        buyers, repeat = conn.execute(
-            select(
-                func.count(), func.sum(func.cast(per_customer.c.n >= 2, type_=func.count().type))
-            )
-        ).one()
-        ctx.summary.update(
-            customers=conn.scalar(select(func.count()).select_from(Customer)),
-            orders=conn.scalar(
-                select(func.count()).where(real.customer_id.is_not(None), real.total > 0)
-            ),
-            quarantine_rows=conn.scalar(select(func.count()).select_from(Quarantine)),
-            repeat_purchase_share=round((repeat or 0) / buyers, 4) if buyers else 0.0,
-        )
+    """Customers, orders and the repeat-purchase share, as the retention report counts them."""
+    engine = ctx.engine
+    repeat = repeat_rate(engine, window=Window())  # one row over all the data, if any order
+    with engine.connect() as conn:
+        customers = conn.scalar(select(func.count()).select_from(Customer))
+        quarantined = conn.scalar(select(func.count()).select_from(Quarantine))
+    ctx.summary.update(
+        customers=customers,
+        orders=order_count(engine),
+        quarantine_rows=quarantined,
+        repeat_purchase_share=repeat[0]["repeat_rate"] if repeat else 0.0,
+    )
 
 
 def refresh_segments(ctx: DemoContext) -> None:
     """Every segment as of 100 days before the end (so the report follows members for 90
     days) and as of the eve of the campaign weeks (the audiences the campaigns send to)."""
-    engine = get_engine()
+    engine = ctx.engine
     refresh(engine, as_of=ctx.end - timedelta(days=100))
     result = refresh(engine, as_of=ctx.weeks[0] - timedelta(days=1))
     ctx.summary["segments_as_of"] = result.as_of.isoformat()
@@ -133,7 +154,7 @@ def send_campaigns(ctx: DemoContext) -> None:
     """Each campaign week through the file outbox, wave by wave as its deployment runs it
     (at the period's start, then at each next local send time); then the same period again
     at its last wave, which must send nothing."""
-    engine = get_engine()
+    engine = ctx.engine
     runs: list[dict[str, Any]] = []
     for monday in ctx.weeks:
         sunday_night = datetime.combine(monday + timedelta(days=6), clock(23, 0), tzinfo=UTC)
@@ -142,8 +163,8 @@ def send_campaigns(ctx: DemoContext) -> None:
             period = resolve_period(campaign, period=None, now=sunday_night)
             if any(r["campaign"] == name and r["period"] == period.key for r in runs):
                 continue  # a biweekly campaign's week off: its period was run the week before
-            waves, last = _waves(engine, campaign, period)
-            again = run_period(engine, campaign=campaign, period=period.key, now=last.now)
+            waves, last = _waves(ctx, campaign, period)
+            again = _run(ctx, campaign, period, now=last.now)
             runs.append(
                 {
                     "campaign": name,
@@ -160,29 +181,42 @@ def send_campaigns(ctx: DemoContext) -> None:
     ctx.summary["campaigns"] = runs
 
 
-def _waves(engine: Engine, campaign: Campaign, period: Period) -> tuple[list[RunResult], RunResult]:
+def _run(ctx: DemoContext, campaign: Campaign, period: Period, *, now: datetime) -> RunResult:
+    """One run of the period through the demo's database, outbox and journal."""
+    return run_period(
+        ctx.engine,
+        campaign=campaign,
+        period=period.key,
+        now=now,
+        journal_dir=ctx.journal,
+        **ctx.transports(),
+    )
+
+
+def _waves(
+    ctx: DemoContext, campaign: Campaign, period: Period
+) -> tuple[list[RunResult], RunResult]:
     """Runs at the period's start and then at each next send time, as follow-ups would."""
-    waves = [run_period(engine, campaign=campaign, period=period.key, now=period.starts_at)]
+    waves = [_run(ctx, campaign, period, now=period.starts_at)]
     while (at := waves[-1].next_send_at) and at > waves[-1].now and len(waves) < MAX_WAVES:
-        waves.append(run_period(engine, campaign=campaign, period=period.key, now=at))
+        waves.append(_run(ctx, campaign, period, now=at))
     return waves, waves[-1]
 
 
 def answer_surveys(ctx: DemoContext) -> None:
     """Surveys due after the deliveries and resolved tickets of the last weeks, answered by
     part of the customers through the running web service; CSAT from what they answered."""
-    engine = get_engine()
-    port = free_port()
-    os.environ["HOMECOMING_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
-    get_settings.cache_clear()
+    engine = ctx.engine
     end = datetime.combine(ctx.end, clock(23, 0), tzinfo=UTC)
     sent = 0
     # The send-surveys deployment, every few hours, so each zone has runs in its daytime.
     for hours_before in reversed(range(0, SURVEY_DAYS * 24, SURVEY_EVERY_HOURS)):
         now = end - timedelta(hours=hours_before)
         since = now - timedelta(hours=SURVEY_EVERY_HOURS)
-        sent += send_due_surveys(engine, now=now, since=since)["sent"]
-    with running(engine, port=port) as base:
+        sent += send_due_surveys(
+            engine, now=now, since=since, journal_dir=ctx.journal, **ctx.transports()
+        )["sent"]
+    with running(engine, port=ctx.port or free_port()) as base:
         answered = simulate_answers(engine, base_url=base, seed=ctx.seed)
     ctx.summary["surveys"] = {
         "sent": sent,
@@ -194,7 +228,7 @@ def answer_surveys(ctx: DemoContext) -> None:
 def write_report(ctx: DemoContext) -> None:
     """The HTML retention report of the generated store."""
     path = ctx.folder / "report.html"
-    path.write_text(to_html(build_all(get_engine())), encoding="utf-8")
+    path.write_text(to_html(build_all(ctx.engine)), encoding="utf-8")
     ctx.summary["report"] = str(path)
 
 
@@ -213,10 +247,16 @@ STEPS: list[tuple[str, Step]] = [
 
 @flow(name="demo")
 def demo_flow(
-    folder: str = ".homecoming/demo", customers: int = 3000, seed: int = 7, end: str = "2026-11-20"
+    folder: str = ".homecoming/demo",
+    customers: int = 3000,
+    seed: int = 7,
+    end: str = "2026-11-20",
+    port: int | None = None,
 ) -> dict[str, Any]:
+    """The whole loop in ``folder`` (recreated); ``port`` is where the web service answers
+    the surveys (default: any free port). Returns the summary the CLI prints."""
     started = time.monotonic()
-    ctx = DemoContext(Path(folder).resolve(), customers, seed, date.fromisoformat(end))
+    ctx = DemoContext(Path(folder).resolve(), customers, seed, date.fromisoformat(end), port)
     ctx.summary["step_seconds"] = {}
     for name, step in STEPS:
         begun = time.monotonic()

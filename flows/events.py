@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NONE
 
 from campaigns.events import sync_queue
 from flows.naming import timed
@@ -11,7 +12,7 @@ from models.db import get_engine
 from models.settings import get_settings
 
 
-@task(retries=2, retry_delay_seconds=15)
+@task(retries=2, retry_delay_seconds=15, cache_policy=NONE, persist_result=False)
 def drain_queue_task(queue_url: str, max_messages: int, batch_size: int) -> dict[str, int]:
     """Safe to retry: messages are deleted only after their events are committed, and an
     event seen twice is recognised and changes nothing."""

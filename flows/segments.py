@@ -7,13 +7,14 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NONE
 
 from flows.naming import timed
 from models.db import get_engine
 from segments.refresh import RefreshResult, refresh
 
 
-@task(retries=1, retry_delay_seconds=10)
+@task(retries=1, retry_delay_seconds=10, cache_policy=NONE, persist_result=False)
 def refresh_task(as_of: date) -> RefreshResult:
     """Idempotent: a refresh of the same date replaces that date's snapshot."""
     return refresh(get_engine(), as_of=as_of)

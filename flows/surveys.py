@@ -7,6 +7,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NONE
 
 from campaigns.surveys import send_due_surveys
 from flows.naming import timed
@@ -14,7 +15,7 @@ from flows.throttle import rate_limiter
 from models.db import get_engine
 
 
-@task(retries=1, retry_delay_seconds=30)
+@task(retries=1, retry_delay_seconds=30, cache_policy=NONE, persist_result=False)
 def send_surveys_task(now: datetime | None, since: datetime | None) -> dict[str, Any]:
     """Safe to retry: triggers are keyed in the ledger and rows caught mid-send are
     reconciled before anything is sent again."""

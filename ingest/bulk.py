@@ -1,8 +1,10 @@
 """Bulk reads and writes on SQLite and PostgreSQL, fast and idempotent.
 
-``insert_ignore`` skips rows whose unique key exists (a re-run, a concurrent run): on SQLite
-through the driver's ``executemany``, on PostgreSQL through COPY for big batches. Lookups
-go in chunks (SQLite ``IN``) or as one array parameter (PostgreSQL ``= ANY``).
+The generic toolkit under the domain writers (:mod:`ingest.writers`), knowing no table of
+its own. ``insert_ignore`` skips rows whose unique key exists (a re-run, a concurrent
+run): on SQLite through the driver's ``executemany``, on PostgreSQL through COPY for big
+batches. Lookups (``lookup``, ``lookup_from``, ``existing_rows``) go in chunks (SQLite
+``IN``) or as one array parameter (PostgreSQL ``= ANY``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ingest.errors import DATABASE_ERRORS, store_error
+from models.dialect import insert_for, is_postgresql
 
 CHUNK = 2_000  # keys per SQLite IN (...): well below its limit of bound parameters
 CHUNK_PG = 20_000  # keys per PostgreSQL = ANY(array): one parameter, so a whole batch
@@ -25,7 +26,7 @@ COPY_MIN = 500  # on PostgreSQL, batches at least this big go through COPY
 
 def chunks(items: Sequence[Any], conn: Connection) -> Iterator[Sequence[Any]]:
     """``items`` in pieces small enough for one lookup query on this connection's database."""
-    size = CHUNK_PG if conn.dialect.name == "postgresql" else CHUNK
+    size = CHUNK_PG if is_postgresql(conn) else CHUNK
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
@@ -39,11 +40,11 @@ def insert_ignore(conn: Connection, model: Any, rows: Sequence[dict[str, Any]]) 
         return
     table: Table = model.__table__
     try:
-        if conn.dialect.name == "postgresql":
+        if is_postgresql(conn):
             if len(rows) >= COPY_MIN:
                 _copy_ignore(conn, table, rows)
             else:
-                conn.execute(pg_insert(table).on_conflict_do_nothing(), list(rows))
+                conn.execute(insert_for(conn, table).on_conflict_do_nothing(), list(rows))
         else:
             _sqlite_ignore(conn, table, rows)
     except (OverflowError, *DATABASE_ERRORS) as exc:
@@ -58,7 +59,7 @@ def _sqlite_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
     """
     names = list(rows[0])
     compiled = (
-        sqlite_insert(table)
+        insert_for(conn, table)
         .on_conflict_do_nothing()
         .compile(dialect=conn.dialect, column_keys=names)
     )
@@ -136,7 +137,7 @@ def lookup(conn: Connection, key_col: Any, keys: Iterable[Any], *cols: Any) -> d
 
 def key_in(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
     """``column IN (…)``; on PostgreSQL ``= ANY(array)``, one parameter however many keys."""
-    if conn.dialect.name == "postgresql":
+    if is_postgresql(conn):
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(values)
 
@@ -144,6 +145,7 @@ def key_in(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
 def lookup_from(
     conn: Connection, source: Any, key_col: Any, keys: Iterable[Any], *cols: Any
 ) -> dict[Any, Any]:
+    """:func:`lookup` over ``source`` (a join, say) rather than ``key_col``'s own table."""
     wanted = list(dict.fromkeys(k for k in keys if k is not None))
     found: dict[Any, Any] = {}
     for part in chunks(wanted, conn):
@@ -152,4 +154,19 @@ def lookup_from(
             query = query.select_from(source)
         for row in conn.execute(query.where(key_in(conn, key_col, part))):
             found[row[0]] = row[1] if len(cols) == 1 else tuple(row[1:])
+    return found
+
+
+def existing_rows(
+    conn: Connection, key_col: Any, keys: Sequence[Any], *cols: Any
+) -> set[tuple[Any, ...]]:
+    """``(key, *cols)`` of every existing row whose ``key_col`` is among ``keys``.
+
+    For natural keys of several columns: which (order, line number) or (order, status,
+    time) already exist, one query per chunk of ``keys``.
+    """
+    found: set[tuple[Any, ...]] = set()
+    for part in chunks(keys, conn):
+        rows = conn.execute(select(key_col, *cols).where(key_in(conn, key_col, part)))
+        found.update(tuple(row) for row in rows)
     return found

@@ -1,13 +1,17 @@
-"""What one input row becomes, whatever the file format.
+"""What one input row becomes, whatever the file format, and what became of a batch of them.
 
 Timestamps may still be naive here: a generic file may give local times without an
 offset, and only the writer knows the customer (and so the time zone) they belong to.
+Writers read these records and never change them; each batch gives back a
+:class:`BatchResult` that accounts for every row.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 
 @dataclass(slots=True)
@@ -103,3 +107,34 @@ class DeviceRecord:
 
 
 Record = CustomerRecord | LineRecord | ReturnRecord | TicketRecord | ShipmentRecord | DeviceRecord
+
+
+class Reject(NamedTuple):
+    """A row a writer refused: its file line, the field at fault (None: the row), and why."""
+
+    line_no: int
+    field: str | None
+    reason: str
+
+
+@dataclass
+class BatchResult:
+    """What one batch write did: rows loaded, counted apart, already there, or rejected.
+
+    ``created`` counts the new database rows by table (orders, products, consents …).
+    """
+
+    loaded: int = 0
+    guest_lines: int = 0
+    cancellations: int = 0
+    duplicates: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+    created: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: BatchResult) -> None:
+        self.loaded += other.loaded
+        self.guest_lines += other.guest_lines
+        self.cancellations += other.cancellations
+        self.duplicates += other.duplicates
+        self.rejects.extend(other.rejects)
+        self.created.update(other.created)

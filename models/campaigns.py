@@ -21,8 +21,14 @@ class MessageStatus(StrEnum):
 
 
 # Ledger kinds of the messages that ask for an answer (campaigns send them, web records the
-# answers, analytics leaves them out of uplift).
-SURVEY_KINDS = ("csat_survey", "nps_survey", "feedback_survey")
+# answers, analytics leaves them out of uplift), each with the kind of answer it takes
+# (``survey_answer.kind``: a 1-5 score, a 0-10 score, or a choice and free text).
+ANSWER_KINDS: dict[str, str] = {
+    "csat_survey": "csat",
+    "nps_survey": "nps",
+    "feedback_survey": "feedback",
+}
+SURVEY_KINDS = tuple(ANSWER_KINDS)
 
 
 class Message(SQLModel, table=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Select, Text, UniqueConstraint, and_, func, select
 from sqlmodel import Field, SQLModel
 
 from models.base import UTCDateTime, utcnow
@@ -38,6 +38,39 @@ class SegmentMember(SQLModel, table=True):
     segment: str = Field(max_length=128, primary_key=True)
     as_of: date = Field(primary_key=True)
     customer_id: int = Field(primary_key=True)
+
+
+def latest_snapshots(
+    *, on_or_before: date | None = None, before: date | None = None, segment: str | None = None
+) -> Select:
+    """``(segment, as_of)`` of each segment's latest snapshot: on or before ``on_or_before``,
+    strictly before ``before``, or of all time; only ``segment``'s when given.
+
+    The one definition of "a segment's latest snapshot", for campaign audiences, previews,
+    the segment listing, the snapshot diff and the reports by segment. It reads
+    ``segment_snapshot``, which a refresh writes for every segment, empty ones too: a
+    segment that has just become empty has no members, rather than the members of an
+    older snapshot (what ``max(segment_member.as_of)`` would give).
+    """
+    s = SegmentSnapshot.__table__.c
+    query = select(s.segment, func.max(s.as_of).label("as_of")).group_by(s.segment)
+    if segment is not None:
+        query = query.where(s.segment == segment)
+    if on_or_before is not None:
+        query = query.where(s.as_of <= on_or_before)
+    if before is not None:
+        query = query.where(s.as_of < before)
+    return query
+
+
+def latest_members(*, on_or_before: date | None = None, segment: str | None = None) -> Select:
+    """``(segment, customer_id)``: the members of each segment's latest snapshot on or
+    before ``on_or_before`` (of all time when None); only ``segment``'s when given."""
+    latest = latest_snapshots(on_or_before=on_or_before, segment=segment).subquery("latest")
+    m = SegmentMember.__table__.c
+    return select(m.segment, m.customer_id).join(
+        latest, and_(latest.c.segment == m.segment, latest.c.as_of == m.as_of)
+    )
 
 
 class CustomerFeatures(SQLModel, table=True):

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     # duplicate a message the provider did take).
     reconcile_grace_minutes: float = Field(default=60, ge=0)
     resend_uncertain_after_grace: bool = False
+    # The configuration set publishes SES *Send* events to the queue (HOMECOMING_SQS_QUEUE_URL):
+    # once the queue is drained past a dead claim, a message without its Send event was never
+    # taken, and is sent again. Off: only a Send event settles an uncertain row.
+    ses_send_events: bool = False
+    # How long SES may take to publish a Send event.
+    ses_event_delay_minutes: float = Field(default=15, ge=0)
     sns_apns_application_arn: str | None = None
     sns_fcm_application_arn: str | None = None
     public_url: str = "http://127.0.0.1:8000"
@@ -89,6 +95,16 @@ class Settings(BaseSettings):
     # Transient bounces of one address within the window before it is suppressed.
     soft_bounce_limit: int = 3
     soft_bounce_window_days: int = 30
+
+    @model_validator(mode="after")
+    def _send_events_need_their_queue(self) -> Settings:
+        """A missing Send event proves nothing unless the events are published and read."""
+        if self.ses_send_events and not (self.ses_configuration_set and self.sqs_queue_url):
+            raise ValueError(
+                "HOMECOMING_SES_SEND_EVENTS needs HOMECOMING_SES_CONFIGURATION_SET (publishing "
+                "Send events) and HOMECOMING_SQS_QUEUE_URL (where they are read)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _absolute_paths(self) -> Settings:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, String, UniqueConstraint
+from sqlalchemy import Column, ColumnElement, FromClause, Index, String, UniqueConstraint, and_
 from sqlmodel import Field, SQLModel
 
 from models.base import UTCDateTime, utcnow
@@ -128,6 +128,20 @@ class Order(SQLModel, table=True):
     total: float = Field(default=0.0, description="Sum of line amounts, before returns")
     items: int = Field(default=0, description="Sum of line quantities")
     country: str | None = Field(default=None, max_length=64)
+
+
+def counted_order(orders: FromClause | None = None) -> ColumnElement[bool]:
+    """What counts as an order, for every figure that counts orders: a known customer, a
+    total above 0 and at least one item (docs/analytics.md, "Orders").
+
+    Ingestion stores cancellations as returns and keeps only clean positive lines, so this
+    leaves out guest orders (they count for no one) and orders with nothing paid or nothing
+    bought. The reports, customer features, the demo, the last order a message shows and
+    the ``v_customer_orders`` view all use this one condition. ``orders`` is the table or
+    an alias of it (default the ``orders`` table).
+    """
+    o = (Order.__table__ if orders is None else orders).c
+    return and_(o.customer_id.is_not(None), o.total > 0, o["items"] > 0)
 
 
 class OrderLine(SQLModel, table=True):

@@ -1,11 +1,13 @@
-"""Survey answers and their history, trigger checkpoints, provider events, contact preferences."""
+"""Survey answers and their history, trigger checkpoints, provider events and how far their
+queue was read, contact preferences."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, ColumnElement, Index, Text, case, func
 from sqlmodel import Field, SQLModel
 
 from models.base import UTCDateTime, utcnow
@@ -24,6 +26,37 @@ class SurveyAnswer(SQLModel, table=True):
     comment: str | None = Field(default=None, sa_column=Column(Text))
     answered_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime()))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime()))
+
+
+# The answer scales (docs/analytics.md, "CSAT and NPS"): the scores a survey link may carry,
+# and which answers are satisfied, promoters and detractors. The web service accepts scores
+# by them; the reports, the survey results and the ``v_survey_scores`` view count by them.
+SCORE_RANGES: dict[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 10)}
+SATISFIED = (4, 5)  # CSAT
+PROMOTERS = (9, 10)  # NPS
+DETRACTORS = (0, 6)  # NPS
+SCORE_COUNTS = ("csat_answers", "satisfied", "nps_answers", "promoters", "detractors")
+
+
+def score_counts(answers: Any = None) -> dict[str, ColumnElement[int]]:
+    """Sums over survey answers by the scales above, named as in ``SCORE_COUNTS``.
+
+    ``answers`` is the columns of the answers counted, with ``kind`` and ``score`` (default
+    ``survey_answer``'s own). An answer without a score or outside its scale, and free-text
+    feedback, count in none of them.
+    """
+    a = SurveyAnswer.__table__.c if answers is None else answers
+
+    def count(kind: str, scale: tuple[int, int]) -> ColumnElement[int]:
+        return func.sum(case(((a.kind == kind) & a.score.between(*scale), 1), else_=0))
+
+    return {
+        "csat_answers": count("csat", SCORE_RANGES["csat"]),
+        "satisfied": count("csat", SATISFIED),
+        "nps_answers": count("nps", SCORE_RANGES["nps"]),
+        "promoters": count("nps", PROMOTERS),
+        "detractors": count("nps", DETRACTORS),
+    }
 
 
 class SurveyAnswerChange(SQLModel, table=True):
@@ -77,6 +110,19 @@ class ProviderEvent(SQLModel, table=True):
     outcome: str = Field(max_length=32, description="What it changed, e.g. suppressed, recorded")
     occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     received_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime()))
+
+
+class ProviderQueueDrain(SQLModel, table=True):
+    """When a provider's event queue was last read to its end.
+
+    Every event the provider published before ``drained_at`` (less its publishing delay) is
+    recorded, so for a claim that died before then a missing Send event is evidence too.
+    """
+
+    __tablename__ = "provider_queue_drain"
+
+    provider: str = Field(primary_key=True, max_length=16)
+    drained_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class ContactFrequency(StrEnum):

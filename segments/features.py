@@ -1,10 +1,11 @@
 """Customer features as of a date, computed by the database.
 
-Only what happened before the end of ``as_of`` (UTC) counts. An order is an order with a
-customer and a positive value (its lines have positive quantities); guest orders count for
-no one. Revenue is order totals minus what came back (returns and cancellations), rounded
-to cents. Every customer known by then has a row, with zeros and empty dates if they never
-bought, so rules on customer fields (locale, country) reach them too.
+Only what happened before the end of ``as_of`` (UTC) counts. An order is what every figure
+counts as one (``models.store.counted_order``: a customer, a positive total, at least one
+item); guest orders count for no one. Revenue is order totals minus what came back (returns
+and cancellations), rounded to cents. Every customer known by then has a row, with zeros and
+empty dates if they never bought, so rules on customer fields (locale, country) reach them
+too.
 
 Two statements do the work, both INSERT ... SELECT: the features go into a temporary
 staging table, then into ``customer_features`` together with the RFM scores computed over
@@ -34,13 +35,11 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql import Select
-from sqlalchemy.sql.expression import ClauseElement, Executable
 from sqlalchemy.sql.functions import FunctionElement
 
 from models.campaigns import Message
+from models.dialect import CreateTempTableAs, drop_temp_table, epoch_day, local_work_mem
 from models.segments import CustomerFeatures
-from models.sqltime import epoch_day
 from models.store import (
     Customer,
     Interaction,
@@ -50,6 +49,7 @@ from models.store import (
     Product,
     ReturnKind,
     SupportTicket,
+    counted_order,
 )
 from models.surveys import SurveyAnswer
 from segments import rfm
@@ -134,23 +134,6 @@ def _joined_names_pg(element: joined_names, compiler: Any, **kw: Any) -> str:
     return f"(chr(31) || string_agg({arg}, chr(31)) || chr(31))"
 
 
-class CreateTempTableAs(Executable, ClauseElement):
-    """``CREATE TEMPORARY TABLE name AS SELECT ...`` (PostgreSQL may run the SELECT in
-    parallel here, which it never does for INSERT ... SELECT); dropped at commit there."""
-
-    inherit_cache = False
-
-    def __init__(self, name: str, query: Select) -> None:
-        self.name, self.query = name, query
-
-
-@compiles(CreateTempTableAs)
-def _create_temp_table_as(element: CreateTempTableAs, compiler: Any, **kw: Any) -> str:
-    at_commit = " ON COMMIT DROP" if compiler.dialect.name == "postgresql" else ""
-    query = compiler.process(element.query, **kw)
-    return f"CREATE TEMPORARY TABLE {element.name}{at_commit} AS {query}"
-
-
 def _flag(condition) -> Any:  # type: ignore[no-untyped-def]
     return func.sum(case((condition, 1), else_=0))
 
@@ -166,7 +149,7 @@ def features_select(as_of: date):  # type: ignore[no-untyped-def]
     cutoff = cutoff_of(as_of)
     today = (as_of - EPOCH).days
     o, c = Order.__table__.c, Customer.__table__.c
-    bought = o.customer_id.is_not(None) & (o.total > 0) & (o.ordered_at < cutoff)
+    bought = counted_order() & (o.ordered_at < cutoff)
     orders = (
         select(
             o.customer_id,
@@ -326,9 +309,7 @@ def features_select(as_of: date):  # type: ignore[no-untyped-def]
 
 def stage_features(conn: Connection, *, as_of: date) -> Table:
     """Compute the features into a temporary table (gone at commit on PostgreSQL)."""
-    if conn.dialect.name == "postgresql":
-        # Room for the hash tables and sorts of this transaction only.
-        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+    local_work_mem(conn, "256MB")  # room for the hash tables and sorts of this transaction
     stage = stage_table()
     stage.drop(conn, checkfirst=True)
     conn.execute(CreateTempTableAs(stage.name, features_select(as_of)))
@@ -340,8 +321,7 @@ def store_features(conn: Connection, stage: Table) -> int:
     conn.execute(delete(CustomerFeatures))
     scored = rfm.scored_select(conn, stage)
     conn.execute(insert(CustomerFeatures).from_select([*STAGED, *SCORED], scored))
-    if conn.dialect.name != "postgresql":
-        stage.drop(conn)
+    drop_temp_table(conn, stage)
     return conn.execute(select(func.count()).select_from(CustomerFeatures)).scalar_one()
 
 

@@ -1,25 +1,28 @@
-"""Who is in a segment: the latest snapshot at or before a date."""
+"""Who is in a segment: the members of its latest snapshot at or before a date.
+
+"Latest snapshot" is defined once, in :func:`models.segments.latest_snapshots`; these are
+the segment-sized views of it that campaigns, previews and rules ask for.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Engine, Select, select
 
-from models.segments import SegmentMember, SegmentSnapshot
+from models.segments import SegmentMember, SegmentSnapshot, latest_members, latest_snapshots
 
 
 def latest_as_of(segment: str, *, as_of: date | None = None) -> Select:
-    query = select(func.max(SegmentSnapshot.as_of)).where(SegmentSnapshot.segment == segment)
-    return query.where(SegmentSnapshot.as_of <= as_of) if as_of else query
+    """The date of ``segment``'s latest snapshot at or before ``as_of`` (no row: none)."""
+    latest = latest_snapshots(on_or_before=as_of, segment=segment).subquery()
+    return select(latest.c.as_of)
 
 
 def members_select(segment: str, *, as_of: date | None = None) -> Select:
     """``customer_id`` of the members of ``segment`` in its latest snapshot at or before ``as_of``."""
-    snapshot = latest_as_of(segment, as_of=as_of).scalar_subquery()
-    return select(SegmentMember.customer_id).where(
-        SegmentMember.segment == segment, SegmentMember.as_of == snapshot
-    )
+    members = latest_members(on_or_before=as_of, segment=segment)
+    return members.with_only_columns(SegmentMember.__table__.c.customer_id)
 
 
 def segment_names(engine: Engine) -> list[str]:

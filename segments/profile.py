@@ -1,4 +1,5 @@
-"""What the members of a segment look like, so a marketer can tell whether it is the right one.
+"""What the segments are and what their members look like, so a marketer can tell whether
+one is the right one: the listing, each segment's latest snapshot, and a member profile.
 
 Everything is aggregated by the database over the latest snapshot of the segment, joined
 to the customer features of the latest refresh; only counts and averages come back.
@@ -8,13 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Float, case, cast, func, select
+from sqlalchemy import Connection, Engine, Float, and_, case, cast, func, select
 
-from models.segments import CustomerFeatures, SegmentSnapshot
+from models.segments import CustomerFeatures, SegmentSnapshot, latest_snapshots
+from segments.definitions import load_all
 from segments.membership import members_select
 
 F = CustomerFeatures.__table__.c
+S = SegmentSnapshot.__table__.c
 TOP = 5
+# Name prefixes of the segments a refresh computes (``rfm:champions``); the rest are rules.
+COMPUTED_KINDS = ("rfm", "predicted", "cluster", "lifecycle")
 AVERAGES = (
     "orders",
     "revenue",
@@ -27,19 +32,50 @@ AVERAGES = (
 )
 
 
-def last_snapshot(conn: Connection, segment: str) -> dict[str, Any] | None:
-    row = conn.execute(
-        select(
-            SegmentSnapshot.as_of,
-            SegmentSnapshot.size,
-            SegmentSnapshot.entered,
-            SegmentSnapshot.left,
+def kind_of(name: str) -> str:
+    """What made a segment: its name's prefix (``rfm``, ``predicted``, ``cluster``,
+    ``lifecycle``), or ``rule`` for a marketer's definition."""
+    prefix = name.split(":", 1)[0] if ":" in name else ""
+    return prefix if prefix in COMPUTED_KINDS else "rule"
+
+
+def _latest_rows(conn: Connection, segment: str | None = None) -> list[Any]:
+    """segment, as_of, size, entered, left of each segment's latest snapshot, by name."""
+    latest = latest_snapshots(segment=segment).subquery("latest")
+    return list(
+        conn.execute(
+            select(S.segment, S.as_of, S.size, S.entered, S.left)
+            .join(latest, and_(latest.c.segment == S.segment, latest.c.as_of == S.as_of))
+            .order_by(S.segment)
         )
-        .where(SegmentSnapshot.segment == segment)
-        .order_by(SegmentSnapshot.as_of.desc())
-        .limit(1)
-    ).first()
-    return row._asdict() if row else None
+    )
+
+
+def last_snapshot(conn: Connection, segment: str) -> dict[str, Any] | None:
+    """as_of, size, entered and left of ``segment``'s latest snapshot; None if never refreshed."""
+    rows = _latest_rows(conn, segment)
+    return {k: v for k, v in rows[0]._asdict().items() if k != "segment"} if rows else None
+
+
+def listing(engine: Engine) -> list[dict[str, Any]]:
+    """Every segment with its kind, description and latest snapshot (size, entered, left);
+    segments defined but not refreshed yet come last, with empty figures."""
+    definitions, _ = load_all()
+    described = {d.name: d.description for d in definitions}
+    with engine.connect() as conn:
+        rows = _latest_rows(conn)
+    data: list[dict[str, Any]] = [
+        {**r._asdict(), "kind": kind_of(r.segment), "description": described.get(r.segment, "")}
+        for r in rows
+    ]
+    seen = {d["segment"] for d in data}
+    data += [
+        {"segment": name, "as_of": None, "size": None, "entered": None, "left": None}
+        | {"kind": kind_of(name), "description": text}
+        for name, text in sorted(described.items())
+        if name not in seen  # defined but not refreshed yet
+    ]
+    return data
 
 
 def profile(conn: Connection, segment: str) -> dict[str, Any]:

@@ -38,7 +38,8 @@ from sqlalchemy import (
 )
 
 from models.base import UTCDateTime, utcnow
-from models.segments import CustomerFeatures, SegmentMember, SegmentSnapshot
+from models.dialect import load_rows
+from models.segments import CustomerFeatures, SegmentMember, SegmentSnapshot, latest_snapshots
 from segments import rfm
 from segments.compile import to_sql
 from segments.definitions import load_all
@@ -49,7 +50,6 @@ log = logging.getLogger(__name__)
 F = CustomerFeatures.__table__.c
 M = SegmentMember.__table__
 S = SegmentSnapshot.__table__
-BATCH = 50_000
 
 
 @dataclass
@@ -160,21 +160,9 @@ def _model_segments(
 
 
 def write_members(conn: Connection, *, segment: str, as_of: date, customer_ids: list[int]) -> None:
-    """Bulk-load a list of members: COPY on PostgreSQL, batched executemany elsewhere."""
-    if conn.dialect.name == "postgresql":
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy("COPY segment_member (segment, as_of, customer_id) FROM STDIN") as copy:
-            for customer_id in customer_ids:
-                copy.write_row((segment, as_of, int(customer_id)))
-        return
-    for start in range(0, len(customer_ids), BATCH):
-        conn.execute(
-            insert(SegmentMember),
-            [
-                {"segment": segment, "as_of": as_of, "customer_id": int(c)}
-                for c in customer_ids[start : start + BATCH]
-            ],
-        )
+    """Bulk-load a list of members (a model segment's: millions of rows at scale)."""
+    rows = ((segment, as_of, int(c)) for c in customer_ids)
+    load_rows(conn, M, ("segment", "as_of", "customer_id"), rows)
 
 
 def snapshot(conn: Connection, *, as_of: date, segments: list[str]) -> None:
@@ -195,12 +183,7 @@ def snapshot(conn: Connection, *, as_of: date, segments: list[str]) -> None:
         .group_by(M.c.segment)
         .subquery("now")
     )
-    prev = (
-        select(S.c.segment, func.max(S.c.as_of).label("as_of"))
-        .where(S.c.as_of < as_of)
-        .group_by(S.c.segment)
-        .subquery("prev")
-    )
+    prev = latest_snapshots(before=as_of).subquery("prev")
     today, before = M.alias("today"), M.alias("before")
     entered = (
         select(today.c.segment, func.count().label("n"))

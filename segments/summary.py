@@ -26,75 +26,14 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Date, DateTime, Engine, Float, Select, case, cast, func, literal, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import Date, Engine, Float, Select, case, cast, func, literal, select
 
-from models.sqltime import epoch_day
+from models.dialect import epoch_day, next_utc_day, utc_date, utc_midnight
 from models.store import Order
 
 EPOCH = date(1970, 1, 1)
 TIME_UNITS = {"days": 1.0, "weeks": 7.0}
 FETCH = 50_000
-
-
-class utc_date(FunctionElement[Any]):
-    """The UTC calendar day of a timestamp column, to count distinct purchase days."""
-
-    inherit_cache = True
-
-
-@compiles(utc_date, "sqlite")
-def _utc_date_sqlite(element: utc_date, compiler: Any, **kw: Any) -> str:
-    return f"date({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(utc_date, "postgresql")
-def _utc_date_pg(element: utc_date, compiler: Any, **kw: Any) -> str:
-    return f"(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC')::date"
-
-
-class utc_midnight(FunctionElement[Any]):
-    """Midnight UTC at the start of a DATE value, to compare a timestamp column with.
-
-    SQLite keeps timestamps as text, some with microseconds and some without
-    ('1997-10-01 00:00:00' sorts before '1997-10-01 00:00:00.000000'), so there the
-    bare date stands in: it sorts before every time of its day in both forms.
-    """
-
-    type = DateTime()
-    inherit_cache = True
-
-
-@compiles(utc_midnight, "sqlite")
-def _utc_midnight_sqlite(element: utc_midnight, compiler: Any, **kw: Any) -> str:
-    return compiler.process(element.clauses, **kw)
-
-
-@compiles(utc_midnight, "postgresql")
-def _utc_midnight_pg(element: utc_midnight, compiler: Any, **kw: Any) -> str:
-    day = compiler.process(element.clauses, **kw)
-    return f"(CAST({day} AS DATE)::timestamp AT TIME ZONE 'UTC')"
-
-
-class next_utc_day(FunctionElement[Any]):
-    """The first instant of the UTC day after a timestamp, comparable with the column."""
-
-    inherit_cache = True
-
-
-@compiles(next_utc_day, "sqlite")
-def _next_utc_day_sqlite(element: next_utc_day, compiler: Any, **kw: Any) -> str:
-    # A bare 'YYYY-MM-DD' sorts before every stored time of that day (see utc_midnight).
-    return f"date({compiler.process(element.clauses, **kw)}, '+1 day')"
-
-
-@compiles(next_utc_day, "postgresql")
-def _next_utc_day_pg(element: next_utc_day, compiler: Any, **kw: Any) -> str:
-    arg = compiler.process(element.clauses, **kw)
-    return (
-        f"((date_trunc('day', ({arg}) AT TIME ZONE 'UTC') + INTERVAL '1 day') AT TIME ZONE 'UTC')"
-    )
 
 
 @dataclass(frozen=True)

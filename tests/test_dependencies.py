@@ -20,6 +20,7 @@ PRODUCT = (
     "web",
     "flows",
     "cli",
+    "synthetic",
 )
 
 

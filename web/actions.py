@@ -13,12 +13,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, select, update
 
-from campaigns.events import add_interaction, insert_new, set_consent
+from campaigns.consent import add_interaction, set_consent
 from campaigns.links import Action, LinkClaims
 from models.base import utcnow
-from models.campaigns import Message
+from models.campaigns import ANSWER_KINDS, Message
+from models.dialect import insert_new
 from models.store import Consent, ConsentStatus, Customer, Interaction
 from models.surveys import (
+    SCORE_RANGES,
     ContactFrequency,
     ContactPreference,
     SurveyAnswer,
@@ -28,16 +30,9 @@ from models.surveys import (
 ANSWER = SurveyAnswer.__table__
 CHANGE = SurveyAnswerChange.__table__
 MAX_COMMENT = 2000
-SCORE_RANGES = {"csat": (1, 5), "nps": (0, 10)}
-# Ledger kinds and templates that are surveys, and the kind of answer each takes.
-SURVEY_KINDS = {
-    "csat": "csat",
-    "nps": "nps",
-    "feedback": "feedback",
-    "csat_survey": "csat",
-    "nps_survey": "nps",
-    "feedback_survey": "feedback",
-}
+# Ledger kinds and templates that are surveys, and the kind of answer each takes (an answer
+# kind names itself, for messages that carry it as their kind or template).
+SURVEY_KINDS = {**{kind: kind for kind in ANSWER_KINDS.values()}, **ANSWER_KINDS}
 
 
 class LinkRefused(Exception):

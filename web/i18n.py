@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import yaml
+from models.yaml_loader import load_file
 
 LOCALES = Path(__file__).parent / "locales"
 FALLBACK = "en"
@@ -15,9 +15,7 @@ FALLBACK = "en"
 def catalogs() -> dict[str, dict[str, str]]:
     """Every catalog, each completed with the English text for any missing key."""
     loaded = {
-        path.stem: {
-            str(k): str(v) for k, v in (yaml.safe_load(path.read_text("utf-8")) or {}).items()
-        }
+        path.stem: {str(k): str(v) for k, v in (load_file(path) or {}).items()}
         for path in sorted(LOCALES.glob("*.yaml"))
     }
     base = loaded[FALLBACK]

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, exists, select
 
 from campaigns import links
 from campaigns.links import Action
-from models.campaigns import SURVEY_KINDS, Message
+from models.campaigns import ANSWER_KINDS, SURVEY_KINDS, Message
 from models.store import ShipmentEvent, SupportTicket
 from models.surveys import SurveyAnswer
 
@@ -107,7 +107,7 @@ def simulate_answers(
                 url = f"{base}/{links.PATHS[Action.feedback]}/{token}"
                 form = {"choice": choice}
             else:
-                kind = "csat" if r.kind == "csat_survey" else "nps"
+                kind = ANSWER_KINDS[r.kind]  # csat or nps: feedback is answered above
                 weights = (HAPPY if happy else UNHAPPY)[kind]
                 scores = range(1, 6) if kind == "csat" else range(11)
                 score = rng.choices(list(scores), weights=weights)[0]

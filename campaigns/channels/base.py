@@ -47,12 +47,19 @@ class Outgoing:
     platform: str | None = None
     token: str | None = None
     endpoint_arn: str | None = None
+    _wire: bytes | None = field(default=None, repr=False)
 
     def mime(self) -> bytes:
-        """The complete message, CRLF line ends, headers as homecoming set them."""
-        return wire_bytes(
-            self.email, sender=self.sender or "", to=self.to or "", headers=self.headers
-        )
+        """The complete message, CRLF line ends, headers as homecoming set them.
+
+        Written once: the sender writes it before the provider call (a header it refuses
+        fails the row there, instead of an uncertain answer from inside the transport).
+        """
+        if self._wire is None:
+            self._wire = wire_bytes(
+                self.email, sender=self.sender or "", to=self.to or "", headers=self.headers
+            )
+        return self._wire
 
     def push_fields(self) -> dict[str, str]:
         return {

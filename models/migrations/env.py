@@ -5,6 +5,7 @@ from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
 import models  # noqa: F401  (registers every table on the metadata)
+from models.dialect import is_postgresql
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -17,7 +18,7 @@ def run_migrations() -> None:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
+            render_as_batch=not is_postgresql(connection),  # SQLite rebuilds tables to alter
             compare_type=True,
         )
         with context.begin_transaction():

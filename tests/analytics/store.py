@@ -8,13 +8,22 @@ period, duplicate provider events, survey answers outside their scale.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import Engine, insert, select
 
-from models import Customer, Interaction, Message, Order, SegmentMember, SurveyAnswer
+from models import (
+    Customer,
+    Interaction,
+    Message,
+    Order,
+    SegmentMember,
+    SegmentSnapshot,
+    SurveyAnswer,
+)
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 END = datetime(2026, 6, 30, tzinfo=UTC)
@@ -121,6 +130,15 @@ def write_store(engine: Engine, *, seed: int = 0, sizes: Sizes | None = None) ->
         conn.execute(insert(Order), orders)
         if members:
             conn.execute(insert(SegmentMember), members)
+        # One snapshot row per segment and date, as a refresh writes them: the reports by
+        # segment read each segment's latest snapshot from these.
+        counts = Counter((m["segment"], m["as_of"]) for m in members)
+        snapshots = [
+            {"segment": segment, "as_of": as_of, "size": counts[(segment, as_of)]}
+            for as_of in SNAPSHOTS
+            for segment in SEGMENTS
+        ]
+        conn.execute(insert(SegmentSnapshot), snapshots)
         conn.execute(insert(Message), messages)
         sent = conn.execute(
             select(Message.id, Message.customer_id, Message.sent_at).where(Message.status == "sent")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, insert, select
 
-from analytics.localtime import LocalTime, offsets, shift_days, store_zone
+from analytics.localtime import LocalTime, offsets, store_zone
 from models import Order
 from tests.conftest import truncate_all
 
@@ -68,15 +68,3 @@ def test_month_and_day_match_zoneinfo(engine: Engine, instants: list[datetime], 
         local = instants[int(external_id[1:])].astimezone(ZoneInfo(zone))
         assert month == (local.year - 1970) * 12 + local.month - 1
         assert day == (local.date() - datetime(1970, 1, 1).date()).days
-
-
-def test_shift_days_keeps_fractions_so_the_window_end_compares_equal(engine: Engine) -> None:
-    at = datetime(2026, 3, 1, 9, 30, 15, 250000, tzinfo=UTC)
-    with engine.begin() as conn:
-        conn.execute(insert(Order), [{"external_id": "a", "ordered_at": at}])
-    with engine.connect() as conn:
-        dialect = conn.dialect.name
-        same = select(ORD.external_id).where(
-            shift_days(ORD.ordered_at, 7, dialect) == at + timedelta(days=7)
-        )
-        assert conn.execute(same).scalar() == "a"

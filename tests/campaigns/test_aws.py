@@ -220,3 +220,16 @@ def test_an_unverified_recipient_fails_alone_an_unverified_sender_stops() -> Non
     own = "Email address is not verified. The following identities failed: shop@store.example"
     assert classify(rejected(own), sender="shop@store.example").outcome == "stop"
     assert classify(rejected("Did not have authority to send from email x@y")).outcome == "stop"
+
+
+def test_a_message_that_cannot_be_written_fails_before_any_provider_call(
+    engine: Engine, aws: Moto
+) -> None:
+    ids = add_customers(engine, 2)
+    ids += add_customers(engine, 1, start=3, first_name="Ann\r\nBcc: x@evil.example")
+    add_segment(engine, "vip", ids)
+    result = ses_run(engine)
+    assert result.send.sent == 2 and result.uncertain == 0
+    broken = next(r for r in ledger(engine) if r.customer_id == 3)
+    assert broken.status == "failed" and "line break" in (broken.error or "")
+    assert len(aws.raw_messages()) == 2  # SES never saw the broken one

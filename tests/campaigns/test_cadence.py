@@ -15,10 +15,10 @@ from campaigns.cadence import (
     period_at,
     period_from_key,
     prefect_schedule,
-    rrule_of,
     schedule,
 )
 from campaigns.definitions import Campaign
+from campaigns.recurrence import rrule_of
 from tests.campaigns.conftest import campaign
 
 BERLIN = ZoneInfo("Europe/Berlin")

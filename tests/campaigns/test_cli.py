@@ -75,6 +75,44 @@ def test_validate_names_file_and_line(engine: Engine, definitions: Path) -> None
     assert any(f"{broken}:3:" in e and "no_such_segment" in e for e in json.loads(out)["errors"])
 
 
+SURVEY = """\
+name: cli_feedback
+kind: feedback_survey
+trigger: {after: delivered, delay: 3d}
+survey:
+  lookback: 2d
+  max_age: soon
+  choices: [great, Too Late]
+"""
+
+
+def test_validate_names_file_and_line_of_bad_survey_options(
+    engine: Engine, definitions: Path
+) -> None:
+    """Survey options are checked with the definition, not first when a survey is sent."""
+    add_segment(engine, "vip", [])
+    broken = definitions / "cli_feedback.yaml"
+    broken.write_text(SURVEY)
+    code, out = invoke("validate", "--json")
+    assert code == 1, out
+    found = json.loads(out)
+    errors = found["errors"]
+    assert any(
+        e.startswith(f"{broken}:6:") and "survey.max_age 'soon' is not a duration" in e
+        for e in errors
+    ), errors
+    assert any(
+        e.startswith(f"{broken}:7:") and "survey.choices is a list of keys" in e for e in errors
+    ), errors
+    assert "cli_feedback" not in found["valid"] and "cli_news" in found["valid"]
+    code, out = invoke("validate")
+    assert code == 1 and "survey.max_age 'soon' is not a duration" in " ".join(out.split())
+    broken.write_text(SURVEY.replace("max_age: soon", "max_age: 1w").replace("Too Late", "late"))
+    code, out = invoke("validate", "--json")
+    assert code == 0, out
+    assert "cli_feedback" in json.loads(out)["valid"]
+
+
 def test_plan_is_a_dry_run_and_run_sends_once(
     engine: Engine, definitions: Path, outbox: Path
 ) -> None:

@@ -138,6 +138,52 @@ def test_triggered_definitions_keep_their_survey_settings() -> None:
     assert any("valid: delivered, ticket_resolved" in m for _, m in found)
 
 
+@pytest.mark.parametrize(
+    ("survey", "line", "words"),
+    [
+        ("  max_age: soon\n", 6, "survey.max_age 'soon' is not a duration; e.g. 12h, 2d or 1w"),
+        ("  lookback: 3\n", 6, "survey.lookback 3 is not a duration"),
+        ("  choices: [great, Late!]\n", 6, "survey.choices is a list of keys of 1-32 characters"),
+        ("  max_ag: 2d\n", 6, "unknown key 'max_ag' (did you mean 'max_age'?)"),
+    ],
+)
+def test_survey_options_are_checked_with_their_lines(survey: str, line: int, words: str) -> None:
+    text = (
+        "name: feedback_test\nkind: feedback_survey\ntrigger: {after: delivered, delay: 3d}\n"
+        "priority: 60\nsurvey:\n"
+    )
+    found = errors_of(text + survey)
+    assert any(at == line and words in message for at, message in found), found
+    campaign, errors = parse_campaign(
+        text + "  max_age: 2d\n  lookback: 12h\n  choices: [great, late]\n", "spring.yaml"
+    )
+    assert not errors and campaign is not None
+    options = campaign.survey_options
+    assert (options.max_age, options.lookback) == (timedelta(days=2), timedelta(hours=12))
+    assert options.choices == ("great", "late")
+
+
+def test_every_mistake_of_a_file_is_reported_at_its_line() -> None:
+    text = (
+        GOOD.replace("kind: newsletter", "kind: newsleter")
+        .replace("  hour: 10", "  hour: 25")
+        .replace("{name: b, weight: 50}", "{name: b, weight: 50, colour: red}")
+        + "priority: high\nsurvey: {max_age: soon}\nend: someday\n"
+    )
+    found = errors_of(text)
+    expected = [
+        (3, "kind 'newsleter' is not known (did you mean 'newsletter'?)"),
+        (11, "hour must be a whole number from 0 to 23, not 25"),
+        (16, "unknown key 'colour'; valid: name, weight, template"),
+        (17, "priority must be a whole number from 0 to 1000, not 'high'"),
+        (18, "survey.max_age 'soon' is not a duration"),
+        (19, "expected a date YYYY-MM-DD, not 'someday'"),
+    ]
+    for line, words in expected:
+        assert any(at == line and message.startswith(words) for at, message in found), found
+    assert len(found) == len(expected), found
+
+
 def test_end_before_start_is_refused() -> None:
     found = errors_of(GOOD + "start: 2026-05-01\nend: 2026-04-01\n")
     assert any("before start" in m for _, m in found)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from campaigns.channels.base import Delivery, Outgoing
-from campaigns.events import set_consent
+from campaigns.consent import set_consent
 from campaigns.run import run_period
 from models.campaigns import Message
 from models.db import get_engine

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from ingest.run import ingest_file
-from ingest.synthetic import write_store
 from models.db import get_engine, upgrade
+from synthetic import write_store
 from tests.flows.processes import (
     HOMECOMING,
     PREFECT,

@@ -42,3 +42,16 @@ def test_a_relative_sqlite_url_and_absolute_paths(
     assert settings.outbox_dir == Path("/var/spool/homecoming")
     monkeypatch.setenv("HOMECOMING_DATABASE_URL", "postgresql://db/shop")
     assert Settings().database_url == "postgresql://db/shop"
+
+
+def test_send_events_without_their_queue_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SES_CONFIGURATION_SET", "SQS_QUEUE_URL"):
+        monkeypatch.delenv(f"HOMECOMING_{name}", raising=False)
+    monkeypatch.setenv("HOMECOMING_SES_SEND_EVENTS", "true")
+    with pytest.raises(ValueError, match="HOMECOMING_SES_CONFIGURATION_SET"):
+        Settings()
+    monkeypatch.setenv("HOMECOMING_SES_CONFIGURATION_SET", "homecoming")
+    with pytest.raises(ValueError, match="HOMECOMING_SQS_QUEUE_URL"):
+        Settings()
+    monkeypatch.setenv("HOMECOMING_SQS_QUEUE_URL", "http://127.0.0.1:1/queue/events")
+    assert Settings().ses_send_events

@@ -13,13 +13,13 @@ from typer.testing import CliRunner
 
 from cli.segments import app
 from ingest.run import ingest_file
-from ingest.synthetic import write_store
 from models import Customer, CustomerFeatures, SegmentMember, SegmentSnapshot
 from models.settings import get_settings
 from segments import rfm
 from segments.errors import PredictionError
 from segments.membership import members_select, segment_names
 from segments.refresh import refresh
+from synthetic import write_store
 
 END = date(2026, 11, 20)
 runner = CliRunner()

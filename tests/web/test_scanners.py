@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from analytics.surveys import survey_results
 from campaigns import links
-from campaigns.surveys import survey_results
 from models.settings import get_settings
 from models.store import Consent, Interaction
 from models.surveys import SurveyAnswer, SurveyAnswerChange

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 03:31:55.986670
+Create Date: 2026-12-05 16:13:56.414062
 """
 
 from alembic import op
@@ -186,6 +186,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_provider_event_message_id'), ['message_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_provider_event_provider_message_id'), ['provider_message_id'], unique=False)
 
+    op.create_table('provider_queue_drain',
+    sa.Column('provider', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('drained_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('provider')
+    )
     op.create_table('segment_member',
     sa.Column('segment', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('as_of', sa.Date(), nullable=False),
@@ -509,6 +514,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_segment_member_customer')
 
     op.drop_table('segment_member')
+    op.drop_table('provider_queue_drain')
     with op.batch_alter_table('provider_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_provider_event_provider_message_id'))
         batch_op.drop_index(batch_op.f('ix_provider_event_message_id'))

@@ -4,11 +4,25 @@ The views count calendar months and days in UTC (the reports' default store time
 and campaign conversions over the default 7-day attribution window; docs/analytics.md
 gives each definition.
 
+Their SQL is compiled, for the database being migrated, from the definitions the code
+counts by: ``models.store.counted_order`` (which orders count), ``models.surveys.score_counts``
+(which answers are CSAT and NPS answers, satisfied, promoters, detractors) and the date
+arithmetic of ``models.dialect``. So a view cannot drift from the reports. Migrations are
+history, and this is only right while there is none to keep: until the first release the
+schema is regenerated (``make migration``) and databases are created afresh. Once a release
+is out, freeze this file first (paste the SQL that ``alembic upgrade --sql`` prints for
+each backend) and change a definition, and its views, in a new migration.
+
 Revision ID: 0002
 Revises: 0001
 """
 
 from alembic import op
+from sqlalchemy import ClauseElement, Float, literal_column, select
+
+from models.dialect import date_day, epoch_day, epoch_month, shift_days, utc_month_label
+from models.store import Order, counted_order
+from models.surveys import SurveyAnswer, score_counts
 
 revision = "0002"
 down_revision = "0001"
@@ -23,41 +37,36 @@ VIEWS = (
     "v_customer_orders",
     "v_campaign_groups",  # an earlier draft of v_campaign_outcomes
 )
-
-
-def _sql(dialect: str) -> dict[str, str]:
-    """Dialect pieces: month number, month label, UTC day, 7 days later."""
-    if dialect == "postgresql":
-        return {
-            "month": "((EXTRACT(YEAR FROM {c} AT TIME ZONE 'UTC')::int - 1970) * 12 + EXTRACT(MONTH FROM {c} AT TIME ZONE 'UTC')::int - 1)",
-            "label": "to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM')",
-            "days_after": "(({o} AT TIME ZONE 'UTC')::date - {d})",
-            "week_later": "({c} + interval '7 days')",
-            "float": "double precision",
-        }
-    return {
-        "month": "((CAST(strftime('%Y', {c}) AS INTEGER) - 1970) * 12 + CAST(strftime('%m', {c}) AS INTEGER) - 1)",
-        "label": "strftime('%Y-%m', {c})",
-        "days_after": "CAST(julianday(date({o})) - julianday({d}) AS INTEGER)",
-        "week_later": "(strftime('%Y-%m-%d %H:%M:%S', {c}, '+7 days') || substr({c}, 20))",
-        "float": "REAL",
-    }
+ATTRIBUTION_DAYS = 7  # analytics.campaigns.DEFAULT_WINDOW
 
 
 def upgrade() -> None:
-    s = _sql(op.get_bind().dialect.name)
-    op.execute(
-        f"""CREATE VIEW v_customer_orders AS
-        SELECT id AS order_id, customer_id, ordered_at, {s["label"].format(c="ordered_at")} AS order_month,
-               total, items
-        FROM orders
-        WHERE customer_id IS NOT NULL AND total > 0 AND items > 0"""
-    )
-    month = s["month"].format(c="ordered_at")
+    dialect = op.get_bind().dialect
+
+    def sql(element: ClauseElement) -> str:
+        """``element`` as this database's SQL, values written in (a view has no parameters)."""
+        return str(element.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+    def col(name: str) -> ClauseElement:
+        return literal_column(name)
+
+    o = Order.__table__.c
+    customer_orders = select(
+        o.id.label("order_id"),
+        o.customer_id,
+        o.ordered_at,
+        utc_month_label(o.ordered_at).label("order_month"),
+        o.total,
+        o["items"],
+    ).where(counted_order())
+    op.execute(f"CREATE VIEW v_customer_orders AS {sql(customer_orders)}")
+
+    month, label = sql(epoch_month(col("ordered_at"))), sql(utc_month_label(col("ordered_at")))
+    float_type = Float().compile(dialect=dialect)
     op.execute(
         f"""CREATE VIEW v_cohort_retention AS
         WITH active AS (
-            SELECT DISTINCT customer_id, {month} AS m, {s["label"].format(c="ordered_at")} AS label
+            SELECT DISTINCT customer_id, {month} AS m, {label} AS label
             FROM v_customer_orders
         ),
         firsts AS (
@@ -71,12 +80,12 @@ def upgrade() -> None:
         labels AS (SELECT DISTINCT m, label FROM active)
         SELECT labels.label AS cohort, counts.month_number, counts.customers,
                size.customers AS cohort_size,
-               CAST(counts.customers AS {s["float"]}) / size.customers AS retention
+               CAST(counts.customers AS {float_type}) / size.customers AS retention
         FROM counts
         JOIN counts AS size ON size.c = counts.c AND size.month_number = 0
         JOIN labels ON labels.m = counts.c"""
     )
-    days = s["days_after"].format(o="o.ordered_at", d="m.as_of")
+    days = sql(epoch_day(col("o.ordered_at")) - date_day(col("m.as_of")))
     op.execute(
         f"""CREATE VIEW v_segment_retention AS
         SELECT m.segment, m.as_of, m.customer_id,
@@ -88,6 +97,7 @@ def upgrade() -> None:
         LEFT JOIN v_customer_orders AS o ON o.customer_id = m.customer_id
         GROUP BY m.segment, m.as_of, m.customer_id"""
     )
+    window_end = sql(shift_days(col("g.attributed_from"), ATTRIBUTION_DAYS))
     op.execute(
         f"""CREATE VIEW v_campaign_outcomes AS
         WITH groups AS (
@@ -106,21 +116,21 @@ def upgrade() -> None:
         LEFT JOIN v_customer_orders AS o
           ON o.customer_id = g.customer_id
          AND o.ordered_at > g.attributed_from
-         AND o.ordered_at <= {s["week_later"].format(c="g.attributed_from")}
+         AND o.ordered_at <= {window_end}
         GROUP BY g.campaign, g.period, g.customer_id, g.grp, g.variant, g.attributed_from"""
     )
-    op.execute(
-        f"""CREATE VIEW v_survey_scores AS
-        SELECT survey, {s["label"].format(c="answered_at")} AS month,
-               sum(CASE WHEN kind = 'csat' AND score BETWEEN 1 AND 5 THEN 1 ELSE 0 END) AS csat_answers,
-               sum(CASE WHEN kind = 'csat' AND score BETWEEN 4 AND 5 THEN 1 ELSE 0 END) AS satisfied,
-               sum(CASE WHEN kind = 'nps' AND score BETWEEN 0 AND 10 THEN 1 ELSE 0 END) AS nps_answers,
-               sum(CASE WHEN kind = 'nps' AND score BETWEEN 9 AND 10 THEN 1 ELSE 0 END) AS promoters,
-               sum(CASE WHEN kind = 'nps' AND score BETWEEN 0 AND 6 THEN 1 ELSE 0 END) AS detractors
-        FROM survey_answer
-        WHERE score IS NOT NULL
-        GROUP BY survey, {s["label"].format(c="answered_at")}"""
+    a = SurveyAnswer.__table__.c
+    answer_month = utc_month_label(a.answered_at)
+    survey_scores = (
+        select(
+            a.survey,
+            answer_month.label("month"),
+            *(count.label(name) for name, count in score_counts().items()),
+        )
+        .where(a.score.is_not(None))
+        .group_by(a.survey, answer_month)
     )
+    op.execute(f"CREATE VIEW v_survey_scores AS {sql(survey_scores)}")
 
 
 def downgrade() -> None:

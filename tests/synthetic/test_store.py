@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from ingest.run import ingest_file
-from ingest.synthetic import write_store
+from synthetic import write_store
 
 END = date(2026, 11, 20)
 FILES = ("customers", "orders", "interactions", "shipments", "devices")

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Market:
+    """One country the store sells to: its language, time zones, names, carriers and phones."""
+
     locale: str
     country: str
     share: float  # of customers
@@ -163,6 +165,8 @@ MARKETS: tuple[Market, ...] = (
 
 @dataclass(frozen=True)
 class Category:
+    """One product category: how popular, how dear, how often restocked and returned."""
+
     name: str
     weight: float  # popularity as a favourite category
     price: float  # median unit price

@@ -1,0 +1,117 @@
+"""A checked campaign definition as the rest of the code reads it, and the words it is made of.
+
+These are plain frozen values. ``campaigns.spec`` is what builds them from a written
+definition (and says what is wrong with one); cadences, planning, sending and surveys only
+read them, so they depend on this module and never on the YAML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from models.campaigns import SURVEY_KINDS
+
+MARKETING_KINDS = (
+    "newsletter",
+    "winback",
+    "replenishment",
+    "cross_sell",
+    "review_request",
+    "promotion",
+)
+SERVICE_KINDS = ("service_recovery",)
+KINDS = MARKETING_KINDS + SURVEY_KINDS + SERVICE_KINDS
+# Kinds that sell: not sent to someone with an open support ticket.
+PROMOTIONAL_KINDS = frozenset({"newsletter", "winback", "replenishment", "cross_sell", "promotion"})
+CHANNELS = ("email", "push")
+EVERY = ("weekly", "biweekly", "monthly")
+TRIGGERS = ("delivered", "ticket_resolved")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# Triggered campaigns: how far behind its checkpoint a run looks again for events recorded
+# late, and how long after it fell due a trigger may still be surveyed.
+DEFAULT_SURVEY_LOOKBACK = timedelta(days=2)
+DEFAULT_SURVEY_MAX_AGE = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """When a campaign's periods start: ``every`` is weekly, biweekly, monthly, cron or rrule."""
+
+    every: str
+    time_zone: str
+    hour: int = 0
+    minute: int = 0
+    day: int | None = None  # weekday 0-6 (Monday 0) or day of month 1-28
+    expression: str | None = None  # the cron text, or the full RRULE text with DTSTART
+    anchor: date | None = None  # biweekly: the Monday of the first week
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """An event-triggered campaign (surveys): ``after`` an event, once ``delay`` has passed."""
+
+    after: str
+    delay: timedelta
+    delay_text: str
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    share: float  # 0-1
+    template: str | None = None
+
+
+@dataclass(frozen=True)
+class SurveyOptions:
+    """A definition's ``survey:`` options, checked: ``lookback`` and ``max_age`` durations and
+    the one-click ``choices`` of a feedback survey."""
+
+    lookback: timedelta = DEFAULT_SURVEY_LOOKBACK
+    max_age: timedelta = DEFAULT_SURVEY_MAX_AGE
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Campaign:
+    name: str
+    description: str
+    kind: str
+    channel: str
+    template: str
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    cadence: Cadence | None
+    trigger: Trigger | None
+    local_time: bool
+    start: date | None
+    end: date | None
+    holdout: float  # percent
+    variants: tuple[Variant, ...]
+    priority: int
+    caps: dict[str, float] = field(default_factory=dict)
+    quiet_hours: tuple[int, int] | None = None
+    max_lateness: timedelta | None = None  # None: the default of the campaign's kind
+    context: dict[str, Any] = field(default_factory=dict)
+    survey: dict[str, Any] = field(default_factory=dict)  # the ``survey:`` mapping as written
+    source: str = ""
+    line: int = 1
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    survey_options: SurveyOptions = field(default_factory=SurveyOptions)
+
+    @property
+    def cadence_kind(self) -> str:
+        """``weekly``, ``biweekly``, ``monthly``, ``cron``, ``rrule`` or ``triggered``."""
+        return self.cadence.every if self.cadence else "triggered"
+
+    @property
+    def promotional(self) -> bool:
+        return self.kind in PROMOTIONAL_KINDS
+
+    def line_of(self, key: str) -> int:
+        return self.lines.get(key, self.line)
+
+    def active_on(self, day: date) -> bool:
+        return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)

@@ -1,0 +1,123 @@
+"""Who may be sent a message at all, and which group and variant a customer falls in.
+
+These rules are checked at three moments: when a campaign or a survey is planned
+(``campaigns.planning``, ``campaigns.surveys``), when a claimed batch is re-read before
+sending (``campaigns.send``), and, consent only, just before each provider call
+(``campaigns.last_moment``).
+They live here once so the moments cannot disagree: a customer refused at sending for a
+reason planning does not know, or planned although sending would refuse them, would be
+counted wrongly in every report.
+
+The order is fixed: consent for the channel first, then a way to reach the customer on it
+(an address for email, an enabled device for push). The hold-out and the variant come from
+stable hashes of (campaign, customer), so every run, retry and machine puts a customer in
+the same group, and the control group stays comparable from period to period.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import ColumnElement, exists, false, func
+
+from campaigns.definitions import Campaign
+from models.store import Device
+
+DEVICE = Device.__table__
+# The consent statuses that are their own suppression reason; any other is ``no_consent``.
+REFUSING = ("unsubscribed", "bounced", "complained")
+
+
+def consent_reason(status: str | None) -> str | None:
+    """None when the customer is subscribed on the channel, else the suppression reason.
+
+    Only an explicit ``subscribed`` allows sending: no consent row, or a status this code
+    does not know, is ``no_consent``, never a guess in favour of sending.
+    """
+    if status is None:
+        return "no_consent"
+    if status == "subscribed":
+        return None
+    return status if status in REFUSING else "no_consent"
+
+
+def has_address(email: str | None) -> bool:
+    """An email address is on file (ingestion checked its syntax; an '@' tells it is one)."""
+    return email is not None and "@" in email
+
+
+def has_address_sql(email: ColumnElement[str | None]) -> ColumnElement[bool]:
+    """:func:`has_address` as a SQL expression, for queries that read many customers."""
+    return func.coalesce(email, "").like("%@%")
+
+
+def has_device_sql(channel: str, customer_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """Whether the customer has an enabled push device; false for channels other than push,
+    which need none (so the query does not look)."""
+    if channel != "push":
+        return false()
+    return exists().where(DEVICE.c.customer_id == customer_id, DEVICE.c.enabled.is_(True))
+
+
+def contact_reason(channel: str, *, has_address: bool, has_device: bool) -> str | None:
+    """None when the customer can be reached on the channel: email needs an address
+    (``no_address``), push an enabled device (``no_device``)."""
+    if channel == "email" and not has_address:
+        return "no_address"
+    if channel == "push" and not has_device:
+        return "no_device"
+    return None
+
+
+def suppression_reason(
+    channel: str, consent: str | None, *, has_address: bool, has_device: bool
+) -> str | None:
+    """None when the customer may be sent to on the channel, else why not: the consent
+    reason first, then the missing address or device."""
+    return consent_reason(consent) or contact_reason(
+        channel, has_address=has_address, has_device=has_device
+    )
+
+
+def bucket(salt: str, campaign: str, customer_id: int) -> float:
+    """A stable number in [0, 1) for (campaign, customer): the same on every run and machine."""
+    digest = hashlib.sha256(f"{salt}:{campaign}:{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def is_held_out(campaign: Campaign, customer_id: int) -> bool:
+    """Is the customer in the campaign's hold-out (``holdout`` per cent, sent nothing)?
+
+    Callers ask only about eligible customers, so the hold-out is exactly as eligible as
+    the customers sent to, and uplift compares like with like.
+    """
+    return campaign.holdout > 0 and bucket("holdout", campaign.name, customer_id) * 100 < (
+        campaign.holdout
+    )
+
+
+def pick_variant(campaign: Campaign, customer_id: int) -> tuple[str | None, str]:
+    """(variant, template): weights by a stable hash of its own, independent of the hold-out."""
+    if not campaign.variants:
+        return None, campaign.template
+    point = bucket("variant", campaign.name, customer_id)
+    total = 0.0
+    for variant in campaign.variants:
+        total += variant.share
+        if point < total:
+            return variant.name, variant.template or campaign.template
+    last = campaign.variants[-1]
+    return last.name, last.template or campaign.template
+
+
+__all__ = [
+    "bucket",
+    "consent_reason",
+    "contact_reason",
+    "has_address",
+    "has_address_sql",
+    "has_device_sql",
+    "is_held_out",
+    "pick_variant",
+    "suppression_reason",
+]
