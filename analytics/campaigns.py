@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from sqlalchemy import Engine, and_, case, func, select
 
@@ -10,12 +11,13 @@ from analytics.connection import reading
 from analytics.orders import DEFINITION, ORD, Window, counted
 from analytics.report import Report, Table
 from analytics.stats import compare, welch
+from models.base import table
 from models.campaigns import SURVEY_KINDS, Message
 from models.dialect import shift_days
 from models.store import Interaction, Order
 
-M = Message.__table__.c
-I = Interaction.__table__.c  # noqa: E741
+M = table(Message).c
+I = table(Interaction).c  # noqa: E741
 ENGAGEMENT = ("delivered", "bounced", "complained", "opened", "clicked", "unsubscribed")
 DEFAULT_WINDOW = 7
 TEXT = (
@@ -39,7 +41,7 @@ def outcomes(engine: Engine, *, window: Window, days: int = DEFAULT_WINDOW) -> l
         t0 = case((M.status == "sent", M.sent_at), else_=M.send_at)
         # Only periods with a hold-out can be measured (surveys have none): skip the rest.
         measured = select(M.campaign, M.period).where(M.status == "held_out").distinct().subquery()
-        with_holdout = Message.__table__.join(
+        with_holdout = table(Message).join(
             measured, and_(measured.c.campaign == M.campaign, measured.c.period == M.period)
         )
         per_customer = (
@@ -71,7 +73,7 @@ def outcomes(engine: Engine, *, window: Window, days: int = DEFAULT_WINDOW) -> l
             )
             .select_from(r)
             .outerjoin(
-                Order.__table__,
+                table(Order),
                 and_(
                     ORD.customer_id == r.c.customer_id,
                     counted(),
@@ -104,7 +106,7 @@ def engagement(engine: Engine, *, window: Window) -> dict[tuple[str, str, str | 
     """{(campaign, period, variant): {"messages": sent, kind: messages with that event}}."""
     query = (
         select(M.campaign, M.period, M.variant, I.kind, func.count(func.distinct(I.message_id)))
-        .join(Message.__table__, M.id == I.message_id)
+        .join(table(Message), M.id == I.message_id)
         .where(I.kind.in_(ENGAGEMENT), M.status == "sent")
         .group_by(M.campaign, M.period, M.variant, I.kind)
     )
@@ -131,7 +133,7 @@ def engagement(engine: Engine, *, window: Window) -> dict[tuple[str, str, str | 
 Group = list[float]  # customers, converted, revenue, revenue squared
 
 
-def _add(into: Group, row: tuple) -> None:
+def _add(into: Group, row: Sequence[float | None]) -> None:
     for i, value in enumerate(row):
         into[i] += float(value or 0)
 

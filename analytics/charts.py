@@ -7,7 +7,7 @@ with a ``<title>`` on every mark so hovering shows the exact number.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 
 PALETTE = (
@@ -132,7 +132,7 @@ def heatmap(
 
 
 def lines(
-    series: dict[str, Sequence[tuple[float, float]]],
+    series: Mapping[str, Sequence[tuple[float, float]]],
     *,
     label: str,
     x_ticks: Sequence[tuple[float, str]],

@@ -10,16 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, FromClause, RowMapping, select
 
 from analytics.connection import reading
 from analytics.localtime import LocalTime, month_label
 from analytics.orders import Window
 from analytics.report import Report, Table
+from models.base import table
 from models.segments import latest_members
 from models.surveys import SCORE_COUNTS, SurveyAnswer, score_counts
 
-A = SurveyAnswer.__table__.c
+A = table(SurveyAnswer).c
 BY = ("survey", "segment", "month")
 TEXT = (
     "CSAT: the share of 4 and 5 answers among all CSAT answers on the 1–5 scale. NPS: the "
@@ -31,7 +32,7 @@ TEXT = (
 )
 
 
-def scores(counts: Mapping[str, Any]) -> dict[str, Any]:
+def scores(counts: Mapping[str, Any] | RowMapping) -> dict[str, Any]:
     """CSAT (share of satisfied among CSAT answers, a fraction to 0.01 %) and NPS (promoters
     minus detractors, per cent of NPS answers, to 0.1) from the ``SCORE_COUNTS``; None where
     there are no answers of the kind."""
@@ -72,7 +73,7 @@ def _grouped(engine: Engine, *, window: Window, keys: tuple[str, ...]) -> list[d
         if window.end_at:
             answers = answers.where(A.answered_at < window.end_at)
         a = answers.subquery()
-        source = a
+        source: FromClause = a
         columns = {"survey": a.c.survey, "month": a.c.month}
         if "segment" in keys:
             members = latest_members(on_or_before=window.end).subquery()

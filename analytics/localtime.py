@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    type_coerce,
 )
 
 from models.base import UTCDateTime
@@ -151,7 +152,8 @@ class LocalTime:
     def day(self, col: ColumnElement[datetime]) -> ColumnElement[int]:
         """Days since 1970-01-01 of ``col`` in the zone."""
         if self.dialect == "postgresql":
-            return cast(func.timezone(self._zone(), col), Date) - cast(literal("1970-01-01"), Date)
+            days = cast(func.timezone(self._zone(), col), Date) - cast(literal("1970-01-01"), Date)
+            return type_coerce(days, Integer)  # date - date is an integer in PostgreSQL
         mod = self._modifier(col)
         args = (col,) if mod is None else (col, mod)
         return cast(func.julianday(func.date(*args)) - EPOCH_JULIAN, Integer)

@@ -10,10 +10,11 @@ from sqlalchemy import ColumnElement, Connection, Engine, Subquery, and_, func, 
 
 from analytics.connection import reading
 from analytics.localtime import LocalTime, local_midnight, month_index, store_zone
+from models.base import table
 from models.dialect import is_postgresql
 from models.store import Order, counted_order
 
-ORD = Order.__table__.c
+ORD = table(Order).c
 # What the reports print under their tables: models.store.counted_order in words.
 DEFINITION = (
     "An order is a row of the orders table with a known customer, a total above 0 and at "
@@ -111,19 +112,19 @@ def order_months(conn: Connection, window: Window) -> Subquery:
     month = lt.month(ORD.ordered_at).label("m")
     if is_postgresql(conn):
         # The month is computed once per order, below the window functions that read it.
-        o = select(ORD.customer_id, ORD.ordered_at, month)
-        o = o.where(counted(None, window.end_at)).subquery()
-        seq = o.c.ordered_at
+        per_order = select(ORD.customer_id, ORD.ordered_at, month)
+        rows = per_order.where(counted(None, window.end_at)).subquery()
+        seq = rows.c.ordered_at
     else:
-        o = select(ORD.customer_id, month).where(counted(None, window.end_at)).distinct()
-        o = o.subquery()
-        seq = o.c.m
-    w = {"partition_by": o.c.customer_id, "order_by": seq}
+        per_month = select(ORD.customer_id, month).distinct()
+        rows = per_month.where(counted(None, window.end_at)).subquery()
+        seq = rows.c.m
+    by = rows.c.customer_id
     return select(
-        o.c.customer_id,
+        rows.c.customer_id,
         seq.label("seq"),
-        o.c.m,
-        func.lag(o.c.m).over(**w).label("prev"),
-        func.lead(o.c.m).over(**w).label("next"),
-        func.first_value(o.c.m).over(**w).label("c"),
+        rows.c.m,
+        func.lag(rows.c.m).over(partition_by=by, order_by=seq).label("prev"),
+        func.lead(rows.c.m).over(partition_by=by, order_by=seq).label("next"),
+        func.first_value(rows.c.m).over(partition_by=by, order_by=seq).label("c"),
     ).subquery()

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, case, func, literal, or_, select
+from sqlalchemy import Engine, FromClause, case, func, literal, or_, select
 
 from analytics.connection import reading
 from analytics.localtime import month_label
 from analytics.orders import DEFINITION, ORD, Window, counted, order_months
 from analytics.report import Report, Table
+from models.base import table
 from models.segments import latest_members
 from models.store import Customer
 
-C = Customer.__table__.c
+C = table(Customer).c
 BY = ("none", "locale", "country", "segment")
 ACTIVE_MONTHS = 12
 REPEAT_TEXT = (
@@ -39,12 +40,13 @@ def repeat_rate(engine: Engine, *, window: Window, by: str = "none") -> list[dic
         .group_by(ORD.customer_id)
         .subquery()
     )
+    base: FromClause
     if by == "segment":
         members = latest_members(on_or_before=window.end).subquery()
         base = per.join(members, members.c.customer_id == per.c.customer_id)
         key = members.c.segment
     elif by in ("locale", "country"):
-        base = per.join(Customer.__table__, C.id == per.c.customer_id)
+        base = per.join(table(Customer), C.id == per.c.customer_id)
         key = C[by]
     else:
         base, key = per, literal("all")

@@ -6,16 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import Engine, and_, case, func, select
+from sqlalchemy import ColumnElement, Engine, and_, case, func, select
 
 from analytics.connection import reading
 from analytics.localtime import LocalTime, local_midnight
 from analytics.orders import DEFINITION, ORD, Window, counted, last_order_day
 from analytics.report import Report, Table
+from models.base import table
 from models.dialect import date_day
 from models.segments import SegmentMember
 
-M = SegmentMember.__table__.c
+M = table(SegmentMember).c
 DAYS = (30, 60, 90)
 HORIZON = max(DAYS)
 BY = ("snapshot", "segment")
@@ -75,7 +76,7 @@ def segment_outcomes(engine: Engine, *, window: Window) -> dict[tuple[str, date]
         m = members.subquery()
         after = o.c.d - m.c.s
 
-        def revenue(days: int):  # type: ignore[no-untyped-def]
+        def revenue(days: int) -> ColumnElement[float]:
             return func.coalesce(func.sum(case((after <= days, o.c.total), else_=0.0)), 0.0)
 
         per_member = (

@@ -107,7 +107,7 @@ def compare(x_t: int, n_t: int, x_c: int, n_c: int) -> Comparison:
             None, "", None, f"no {which} group: the effect cannot be measured",
         )  # fmt: skip
     low, high = newcombe(x_t, n_t, x_c, n_c)
-    rel = log_ratio(x_t, n_t, x_c, n_c)
+    relative, rel_low, rel_high = log_ratio(x_t, n_t, x_c, n_c) or (None, None, None)
     p, test = p_value(x_t, n_t, x_c, n_c)
     smallest = mde(p_c, n_t, n_c)
     warning = None
@@ -120,7 +120,7 @@ def compare(x_t: int, n_t: int, x_c: int, n_c: int) -> Comparison:
         )
     return Comparison(
         n_t, x_t, n_c, x_c, p_t, p_c, p_t - p_c, low, high,
-        *(rel if rel else (None, None, None)), p, test, smallest, warning,
+        relative, rel_low, rel_high, p, test, smallest, warning,
     )  # fmt: skip
 
 

@@ -13,11 +13,12 @@ from sqlalchemy import Engine, case, func, select
 
 from analytics.connection import reading
 from analytics.csat import scores
+from models.base import table
 from models.campaigns import SURVEY_KINDS, Message
 from models.surveys import SCORE_COUNTS, SurveyAnswer, score_counts
 
-A = SurveyAnswer.__table__.c
-M = Message.__table__.c
+A = table(SurveyAnswer).c
+M = table(Message).c
 
 
 def survey_results(engine: Engine) -> list[dict[str, Any]]:
@@ -38,12 +39,14 @@ def survey_results(engine: Engine) -> list[dict[str, Any]]:
                 ).group_by(A.survey)
             )
         }
-        sent = dict(
+        sent: dict[str, int] = dict(
             conn.execute(
                 select(M.campaign, func.count())
                 .where(M.status == "sent", M.kind.in_(SURVEY_KINDS))
                 .group_by(M.campaign)
-            ).all()
+            )
+            .tuples()
+            .all()
         )
         choices: dict[str, dict[str, int]] = {}
         for survey, choice, n in conn.execute(

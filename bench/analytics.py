@@ -46,6 +46,7 @@ from analytics.orders import Window
 from bench.bigstore import Store, load_postgres, load_sqlite, timed
 from bench.memory import peak_mb
 from models import Customer, Interaction, Message, SegmentMember, SurveyAnswer
+from models.base import table
 from models.db import get_engine, normalize_url
 
 DATA = Path(__file__).parent / ".data"
@@ -58,8 +59,8 @@ PERIODS = {
     "2026-W34": "2026-08-17",
 }
 HASH = "(customer.id * 2654435761 % 1000003)"  # a fixed pseudo-random number per customer
-C = Customer.__table__.c
-M = Message.__table__.c
+C = table(Customer).c
+M = table(Message).c
 
 
 def _ts(backend: str, day: str, seconds: str) -> ColumnElement:
@@ -194,10 +195,10 @@ def pandas_cohorts(store: Store) -> tuple[float, dict[int, dict[int, int]]]:
     month = (frame.ordered_at.dt.year - 1970) * 12 + frame.ordered_at.dt.month - 1
     first = month.groupby(frame.customer_id).transform("min")
     active = pd.DataFrame({"cohort": first, "k": month - first, "customer": frame.customer_id})
-    table = active.drop_duplicates().groupby(["cohort", "k"]).size()
+    sizes = active.drop_duplicates().groupby(["cohort", "k"]).size()
     seconds = time.perf_counter() - started
     out: dict[int, dict[int, int]] = {}
-    for (cohort, k), n in table.items():
+    for (cohort, k), n in sizes.items():
         out.setdefault(int(cohort), {})[int(k)] = int(n)
     return seconds, out
 

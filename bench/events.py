@@ -29,6 +29,7 @@ from sqlalchemy import Engine, insert, text
 
 from campaigns import links
 from campaigns.events import process_events, sync_queue
+from models.base import table
 from models.campaigns import Message
 from models.db import get_engine, upgrade
 from models.settings import get_settings
@@ -60,7 +61,7 @@ def _store(engine: Engine, customers: int) -> list[tuple[int, int]]:
     """Customers with consent and one sent message each: (message id, customer id)."""
     with engine.begin() as conn:
         conn.execute(
-            insert(Customer.__table__),
+            insert(table(Customer)),
             [
                 {
                     "external_id": f"b{i}",
@@ -74,14 +75,14 @@ def _store(engine: Engine, customers: int) -> list[tuple[int, int]]:
         )
         ids = [r[0] for r in conn.execute(text("SELECT id FROM customer ORDER BY id"))]
         conn.execute(
-            insert(Consent.__table__),
+            insert(table(Consent)),
             [
                 {"customer_id": c, "channel": "email", "status": "subscribed", "updated_at": T0}
                 for c in ids
             ],
         )
         conn.execute(
-            insert(Message.__table__),
+            insert(table(Message)),
             [
                 {
                     "campaign": "bench",

@@ -55,6 +55,7 @@ class Period:
 def schedule(cadence: Cadence) -> tuple[str, str]:
     """``("cron", text)`` or ``("rrule", text)``: the cadence as Prefect schedules it."""
     if cadence.every == "weekly":
+        assert cadence.day is not None  # a weekly cadence always has its weekday
         cron_day = (cadence.day + 1) % 7  # cron counts from Sunday
         return "cron", f"{cadence.minute} {cadence.hour} * * {cron_day}"
     if cadence.every == "monthly":

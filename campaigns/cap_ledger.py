@@ -20,10 +20,10 @@ from sqlalchemy import Connection, and_, func, not_, select
 
 from campaigns.caps import Caps, group_kinds, violates_all
 from campaigns.definitions import Campaign
-from models.base import UTCDateTime
+from models.base import UTCDateTime, table
 from models.campaigns import Message
 
-M = Message.__table__
+M = table(Message)
 # Ledger statuses that hold a slot of the frequency cap.
 COUNTED = ("planned", "sending", "sent")
 # How much further than the store's caps to look: a customer's own window may be a month.

@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails
 from sqlalchemy.exc import SQLAlchemyError
 from yaml.nodes import MappingNode
 
+from campaigns import render
 from campaigns.campaign import Campaign
 from campaigns.spec import CampaignSpec
 from campaigns.spec_base import MISTAKE, suggest
@@ -37,6 +38,7 @@ from segments.definitions import CLUSTER, computed_names
 from segments.definitions import load_all as load_segments
 from segments.membership import segment_names
 from segments.rules import DefinitionError
+from templates.renderer import MessageRenderer
 
 BUILT_IN = Path(__file__).parent / "definitions"
 
@@ -112,7 +114,7 @@ def load_all(
     paths: list[Path] | None = None,
     *,
     known_segments: Callable[[str], bool] | None = None,
-    templates: Any = None,
+    templates: MessageRenderer | None = None,
 ) -> tuple[list[Campaign], list[DefinitionError]]:
     """Every valid campaign and every mistake; a store's file replaces a built-in of its name.
 
@@ -164,7 +166,10 @@ def find(name: str, campaigns: list[Campaign]) -> Campaign | None:
 
 
 def check_references(
-    campaign: Campaign, *, known_segments: Callable[[str], bool] | None, templates: Any
+    campaign: Campaign,
+    *,
+    known_segments: Callable[[str], bool] | None,
+    templates: MessageRenderer | None,
 ) -> list[DefinitionError]:
     """Segments and templates a campaign names must exist."""
     errors: list[DefinitionError] = []
@@ -219,13 +224,12 @@ def segment_checker(engine: Any = None) -> Callable[[str], bool]:
 
 
 def load_checked(
-    paths: list[Path] | None = None, *, engine: Any = None, renderer: Any = None
+    paths: list[Path] | None = None,
+    *,
+    engine: Any = None,
+    renderer: MessageRenderer | None = None,
 ) -> tuple[list[Campaign], list[DefinitionError]]:
     """All campaigns with their segment and template references checked."""
     if renderer is None:
-        # campaigns.render imports Campaign from campaigns.definitions, which re-exports
-        # this module: imported at the top, loading either would need the other first.
-        from campaigns.render import default_renderer
-
-        renderer = default_renderer()
+        renderer = render.default_renderer()  # looked up on the module: tests replace it
     return load_all(paths, known_segments=segment_checker(engine), templates=renderer)

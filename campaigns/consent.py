@@ -14,11 +14,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, update
 
+from models.base import table
 from models.dialect import insert_new
 from models.store import Consent, ConsentStatus, Interaction
 
-CONSENT = Consent.__table__
-INTERACTION = Interaction.__table__
+CONSENT = table(Consent)
+INTERACTION = table(Interaction)
 
 # How strongly each status keeps mail away; provider events only ever move up this scale.
 RANK = {

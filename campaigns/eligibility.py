@@ -21,9 +21,10 @@ import hashlib
 from sqlalchemy import ColumnElement, exists, false, func
 
 from campaigns.definitions import Campaign
+from models.base import table
 from models.store import Device
 
-DEVICE = Device.__table__
+DEVICE = table(Device)
 # The consent statuses that are their own suppression reason; any other is ``no_consent``.
 REFUSING = ("unsubscribed", "bounced", "complained")
 

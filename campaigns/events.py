@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, func, or_, select, update
 from campaigns.consent import add_interaction, set_consent
 from campaigns.reconcile import note_drained
 from campaigns.ses_events import MalformedEvent, SesEvent, parse_ses_event, unwrap
-from models.base import utcnow
+from models.base import table, utcnow
 from models.campaigns import Message
 from models.dialect import insert_for, insert_new
 from models.settings import get_settings
@@ -37,8 +37,8 @@ from models.surveys import ProviderEvent
 
 log = logging.getLogger(__name__)
 
-EVENT = ProviderEvent.__table__
-MESSAGE = Message.__table__
+EVENT = table(ProviderEvent)
+MESSAGE = table(Message)
 
 ENGAGEMENT = {"delivery": "delivered", "open": "opened", "click": "clicked"}
 
@@ -70,7 +70,7 @@ def _customers_by_address(conn: Connection, addresses: Iterable[str]) -> list[in
     lowered = sorted({a.strip().lower() for a in addresses})
     if not lowered:
         return []
-    c = Customer.__table__.c
+    c = table(Customer).c
     return list(conn.execute(select(c.id).where(func.lower(c.email).in_(lowered))).scalars())
 
 

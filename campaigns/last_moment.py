@@ -18,12 +18,12 @@ from typing import Literal
 from sqlalchemy import Engine, and_, select
 
 from campaigns.eligibility import consent_reason
-from models.base import utcnow
+from models.base import table, utcnow
 from models.campaigns import Message
 from models.store import Consent
 
-M = Message.__table__
-CONSENT = Consent.__table__
+M = table(Message)
+CONSENT = table(Consent)
 LOST: Literal["lost"] = "lost"  # the claim is no longer ours: neither send nor record
 
 

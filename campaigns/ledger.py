@@ -15,25 +15,25 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, literal, select
 
-from campaigns.definitions import Campaign
-from models.base import utcnow
+from campaigns.campaign import Campaign
+from models.base import table, utcnow
 from models.campaigns import Message
 from models.dialect import insert_for, skip_locked
 from models.store import Consent, Customer, Device
 from models.surveys import ContactPreference
 
-M = Message.__table__
-C = Customer.__table__
-CONSENT = Consent.__table__
-DEVICE = Device.__table__
-PREFERENCE = ContactPreference.__table__
+M = table(Message)
+C = table(Customer)
+CONSENT = table(Consent)
+DEVICE = table(Device)
+PREFERENCE = table(ContactPreference)
 
 HOST = socket.gethostname()
 # Claim sessions alive in this process; a 'sending' row of this pid with another token was
@@ -108,7 +108,7 @@ def record_outcomes(
         .on_conflict_do_nothing(index_elements=["campaign", "period", "customer_id", "channel"])
         .returning(M.c.customer_id, M.c.id)
     )
-    inserted = dict(conn.execute(stmt, rows).all())
+    inserted: dict[int, int] = {r.customer_id: r.id for r in conn.execute(stmt, rows).all()}
     for o in new:
         if o.customer_id not in inserted:
             o.recorded = True
@@ -293,8 +293,15 @@ class BatchResult:
     @property
     def size(self) -> int:
         """How many claimed rows this result settles."""
-        parts = (self.sent, self.failed, self.suppressed, self.released, self.uncertain)
-        return sum(map(len, parts)) + len(self.deferred)
+        parts: tuple[Sized, ...] = (
+            self.sent,
+            self.failed,
+            self.suppressed,
+            self.released,
+            self.uncertain,
+            self.deferred,
+        )
+        return sum(map(len, parts))
 
 
 def finish(conn: Connection, *, claimer: str, result: BatchResult) -> None:

@@ -57,17 +57,18 @@ from campaigns.ledger import record_outcomes
 from campaigns.localtime import send_time, zone
 from campaigns.outcomes import REASONS, Outcome, PlanSummary
 from campaigns.send_rules import SendRules, campaign_window, quiet_hours_for
+from models.base import table
 from models.campaigns import Message
 from models.settings import get_settings
 from models.store import Consent, Customer, SupportTicket
 from models.surveys import ContactPreference
 from segments.membership import members_select
 
-M = Message.__table__
-C = Customer.__table__
-CONSENT = Consent.__table__
-TICKET = SupportTicket.__table__
-PREFERENCE = ContactPreference.__table__
+M = table(Message)
+C = table(Customer)
+CONSENT = table(Consent)
+TICKET = table(SupportTicket)
+PREFERENCE = table(ContactPreference)
 
 
 class Candidate(NamedTuple):

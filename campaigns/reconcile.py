@@ -43,15 +43,15 @@ from sqlalchemy import Engine, bindparam, select
 from campaigns import journal as journals
 from campaigns.channels.base import Transport
 from campaigns.ledger import HOST, insert_for, is_abandoned
-from models.base import utcnow
+from models.base import table, utcnow
 from models.campaigns import Message
 from models.settings import get_settings
 from models.surveys import ProviderEvent, ProviderQueueDrain
 
 log = logging.getLogger(__name__)
-M = Message.__table__
-EVENTS = ProviderEvent.__table__
-DRAINS = ProviderQueueDrain.__table__
+M = table(Message)
+EVENTS = table(ProviderEvent)
+DRAINS = table(ProviderQueueDrain)
 
 
 def note_drained(engine: Engine, at: datetime, *, provider: str = "ses") -> None:

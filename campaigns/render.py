@@ -13,24 +13,26 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from campaigns.definitions import Campaign
+from campaigns.campaign import Campaign
 from campaigns.ledger import Recipient
+from campaigns.links import preferences_url, unsubscribe_url
+from models.base import table
 from models.settings import Settings, get_settings
 from models.store import Order, OrderLine, Product, counted_order
+from templates import Renderer
+from templates.renderer import MessageRenderer
 
-ORDER = Order.__table__
-LINE = OrderLine.__table__
-PRODUCT = Product.__table__
+ORDER = table(Order)
+LINE = table(OrderLine)
+PRODUCT = table(Product)
 PRODUCTS_SHOWN = 3
 
 # (connection, recipients) -> {ledger id: context}; surveys pass their own.
 ContextBuilder = Callable[[Connection, Sequence[Recipient]], dict[int, dict[str, Any]]]
 
 
-def default_renderer() -> Any:
+def default_renderer() -> Renderer:
     """The store's renderer: its own templates folder if it has one, and its brand."""
-    from templates import Renderer
-
     settings = get_settings()
     folder = settings.definitions_dir / "templates" if settings.definitions_dir else None
     return Renderer(
@@ -38,7 +40,9 @@ def default_renderer() -> Any:
     )
 
 
-def shop_url(campaign: Campaign | None, renderer: Any, settings: Settings) -> str:
+def shop_url(
+    campaign: Campaign | None, renderer: MessageRenderer | None, settings: Settings
+) -> str:
     """The store's website: the campaign's ``shop_url``, the brand's website, or the
     service's public URL."""
     own = campaign.context.get("shop_url") if campaign else None
@@ -96,7 +100,10 @@ class CampaignContext:
     """The template context of a batch for one campaign."""
 
     def __init__(
-        self, campaign: Campaign | None, settings: Settings | None = None, renderer: Any = None
+        self,
+        campaign: Campaign | None,
+        settings: Settings | None = None,
+        renderer: MessageRenderer | None = None,
     ) -> None:
         self.campaign = campaign
         self.settings = settings or get_settings()
@@ -105,8 +112,6 @@ class CampaignContext:
         self.wants_orders = campaign is None or campaign.kind not in ("newsletter", "promotion")
 
     def __call__(self, conn: Connection, batch: Sequence[Recipient]) -> dict[int, dict[str, Any]]:
-        from campaigns.links import preferences_url, unsubscribe_url
-
         orders = last_orders(conn, [r.customer_id for r in batch]) if self.wants_orders else {}
         out: dict[int, dict[str, Any]] = {}
         for r in batch:

@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, select
 
+from campaigns.cadence import PeriodError, period_from_key
 from campaigns.caps import (
     Caps,
     cap_group,
@@ -50,12 +51,12 @@ from campaigns.caps import (
 )
 from campaigns.definitions import Campaign
 from campaigns.localtime import after_quiet_hours, in_quiet_hours, wall, zone
-from models.base import UTCDateTime
+from models.base import UTCDateTime, table
 from models.campaigns import Message
 from models.settings import Settings, get_settings
 from models.surveys import FREQUENCY_LIMITS
 
-M = Message.__table__
+M = table(Message)
 
 DEFAULT_MAX_LATENESS = timedelta(hours=6)
 # Ledger statuses that hold a slot of the cap (as in planning).
@@ -86,10 +87,8 @@ def lateness_limit(campaign: Campaign) -> timedelta:
     """How long after its planned send time a message may still go out."""
     if campaign.max_lateness is not None:
         return campaign.max_lateness
-    if campaign.trigger is not None:
-        from campaigns.surveys import max_age
-
-        return max_age(campaign)
+    if campaign.trigger is not None:  # a survey: as late as it may be surveyed at all
+        return campaign.survey_options.max_age
     return DEFAULT_MAX_LATENESS
 
 
@@ -177,8 +176,6 @@ class SendRules:
         if self.campaign.cadence is None:
             return None
         if key not in self._period_ends:
-            from campaigns.cadence import PeriodError, period_from_key
-
             try:
                 self._period_ends[key] = period_from_key(self.campaign, key).ends_at
             except PeriodError:

@@ -102,6 +102,7 @@ class CadenceSpec(Section):
     @classmethod
     def written_problems(cls, data: dict[Any, Any]) -> tuple[list[tuple[KeyPath, str]], dict]:
         forms = [form for form in CADENCE_FORMS if form in data]
+        problems: list[tuple[KeyPath, str]]
         if len(forms) != 1:
             problems = [
                 ((), "give exactly one of every (weekly, biweekly, monthly), cron or rrule")

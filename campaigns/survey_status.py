@@ -6,14 +6,16 @@ Kept apart from ``campaigns.surveys``, which plans and sends them: this only rea
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
 
-from campaigns.surveys import triggered_campaigns
+from campaigns.survey_triggers import triggered_campaigns
+from models.base import table
 from models.surveys import SurveyCheckpoint
 
-CHECKPOINT = SurveyCheckpoint.__table__.c
+CHECKPOINT = table(SurveyCheckpoint).c
 
 
 def survey_status(engine: Engine) -> tuple[list[dict[str, Any]], list[str]]:
@@ -21,7 +23,8 @@ def survey_status(engine: Engine) -> tuple[list[dict[str, Any]], list[str]]:
     priority, ``checked_until``), and the errors of the definitions that are not valid."""
     campaigns, errors = triggered_campaigns()
     with engine.connect() as conn:
-        checked = dict(conn.execute(select(CHECKPOINT.campaign, CHECKPOINT.checked_until)).all())
+        rows = conn.execute(select(CHECKPOINT.campaign, CHECKPOINT.checked_until)).all()
+    checked: dict[str, datetime | None] = {r.campaign: r.checked_until for r in rows}
     data = [
         {
             "name": camp.name,

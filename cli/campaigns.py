@@ -59,6 +59,7 @@ def _outcomes(when: str, deferred: dict[str, int], skipped: dict[str, int]) -> N
 
 
 def _renderer() -> Any:
+    # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from campaigns.render import default_renderer
 
     try:
@@ -68,6 +69,7 @@ def _renderer() -> Any:
 
 
 def _load(name: str) -> Any:
+    # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from campaigns.run import CampaignError, load_campaign
     from models.db import get_engine
 
@@ -81,6 +83,7 @@ def _load(name: str) -> Any:
 @app.command("list")
 def list_cmd(json_out: bool = JSON) -> None:
     """Every campaign: kind, channel, cadence and its next run."""
+    # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from campaigns.cadence import describe, next_runs
     from campaigns.definitions import load_all
 
@@ -117,6 +120,7 @@ def list_cmd(json_out: bool = JSON) -> None:
 @app.command("validate")
 def validate(json_out: bool = JSON) -> None:
     """Check every definition: YAML, fields, cadence, weights, segments and templates."""
+    # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from campaigns.definitions import load_checked
     from models.db import get_engine
 
@@ -147,6 +151,7 @@ def plan_cmd(
 
     ``--now`` may be in the future: the plan then shows what a run at that time would do.
     """
+    # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from campaigns.planning import summarize
     from campaigns.run import CampaignError, inactive_reason, resolve_period
     from models.db import get_engine
@@ -190,6 +195,7 @@ def run_cmd(
 
     Without ``--now`` it runs on the clock; ``--now`` (a back-fill) must not be in the future.
     """
+    # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from campaigns.run import CampaignError, run_period
     from models.db import get_engine
 
@@ -246,6 +252,7 @@ def resend_uncertain(
     Reconciliation never resends such rows by itself (the provider may have the message);
     run this once provider events had their chance and you accept a possible duplicate.
     """
+    # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from campaigns.reconcile import release_uncertain
     from models.db import get_engine
 

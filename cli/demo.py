@@ -21,6 +21,7 @@ def demo(
 ) -> None:
     """Generate a store, ingest it, segment it, run campaigns and surveys through a file outbox
     and the web service, and write the retention report: one Prefect flow."""
+    # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from flows.demo import demo_flow
     from models.settings import get_settings
     from web.server import free_port

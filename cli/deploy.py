@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 
 def _campaigns(*, checked: bool) -> list[Campaign]:
+    # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from campaigns.definitions import load_all, load_checked
     from models.db import get_engine
 
@@ -51,6 +52,7 @@ def deploy(
     campaign past its end date is applied paused, one whose definition is gone is paused.
     Run it again after changing campaign definitions.
     """
+    # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from flows.deployments import register, upcoming
     from models.settings import get_settings
 
@@ -81,6 +83,7 @@ def serve(
     reused) under HOMECOMING_HOME/.homecoming/prefect and stopped on exit. Deployments that
     belong to a work pool are left to its workers, never rewritten.
     """
+    # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from models.settings import get_settings
 
     settings = get_settings()
@@ -104,6 +107,7 @@ def serve(
 
 
 def _serve(campaigns: list[Campaign], settings: Settings, limit: int | None) -> None:
+    # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from flows.deployments import all_deployments, serve_deployments, split_by_owner
 
     free, owned = split_by_owner(all_deployments(campaigns, settings))

@@ -63,7 +63,7 @@ def ingest(
     except (IngestError, StoreError) as exc:
         raise fail(str(exc)) from None
     except SQLAlchemyError as exc:
-        detail = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         where = safe_url(get_settings().database_url)
         raise fail(
             f"database error at {where}: {detail} (is it migrated? `homecoming db upgrade`)"

@@ -146,7 +146,7 @@ def refresh_cmd(as_of: datetime | None = AS_OF, json_out: bool = JSON) -> None:
         table(
             f"segments as of {result.as_of}",
             ["segment", "size", "entered", "left"],
-            [r.values() for r in result.rows()],
+            [list(r.values()) for r in result.rows()],
         )
     )
     for w in result.warnings:

@@ -45,6 +45,7 @@ def send(
     Safe to run as often as wanted, also twice at once: a trigger is surveyed at most once,
     and a customer at most once per HOMECOMING_SURVEY_CAP_DAYS.
     """
+    # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from campaigns.surveys import SurveyError, send_due_surveys
     from flows.throttle import rate_limiter
     from models.db import get_engine
@@ -89,6 +90,7 @@ def send(
 @app.command("list")
 def list_cmd(json_out: bool = JSON) -> None:
     """Every triggered survey campaign: its trigger, delay and checkpoint."""
+    # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from campaigns.survey_status import survey_status
     from models.db import get_engine
 
@@ -111,6 +113,7 @@ def list_cmd(json_out: bool = JSON) -> None:
 @app.command("results")
 def results(json_out: bool = JSON) -> None:
     """Per survey: messages sent, answers, and CSAT (share of 4-5 answers) or NPS."""
+    # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from analytics.surveys import survey_results
     from models.db import get_engine
 

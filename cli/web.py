@@ -18,6 +18,7 @@ def web(
     Links in messages point at HOMECOMING_PUBLIC_URL; put this service behind it (TLS is
     the proxy's job). Access logs carry neither tokens nor client addresses.
     """
+    # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     import uvicorn
 
     from models.settings import get_settings

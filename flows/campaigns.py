@@ -13,12 +13,13 @@ Retrying a failed run from the UI is safe: the ledger makes every step idempoten
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from logging import LoggerAdapter
+from logging import Logger, LoggerAdapter
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NONE
+from prefect.client.schemas.objects import FlowRun
 from prefect.context import FlowRunContext
 from prefect.deployments import run_deployment
 
@@ -136,7 +137,7 @@ def artifact_rows(result: RunResult) -> list[dict[str, Any]]:
     return rows
 
 
-def _follow_up(result: RunResult, logger: LoggerAdapter[Any]) -> str | None:
+def _follow_up(result: RunResult, logger: Logger | LoggerAdapter[Logger]) -> str | None:
     """Schedule this deployment again for the next wave of local send times."""
     context = FlowRunContext.get()
     run = context.flow_run if context else None
@@ -152,6 +153,8 @@ def _follow_up(result: RunResult, logger: LoggerAdapter[Any]) -> str | None:
         as_subflow=False,
         idempotency_key=key,
     )
+    # run_deployment returns a coroutine when called from async code; this flow is sync
+    assert isinstance(follow, FlowRun), "the campaign flow runs synchronously"
     logger.info("next wave of %s %s scheduled at %s", result.campaign, result.period, at)
     return str(follow.id)
 

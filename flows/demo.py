@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
@@ -55,6 +55,13 @@ SURVEY_DAYS = 28  # the surveys of this many days before the end
 SURVEY_EVERY_HOURS = 6
 
 
+class Transports(TypedDict):
+    """The two channel transports, as ``run_period`` and ``send_due_surveys`` take them."""
+
+    email_transport: Transport
+    push_transport: Transport
+
+
 @dataclass
 class DemoContext:
     folder: Path
@@ -82,7 +89,7 @@ class DemoContext:
         """The send journal, next to the demo's ledger: a fresh database gets a fresh one."""
         return self.folder / "journal"
 
-    def transports(self) -> dict[str, Transport]:
+    def transports(self) -> Transports:
         """Both channels into the demo's file outbox, as ``run_period`` takes them."""
         outbox = self.folder / "outbox"
         return {
@@ -260,7 +267,7 @@ def demo_flow(
     ctx.summary["step_seconds"] = {}
     for name, step in STEPS:
         begun = time.monotonic()
-        task(step, name=name, cache_policy=NONE)(ctx)
+        task(name=name, cache_policy=NONE)(step)(ctx)
         ctx.summary["step_seconds"][name] = round(time.monotonic() - begun, 1)
     ctx.summary["seconds"] = round(time.monotonic() - started, 1)
     return ctx.summary

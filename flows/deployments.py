@@ -70,7 +70,10 @@ STATIC = (
 
 
 def _deployment(flow: Flow[..., Any], **options: Any) -> RunnerDeployment:
-    return flow.to_deployment(entrypoint_type=EntrypointType.MODULE_PATH, **options)
+    deployment = flow.to_deployment(entrypoint_type=EntrypointType.MODULE_PATH, **options)
+    # to_deployment returns a coroutine when called from async code; this module is sync
+    assert isinstance(deployment, RunnerDeployment), "build deployments outside an event loop"
+    return deployment
 
 
 def static_deployments(settings: Settings) -> list[RunnerDeployment]:

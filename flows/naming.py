@@ -8,6 +8,10 @@ from datetime import UTC, datetime
 
 from prefect.runtime import flow_run
 
+from campaigns.cadence import period_at
+from campaigns.definitions import find, load_all
+from campaigns.run import inactive_reason
+
 
 def _moment() -> datetime:
     """The run's ``now`` parameter when given (a back-fill), else its scheduled start."""
@@ -27,10 +31,6 @@ def timed(flow_name: str) -> Callable[[], str]:
 def campaign_period() -> str:
     """``CAMPAIGN PERIOD``; the period running at the run's moment when none is given, or
     why there is none (``autumn_promotion ended on 2026-11-30``)."""
-    from campaigns.cadence import period_at
-    from campaigns.definitions import find, load_all
-    from campaigns.run import inactive_reason
-
     name = str(flow_run.parameters.get("campaign"))
     period = flow_run.parameters.get("period")
     if period:

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
     try:
-        return get_run_logger()  # type: ignore[return-value]
+        return get_run_logger()
     except Exception:  # outside a flow run (the CLI): the module's logger
         return log
 

@@ -15,13 +15,18 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.schema import ColumnDefault
+from sqlmodel import SQLModel
 
 from ingest.errors import DATABASE_ERRORS, store_error
+from models.base import table as table_of
 from models.dialect import insert_for, is_postgresql
 
 CHUNK = 2_000  # keys per SQLite IN (...): well below its limit of bound parameters
 CHUNK_PG = 20_000  # keys per PostgreSQL = ANY(array): one parameter, so a whole batch
 COPY_MIN = 500  # on PostgreSQL, batches at least this big go through COPY
+# what a write may raise: the database's errors, and SQLite's OverflowError while binding
+_WRITE_FAILURES: tuple[type[Exception], ...] = (OverflowError, *DATABASE_ERRORS)
 
 
 def chunks(items: Sequence[Any], conn: Connection) -> Iterator[Sequence[Any]]:
@@ -31,14 +36,14 @@ def chunks(items: Sequence[Any], conn: Connection) -> Iterator[Sequence[Any]]:
         yield items[i : i + size]
 
 
-def insert_ignore(conn: Connection, model: Any, rows: Sequence[dict[str, Any]]) -> None:
+def insert_ignore(conn: Connection, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows, skipping any whose unique key exists (SQLite and PostgreSQL alike).
 
     A database error comes out as :class:`StoreError` naming the table, never the values.
     """
     if not rows:
         return
-    table: Table = model.__table__
+    table = table_of(model)
     try:
         if is_postgresql(conn):
             if len(rows) >= COPY_MIN:
@@ -47,7 +52,7 @@ def insert_ignore(conn: Connection, model: Any, rows: Sequence[dict[str, Any]]) 
                 conn.execute(insert_for(conn, table).on_conflict_do_nothing(), list(rows))
         else:
             _sqlite_ignore(conn, table, rows)
-    except (OverflowError, *DATABASE_ERRORS) as exc:
+    except _WRITE_FAILURES as exc:
         raise store_error(exc, table=table.name) from None
 
 
@@ -125,7 +130,7 @@ def _copy_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]])
 
 def _default(table: Table, name: str) -> Any:
     default = table.c[name].default
-    if default is None or not (default.is_scalar or default.is_callable):
+    if not isinstance(default, ColumnDefault) or not (default.is_scalar or default.is_callable):
         raise ValueError(f"{table.name}.{name}: give a value, it has no Python-side default")
     return default.arg(None) if default.is_callable else default.arg
 

@@ -17,7 +17,7 @@ DRIVER_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,) + (
 )
 # Everything the database or its driver raises (bulk writes also catch OverflowError: SQLite
 # refuses an integer it cannot hold with it while binding).
-DATABASE_ERRORS = (SQLAlchemyError, *DRIVER_ERRORS)
+DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, *DRIVER_ERRORS)
 _QUOTED_TAIL = re.compile(r""":\s*(?:"[^"]*"|'[^']*')\s*$""")
 
 

@@ -14,6 +14,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection
 
 from ingest.bulk import lookup, lookup_from
+from models.base import table
 from models.store import Customer, Order
 
 
@@ -40,7 +41,7 @@ def known_customers(conn: Connection, keys: Iterable[str | None]) -> dict[str, K
 
 def known_orders(conn: Connection, keys: Iterable[str | None]) -> dict[str, KnownOrder]:
     """external id -> the order, for those of ``keys`` that exist (None keys are skipped)."""
-    orders, customers = Order.__table__, Customer.__table__
+    orders, customers = table(Order), table(Customer)
     found = lookup_from(
         conn,
         orders.outerjoin(customers, customers.c.id == orders.c.customer_id),

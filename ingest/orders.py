@@ -28,6 +28,7 @@ from ingest.keys import (
     unknown_order,
 )
 from ingest.records import BatchResult, LineRecord, Reject, ReturnRecord
+from models.base import table
 from models.store import Customer, Order, OrderLine, OrderReturn, Product
 
 
@@ -46,9 +47,10 @@ def write_orders(
     customer, or another customer than its order, is rejected.
     """
     result = BatchResult()
+    records: list[LineRecord | ReturnRecord] = [*lines, *returns]
     if create_customers:
-        result.created["customers"] = _ensure_customers(conn, [*lines, *returns], zone)
-    customers = known_customers(conn, [r.customer_id for r in [*lines, *returns]])
+        result.created["customers"] = _ensure_customers(conn, records, zone)
+    customers = known_customers(conn, [r.customer_id for r in records])
     good: list[LineRecord] = []
     for rec in lines:
         if rec.customer_id is not None and rec.customer_id not in customers:
@@ -269,7 +271,7 @@ def recompute_totals(conn: Connection, ids: Iterable[int]) -> None:
     correlated subqueries per order, which PostgreSQL plans badly on freshly loaded tables.
     An order whose lines are all free (price 0) ends with total 0.
     """
-    lines, orders = OrderLine.__table__, Order.__table__
+    lines, orders = table(OrderLine), table(Order)
     for part in chunks(sorted(ids), conn):
         sums = (
             select(
@@ -315,6 +317,8 @@ def _write_returns(
             )
             continue
         existing.add(rec.external_id)
+        customer: int | None
+        customer_zone: str | None
         if rec.customer_id is not None:
             customer, customer_zone = customers[rec.customer_id]
         else:

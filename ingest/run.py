@@ -25,7 +25,7 @@ from ingest.records import (
     TicketRecord,
 )
 from ingest.source import file_sha256
-from models.base import utcnow
+from models.base import table, utcnow
 from models.db import get_engine
 from models.ingest import IngestRun, Quarantine
 from models.settings import get_settings
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 KINDS = ("customers", "orders", "interactions", "shipments", "devices")
 BATCH = 20_000
 PARTS = ("loaded", "guest_lines", "cancellations", "quarantined", "duplicates")
+_STORE_FAILURES: tuple[type[Exception], ...] = (StoreError, *DATABASE_ERRORS)
 
 
 @dataclass
@@ -109,15 +110,17 @@ def ingest_file(
     sha = file_sha256(path)
     summary = IngestSummary(kind=kind, format=fmt, source=path.name[:255])
     with engine.begin() as conn:
-        summary.run_id = conn.execute(
-            IngestRun.__table__.insert().values(
-                kind=kind, format=fmt, source=summary.source, sha256=sha, started_at=utcnow()
-            )
-        ).inserted_primary_key[0]
+        key = conn.execute(
+            table(IngestRun)
+            .insert()
+            .values(kind=kind, format=fmt, source=summary.source, sha256=sha, started_at=utcnow())
+        ).inserted_primary_key
+        assert key is not None  # a single-row INSERT always has one
+        summary.run_id = key[0]
     try:
         with engine.begin() as conn:
             _Run(conn, spec, summary, sha, zone=settings.default_time_zone).load(path, on_progress)
-    except (StoreError, *DATABASE_ERRORS) as exc:
+    except _STORE_FAILURES as exc:
         _finish(engine, summary, status="failed")
         clean = store_error(exc).at(summary.source, None)
         log.warning("ingest run %s failed: %s", summary.run_id, clean)
@@ -189,10 +192,7 @@ class _Run:
         if records:
             try:
                 result = self._write(records)
-            except (
-                StoreError,
-                *DATABASE_ERRORS,
-            ) as exc:  # where it happened; the values stay out of it
+            except _STORE_FAILURES as exc:  # where it happened; the values stay out of it
                 lines = (records[0].line_no, records[-1].line_no)
                 raise store_error(exc).at(self.summary.source, lines) from None
             summary = self.summary
@@ -247,7 +247,7 @@ class _Run:
         rows, self.quarantine = self.quarantine, []
         if not rows:
             return
-        q = Quarantine.__table__.c
+        q = table(Quarantine).c
         existing: set[int] = set()
         for part in bulk.chunks([r["line_no"] for r in rows], self.conn):
             existing.update(
@@ -275,7 +275,7 @@ def _only(records: list[Record], cls: type) -> list[Any]:
 
 def _finish(engine: Engine, summary: IngestSummary, *, status: str) -> None:
     """Record the outcome; a failed run loaded nothing, so only its status changes."""
-    runs = IngestRun.__table__
+    runs = table(IngestRun)
     counts = {} if status == "failed" else {p: getattr(summary, p) for p in ("read", *PARTS)}
     with engine.begin() as conn:
         conn.execute(

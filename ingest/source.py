@@ -59,7 +59,7 @@ def _open_bytes(path: Path) -> io.BufferedIOBase:
                 "(nothing was loaded)"
             )
         if magic.startswith(GZIP_MAGIC):
-            return gzip.open(path, "rb")  # type: ignore[return-value]
+            return gzip.open(path, "rb")
         return path.open("rb")
     except OSError as exc:
         raise IngestError(f"{path}: cannot be read ({exc.strerror or exc})") from None

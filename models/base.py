@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
+
+
+def table(model: type[SQLModel]) -> Table:
+    """The Core table of a SQLModel class, typed (SQLModel sets ``__table__`` at runtime)."""
+    found = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(found, Table), f"{model.__name__} is not a table model"
+    return found
 
 
 class UTCDateTime(TypeDecorator[datetime]):

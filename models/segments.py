@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Column, Index, Select, Text, UniqueConstraint, and_, func, select
 from sqlmodel import Field, SQLModel
 
-from models.base import UTCDateTime, utcnow
+from models.base import UTCDateTime, table, utcnow
 
 
 class SegmentSnapshot(SQLModel, table=True):
@@ -52,7 +52,7 @@ def latest_snapshots(
     segment that has just become empty has no members, rather than the members of an
     older snapshot (what ``max(segment_member.as_of)`` would give).
     """
-    s = SegmentSnapshot.__table__.c
+    s = table(SegmentSnapshot).c
     query = select(s.segment, func.max(s.as_of).label("as_of")).group_by(s.segment)
     if segment is not None:
         query = query.where(s.segment == segment)
@@ -67,7 +67,7 @@ def latest_members(*, on_or_before: date | None = None, segment: str | None = No
     """``(segment, customer_id)``: the members of each segment's latest snapshot on or
     before ``on_or_before`` (of all time when None); only ``segment``'s when given."""
     latest = latest_snapshots(on_or_before=on_or_before, segment=segment).subquery("latest")
-    m = SegmentMember.__table__.c
+    m = table(SegmentMember).c
     return select(m.segment, m.customer_id).join(
         latest, and_(latest.c.segment == m.segment, latest.c.as_of == m.as_of)
     )

@@ -12,7 +12,7 @@ from enum import StrEnum
 from sqlalchemy import Column, ColumnElement, FromClause, Index, String, UniqueConstraint, and_
 from sqlmodel import Field, SQLModel
 
-from models.base import UTCDateTime, utcnow
+from models.base import UTCDateTime, table, utcnow
 
 
 class Channel(StrEnum):
@@ -140,7 +140,7 @@ def counted_order(orders: FromClause | None = None) -> ColumnElement[bool]:
     the ``v_customer_orders`` view all use this one condition. ``orders`` is the table or
     an alias of it (default the ``orders`` table).
     """
-    o = (Order.__table__ if orders is None else orders).c
+    o = (table(Order) if orders is None else orders).c
     return and_(o.customer_id.is_not(None), o.total > 0, o["items"] > 0)
 
 

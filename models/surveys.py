@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Column, ColumnElement, Index, Text, case, func
 from sqlmodel import Field, SQLModel
 
-from models.base import UTCDateTime, utcnow
+from models.base import UTCDateTime, table, utcnow
 
 
 class SurveyAnswer(SQLModel, table=True):
@@ -45,7 +45,7 @@ def score_counts(answers: Any = None) -> dict[str, ColumnElement[int]]:
     ``survey_answer``'s own). An answer without a score or outside its scale, and free-text
     feedback, count in none of them.
     """
-    a = SurveyAnswer.__table__.c if answers is None else answers
+    a = table(SurveyAnswer).c if answers is None else answers
 
     def count(kind: str, scale: tuple[int, int]) -> ColumnElement[int]:
         return func.sum(case(((a.kind == kind) & a.score.between(*scale), 1), else_=0))

@@ -195,6 +195,7 @@ def fit(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BGNBD:
     def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
         params = np.exp(log_params)
         ll, grad = _loglik_and_gradient(params, xs, txs, Ts)
+        assert grad is not None  # asked for (gradient=True)
         value = -float(ll.sum())
         if not np.isfinite(value):
             return 1e300, np.zeros(4)

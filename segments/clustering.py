@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from sqlalchemy import Engine, func, insert, select
 from threadpoolctl import threadpool_limits
 
-from models.base import utcnow
+from models.base import table, utcnow
 from models.predictions import ClusterModel
 from models.segments import CustomerFeatures
 from segments.errors import PredictionError
@@ -53,7 +53,7 @@ WORDS = {
 
 def feature_matrix(engine: Engine, *, as_of: date) -> tuple[np.ndarray, np.ndarray]:
     """Customer ids and the raw features of customers with an order, as of ``as_of``."""
-    c = CustomerFeatures.__table__.c
+    c = table(CustomerFeatures).c
     query = (
         select(c.customer_id, *(c[f] for f in FEATURES))
         .where(c.as_of == as_of, c.orders > 0)
@@ -192,7 +192,7 @@ def latest_model(engine: Engine) -> dict[str, Any] | None:
     """The last stored model that uses today's features, as a dict of its row."""
     with engine.connect() as conn:
         row = conn.execute(
-            select(ClusterModel).order_by(ClusterModel.version.desc()).limit(1)
+            select(ClusterModel).order_by(table(ClusterModel).c.version.desc()).limit(1)
         ).first()
     if row is None:
         return None

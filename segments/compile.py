@@ -12,12 +12,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, not_, or_, select, true
 
+from models.base import table
 from models.segments import CustomerFeatures, SegmentMember
 from segments.features import FIELDS, MARK
 from segments.membership import members_select
 from segments.rules import All, Any_, Bought, Compare, Condition, InSegment, Not, RelativeDate
 
-F = CustomerFeatures.__table__.c
+F = table(CustomerFeatures).c
 
 
 def _day(value: Any, as_of: date) -> date:
@@ -73,9 +74,8 @@ def to_sql(
         if isinstance(c, InSegment):
             if written is not None and c.segment not in written:
                 return F.customer_id.in_(members_select(c.segment, as_of=as_of))
-            members = select(SegmentMember.customer_id).where(
-                SegmentMember.segment == c.segment, SegmentMember.as_of == as_of
-            )
+            m = table(SegmentMember).c
+            members = select(m.customer_id).where(m.segment == c.segment, m.as_of == as_of)
             return F.customer_id.in_(members)
         return _compare_sql(c, as_of)
 

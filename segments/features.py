@@ -21,9 +21,11 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     Connection,
     Float,
     MetaData,
+    Select,
     String,
     Table,
     case,
@@ -37,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from models.base import table
 from models.campaigns import Message
 from models.dialect import CreateTempTableAs, drop_temp_table, epoch_day, local_work_mem
 from models.segments import CustomerFeatures
@@ -89,7 +92,7 @@ FIELDS: dict[str, str] = {
     "rfm_segment": "text",
 }
 SCORED = ("value_percentile", "r_score", "f_score", "m_score", "rfm_segment")
-STAGED = [c.name for c in CustomerFeatures.__table__.c if c.name not in SCORED]
+STAGED = [c.name for c in table(CustomerFeatures).c if c.name not in SCORED]
 
 
 def cutoff_of(as_of: date) -> datetime:
@@ -134,21 +137,21 @@ def _joined_names_pg(element: joined_names, compiler: Any, **kw: Any) -> str:
     return f"(chr(31) || string_agg({arg}, chr(31)) || chr(31))"
 
 
-def _flag(condition) -> Any:  # type: ignore[no-untyped-def]
+def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.sum(case((condition, 1), else_=0))
 
 
 def stage_table() -> Table:
     """The temporary table of staged features: ``customer_features`` without RFM columns."""
-    columns = [Column(c.name, c.type) for c in CustomerFeatures.__table__.c if c.name in STAGED]
+    columns = [Column(c.name, c.type) for c in table(CustomerFeatures).c if c.name in STAGED]
     return Table("customer_features_stage", MetaData(), *columns, prefixes=["TEMPORARY"])
 
 
-def features_select(as_of: date):  # type: ignore[no-untyped-def]
+def features_select(as_of: date) -> Select[Any]:
     """Every staged column of every customer known by ``as_of``, as one SELECT."""
     cutoff = cutoff_of(as_of)
     today = (as_of - EPOCH).days
-    o, c = Order.__table__.c, Customer.__table__.c
+    o, c = table(Order).c, table(Customer).c
     bought = counted_order() & (o.ordered_at < cutoff)
     orders = (
         select(
@@ -163,7 +166,7 @@ def features_select(as_of: date):  # type: ignore[no-untyped-def]
         .group_by(o.customer_id)
         .subquery("orders_agg")
     )
-    r = OrderReturn.__table__.c
+    r = table(OrderReturn).c
     cancellation = r.kind == ReturnKind.cancellation.value
     returns = (
         select(
@@ -178,7 +181,7 @@ def features_select(as_of: date):  # type: ignore[no-untyped-def]
     )
     # Categories get codes (0 = alphabetically last) so that the most bought category,
     # ties going to the alphabetically first, is one MAX(lines * n + code): no sort needed.
-    product = Product.__table__.c
+    product = table(Product).c
     names = select(product.category).where(product.category.is_not(None)).distinct().subquery()
     cats = select(
         names.c.category,
@@ -187,16 +190,16 @@ def features_select(as_of: date):  # type: ignore[no-untyped-def]
     n_cats = select(func.count()).select_from(names).scalar_subquery()
     sku_codes = (
         select(product.sku, cats.c.code)
-        .join_from(Product.__table__, cats, cats.c.category == product.category)
+        .join_from(table(Product), cats, cats.c.category == product.category)
         .subquery("sku_codes")
     )
-    line = OrderLine.__table__.c
+    line = table(OrderLine).c
     per_category = (
         select(o.customer_id, sku_codes.c.code, func.count().label("lines"))
         .select_from(
-            OrderLine.__table__.join(Order.__table__, line.order_id == o.id).join(
-                sku_codes, sku_codes.c.sku == line.sku
-            )
+            table(OrderLine)
+            .join(table(Order), line.order_id == o.id)
+            .join(sku_codes, sku_codes.c.sku == line.sku)
         )
         .where(bought)
         .group_by(o.customer_id, sku_codes.c.code)
@@ -215,7 +218,7 @@ def features_select(as_of: date):  # type: ignore[no-untyped-def]
         .subquery("categories_agg")
     )
     top_category = cats.alias("top_category")
-    t = SupportTicket.__table__.c
+    t = table(SupportTicket).c
     tickets = (
         select(
             t.customer_id,
@@ -226,7 +229,7 @@ def features_select(as_of: date):  # type: ignore[no-untyped-def]
         .group_by(t.customer_id)
         .subquery("tickets_agg")
     )
-    a = SurveyAnswer.__table__.c
+    a = table(SurveyAnswer).c
     answers = (
         select(
             a.customer_id,
@@ -244,14 +247,14 @@ def features_select(as_of: date):  # type: ignore[no-untyped-def]
         .where(answers.c["rank"] == 1)
         .subquery("csat")
     )
-    m = Message.__table__.c
+    m = table(Message).c
     received = (
         select(m.customer_id, func.count().label("n"))
         .where(m.status == "sent", m.sent_at < cutoff)
         .group_by(m.customer_id)
         .subquery("received")
     )
-    i = Interaction.__table__.c
+    i = table(Interaction).c
     engaged = (
         select(
             i.customer_id,
@@ -294,7 +297,7 @@ def features_select(as_of: date):  # type: ignore[no-untyped-def]
     assert list(values) == STAGED, "staged columns and their values must line up"
     return (
         select(*(value.label(name) for name, value in values.items()))
-        .select_from(Customer.__table__)
+        .select_from(table(Customer))
         .outerjoin(orders, orders.c.customer_id == c.id)
         .outerjoin(returns, returns.c.customer_id == c.id)
         .outerjoin(categories, categories.c.customer_id == c.id)

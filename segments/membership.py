@@ -10,6 +10,7 @@ from datetime import date
 
 from sqlalchemy import Engine, Select, select
 
+from models.base import table
 from models.segments import SegmentMember, SegmentSnapshot, latest_members, latest_snapshots
 
 
@@ -22,13 +23,10 @@ def latest_as_of(segment: str, *, as_of: date | None = None) -> Select:
 def members_select(segment: str, *, as_of: date | None = None) -> Select:
     """``customer_id`` of the members of ``segment`` in its latest snapshot at or before ``as_of``."""
     members = latest_members(on_or_before=as_of, segment=segment)
-    return members.with_only_columns(SegmentMember.__table__.c.customer_id)
+    return members.with_only_columns(table(SegmentMember).c.customer_id)
 
 
 def segment_names(engine: Engine) -> list[str]:
+    segment = table(SegmentSnapshot).c.segment
     with engine.connect() as conn:
-        return list(
-            conn.execute(
-                select(SegmentSnapshot.segment).distinct().order_by(SegmentSnapshot.segment)
-            ).scalars()
-        )
+        return list(conn.execute(select(segment).distinct().order_by(segment)).scalars())

@@ -12,13 +12,14 @@ from datetime import date
 
 from sqlalchemy import Connection, Engine, func, select
 
+from models.base import table
 from models.segments import CustomerFeatures
 from segments.compile import to_sql
 from segments.features import refresh_features
 from segments.membership import latest_as_of
 from segments.rules import Definition
 
-F = CustomerFeatures.__table__.c
+F = table(CustomerFeatures).c
 SAMPLE = 10
 
 

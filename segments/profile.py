@@ -9,14 +9,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Float, and_, case, cast, func, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    Float,
+    and_,
+    case,
+    cast,
+    func,
+    select,
+)
 
+from models.base import table
 from models.segments import CustomerFeatures, SegmentSnapshot, latest_snapshots
 from segments.definitions import load_all
 from segments.membership import members_select
 
-F = CustomerFeatures.__table__.c
-S = SegmentSnapshot.__table__.c
+F = table(CustomerFeatures).c
+S = table(SegmentSnapshot).c
 TOP = 5
 # Name prefixes of the segments a refresh computes (``rfm:champions``); the rest are rules.
 COMPUTED_KINDS = ("rfm", "predicted", "cluster", "lifecycle")
@@ -93,7 +105,7 @@ def profile(conn: Connection, segment: str) -> dict[str, Any]:
         ).where(where)
     ).one()
 
-    def top(column, condition) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    def top(column: Column[Any], condition: ColumnElement[bool]) -> dict[str, int]:
         rows = conn.execute(
             select(column, func.count().label("n"))
             .where(condition, column.is_not(None))

@@ -37,7 +37,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from models.base import UTCDateTime, utcnow
+from models.base import UTCDateTime, table, utcnow
 from models.dialect import load_rows
 from models.segments import CustomerFeatures, SegmentMember, SegmentSnapshot, latest_snapshots
 from segments import rfm
@@ -47,9 +47,9 @@ from segments.errors import PredictionError
 from segments.features import stage_features, store_features
 
 log = logging.getLogger(__name__)
-F = CustomerFeatures.__table__.c
-M = SegmentMember.__table__
-S = SegmentSnapshot.__table__
+F = table(CustomerFeatures).c
+M = table(SegmentMember)
+S = table(SegmentSnapshot)
 
 
 @dataclass
@@ -104,8 +104,8 @@ def refresh(
     names = [f"rfm:{s}" for s in rfm.SEGMENTS]
     # One transaction from here: readers see the previous snapshot until this one is whole.
     with engine.begin() as conn:
-        conn.execute(delete(SegmentSnapshot).where(SegmentSnapshot.as_of == as_of))
-        conn.execute(delete(SegmentMember).where(SegmentMember.as_of == as_of))
+        conn.execute(delete(S).where(S.c.as_of == as_of))
+        conn.execute(delete(M).where(M.c.as_of == as_of))
         with result.step("members"):
             conn.execute(
                 insert(SegmentMember).from_select(
@@ -144,6 +144,7 @@ def _model_segments(
     for step in ("predictions", "clusters"):
         with result.step(step):
             try:
+                # imported here: optional modules (scikit-learn, SciPy); ImportError skips
                 if step == "predictions":
                     from segments.predictions import predicted_segments
 
@@ -171,7 +172,7 @@ def snapshot(conn: Connection, *, as_of: date, segments: list[str]) -> None:
     ``entered``: members now who were not members at the segment's previous snapshot;
     ``left``: the reverse. At a segment's first snapshot everyone has entered.
     """
-    conn.execute(delete(SegmentSnapshot).where(SegmentSnapshot.as_of == as_of))
+    conn.execute(delete(S).where(S.c.as_of == as_of))
     if not segments:
         return
     names = union_all(

@@ -25,11 +25,23 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Select, Table, case, func, null, or_, select
+from sqlalchemy import (
+    Case,
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    case,
+    func,
+    null,
+    or_,
+    select,
+)
 
+from models.base import table
 from models.segments import CustomerFeatures
 
-F = CustomerFeatures.__table__.c
+F = table(CustomerFeatures).c
 
 # R score x F score -> segment (the widely used recency-frequency map).
 SEGMENT_MAP: list[tuple[tuple[int, ...], tuple[int, ...], str]] = [
@@ -110,7 +122,7 @@ def _edges(conn: Connection, stage: Table, n: int) -> tuple[list[float], list[fl
     return quintile_edges(days, n), quintile_edges(money, n)
 
 
-def _bin(value, edges: list[float], labels: tuple[int, ...]):  # type: ignore[no-untyped-def]
+def _bin(value: ColumnElement[float], edges: list[float], labels: tuple[int, ...]) -> Case[int]:
     """The label of the first bin whose upper edge the value does not exceed."""
     return case(*((value <= e, labels[i]) for i, e in enumerate(edges)), else_=labels[4])
 
@@ -163,5 +175,7 @@ def sizes(conn: Connection) -> dict[str, int]:
             select(F.rfm_segment, func.count())
             .where(F.rfm_segment.is_not(None))
             .group_by(F.rfm_segment)
-        ).all()
+        )
+        .tuples()
+        .all()
     )

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Date, Engine, Float, Select, case, cast, func, literal, select
 
+from models.base import table
 from models.dialect import epoch_day, next_utc_day, utc_date, utc_midnight
 from models.store import Order
 
@@ -63,7 +64,7 @@ class Summary:
 
 def summary_select(calibration_end: date) -> Select[Any]:
     """customer_id, x, t_x and T in days, and monetary, for purchases up to ``calibration_end``."""
-    o = Order.__table__.c
+    o = table(Order).c
     end_day = (calibration_end - EPOCH).days
     upto = literal(calibration_end + timedelta(days=1), Date)
     bought = o.customer_id.is_not(None) & (o["items"] > 0) & (o.ordered_at < utc_midnight(upto))
@@ -80,7 +81,7 @@ def summary_select(calibration_end: date) -> Select[Any]:
         .subquery("per_customer")
     )
     c = per_customer.c
-    first = Order.__table__.alias("first_day")
+    first = table(Order).alias("first_day")
     f = first.c
     first_day_value = (
         select(func.sum(f.total))

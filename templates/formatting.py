@@ -57,6 +57,8 @@ def _decimal(value: Any, what: str) -> Decimal:
 @lru_cache(maxsize=65536)
 def _money(amount: Decimal, currency: str, tag: str) -> str:
     locale = babel_locale(tag)
+    if locale is None:  # a tag Babel does not know has no currency format
+        raise RenderError(f"money: no number formats for locale {tag!r}")
     return locale.currency_formats["standard"].apply(amount, locale, currency=currency)
 
 

@@ -17,12 +17,9 @@ from collections.abc import Mapping
 from email.header import Header
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from templates.errors import RenderError
-
-if TYPE_CHECKING:
-    from templates.render import RenderedEmail
+from templates.renderer import EmailContent
 
 CRLF = "\r\n"
 
@@ -90,7 +87,7 @@ def _part(subtype: str, text: str) -> bytes:
 
 
 def wire_bytes(
-    email: RenderedEmail, *, sender: str, to: str, headers: Mapping[str, str] | None = None
+    email: EmailContent, *, sender: str, to: str, headers: Mapping[str, str] | None = None
 ) -> bytes:
     """The message :meth:`RenderedEmail.to_mime` describes, as bytes ready for a provider.
 

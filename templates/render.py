@@ -182,8 +182,10 @@ class Renderer:
         found = self._format.get((requested, resolved))
         if found is None:
             tag = normalize(requested)
-            ok = tag and language(tag) == language(resolved) and babel_locale(tag) is not None
-            found = tag if ok else resolved
+            if tag and language(tag) == language(resolved) and babel_locale(tag) is not None:
+                found = tag
+            else:
+                found = resolved
             self._format[(requested, resolved)] = found
         return found
 

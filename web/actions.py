@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from campaigns.consent import add_interaction, set_consent
 from campaigns.links import Action, LinkClaims
-from models.base import utcnow
+from models.base import table, utcnow
 from models.campaigns import ANSWER_KINDS, Message
 from models.dialect import insert_new
 from models.store import Consent, ConsentStatus, Customer, Interaction
@@ -27,8 +27,8 @@ from models.surveys import (
     SurveyAnswerChange,
 )
 
-ANSWER = SurveyAnswer.__table__
-CHANGE = SurveyAnswerChange.__table__
+ANSWER = table(SurveyAnswer)
+CHANGE = table(SurveyAnswerChange)
 MAX_COMMENT = 2000
 # Ledger kinds and templates that are surveys, and the kind of answer each takes (an answer
 # kind names itself, for messages that carry it as their kind or template).
@@ -73,13 +73,13 @@ def survey_kind(message_kind: str | None, template: str | None) -> str | None:
 
 def customer_locale(conn: Connection, customer_id: int) -> str | None:
     return conn.execute(
-        select(Customer.__table__.c.locale).where(Customer.__table__.c.id == customer_id)
+        select(table(Customer).c.locale).where(table(Customer).c.id == customer_id)
     ).scalar_one_or_none()
 
 
 def context(conn: Connection, claims: LinkClaims) -> LinkContext:
     """The ledger row behind a token, or ``LinkRefused``."""
-    m = Message.__table__.c
+    m = table(Message).c
     row = conn.execute(
         select(m.id, m.customer_id, m.campaign, m.channel, m.kind, m.template).where(
             m.id == claims.message_id
@@ -138,8 +138,8 @@ def _interaction(conn: Connection, ctx: LinkContext, answer: dict, at: datetime)
     )
     if not new:
         conn.execute(
-            update(Interaction.__table__)
-            .where(Interaction.__table__.c.source_ref == ref)
+            update(table(Interaction))
+            .where(table(Interaction).c.source_ref == ref)
             .values(value=answer["score"], detail=detail)
         )
 
@@ -294,11 +294,10 @@ def read_preferences(engine: Engine, claims: LinkClaims) -> tuple[LinkContext, P
 
 
 def _preferences(conn: Connection, customer_id: int) -> Preferences:
-    c = Consent.__table__.c
-    status = dict(
-        conn.execute(select(c.channel, c.status).where(c.customer_id == customer_id)).all()
-    )
-    p = ContactPreference.__table__.c
+    c = table(Consent).c
+    query = select(c.channel, c.status).where(c.customer_id == customer_id)
+    status: dict[str, str] = dict(conn.execute(query).tuples().all())
+    p = table(ContactPreference).c
     frequency = conn.execute(
         select(p.frequency).where(p.customer_id == customer_id)
     ).scalar_one_or_none()
@@ -356,7 +355,7 @@ def save_preferences(
                 detail="web:preferences",
             )
         if frequency != before.frequency:
-            p = ContactPreference.__table__
+            p = table(ContactPreference)
             values = dict(frequency=frequency, source="web:preferences", updated_at=at)
             new = insert_new(
                 conn, p, {"customer_id": ctx.customer_id, **values}, key=["customer_id"]

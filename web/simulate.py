@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, exists, select
+from sqlalchemy import Engine, Row, exists, select
 
 from campaigns import links
 from campaigns.links import Action
+from campaigns.surveys import choices as choices_of
+from campaigns.surveys import triggered_campaigns
+from models.base import table
 from models.campaigns import ANSWER_KINDS, SURVEY_KINDS, Message
 from models.store import ShipmentEvent, SupportTicket
 from models.surveys import SurveyAnswer
 
-M = Message.__table__
+M = table(Message)
 HAPPY = {"csat": [1, 1, 2, 6, 10], "nps": [1, 1, 1, 1, 1, 2, 3, 5, 8, 10, 9]}
 UNHAPPY = {"csat": [6, 6, 4, 2, 1], "nps": [3, 3, 4, 4, 4, 3, 2, 2, 1, 1, 1]}
 COMMENTS = {
@@ -31,13 +35,13 @@ COMMENTS = {
 }
 
 
-def _troubled(engine: Engine, rows: list[Any]) -> set[int]:
+def _troubled(engine: Engine, rows: Sequence[Row[Any]]) -> set[int]:
     """Ledger ids whose trigger went badly: a delayed delivery, a ticket of many touches."""
     orders = {
         int(r.period.split(":", 1)[1]): r.id for r in rows if r.period.startswith("delivered:")
     }
     tickets = {int(r.period.split(":", 1)[1]): r.id for r in rows if r.period.startswith("ticket:")}
-    s, t = ShipmentEvent.__table__.c, SupportTicket.__table__.c
+    s, t = table(ShipmentEvent).c, table(SupportTicket).c
     found: set[int] = set()
     with engine.connect() as conn:
         ids = list(orders)
@@ -72,11 +76,8 @@ def simulate_answers(
     (survey -> one-click choices) defaults to the triggered campaign definitions."""
     rng = random.Random(seed)
     if choices is None:
-        from campaigns.surveys import choices as choices_of
-        from campaigns.surveys import triggered_campaigns
-
         choices = {c.name: choices_of(c) for c in triggered_campaigns()[0]}
-    a = SurveyAnswer.__table__.c
+    a = table(SurveyAnswer).c
     query = (
         select(M.c.id, M.c.customer_id, M.c.campaign, M.c.kind, M.c.period)
         .where(

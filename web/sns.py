@@ -14,7 +14,7 @@ import binascii
 import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 import httpx
@@ -46,7 +46,7 @@ class SnsRejected(ValueError):
     """Not a genuine SNS message for an accepted topic."""
 
 
-def is_sns_url(url: Any, *, certificate: bool = False) -> bool:
+def is_sns_url(url: object, *, certificate: bool = False) -> TypeGuard[str]:
     """True for an https URL whose host is exactly an SNS regional host: no user info, no
     port, no spaces or escapes in the host; a ``certificate`` URL is a ``.pem`` path with no
     query or fragment."""

@@ -8,6 +8,10 @@ Chosen by ``HOMECOMING_EMAIL_TRANSPORT`` and ``HOMECOMING_PUSH_TRANSPORT``.
 from __future__ import annotations
 
 from campaigns.channels.base import Delivery, Outgoing, SendError, Transport
+from campaigns.channels.null import NullTransport
+from campaigns.channels.outbox import OutboxTransport
+from campaigns.channels.ses import SesTransport
+from campaigns.channels.sns import SnsTransport
 from models.settings import Settings, get_settings
 
 __all__ = ["Delivery", "Outgoing", "SendError", "Transport", "transport_for"]
@@ -18,19 +22,11 @@ def transport_for(channel: str, settings: Settings | None = None) -> Transport:
     settings = settings or get_settings()
     name = settings.email_transport if channel == "email" else settings.push_transport
     if name == "outbox":
-        from campaigns.channels.outbox import OutboxTransport
-
         return OutboxTransport(settings.outbox_dir, channel=channel)
     if name == "null":
-        from campaigns.channels.null import NullTransport
-
         return NullTransport(channel=channel)
     if name == "ses" and channel == "email":
-        from campaigns.channels.ses import SesTransport
-
         return SesTransport.from_settings(settings)
     if name == "sns" and channel == "push":
-        from campaigns.channels.sns import SnsTransport
-
         return SnsTransport.from_settings(settings)
     raise ValueError(f"transport {name!r} cannot carry {channel}")

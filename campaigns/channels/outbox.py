@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 from campaigns.channels.base import Delivery, Outgoing, SendError
+from campaigns.channels.sns import payload
 from templates.errors import RenderError
 
 FILE_MODE = 0o600
@@ -26,8 +27,6 @@ DIR_MODE = 0o700
 
 def push_document(item: Outgoing) -> dict[str, object]:
     """The push as the outbox keeps it: the fields and the payload SNS would carry."""
-    from campaigns.channels.sns import payload
-
     fields = item.push_fields()
     return {
         "ledger_id": item.ledger_id,

@@ -20,11 +20,13 @@ import random
 import time
 from collections.abc import Callable
 from email.utils import parseaddr
-from typing import Any
+from typing import Any, Literal
 
 from campaigns.channels.base import Delivery, Outgoing, SendError
 from models.settings import Settings
 
+# The AWS services homecoming talks to (boto3's typed clients know them by these names).
+AwsService = Literal["sesv2", "sns", "sqs"]
 RETRY_CODES = frozenset(
     {
         "Throttling",
@@ -104,7 +106,7 @@ def with_retries(
     raise AssertionError("unreachable")
 
 
-def aws_client(service: str, *, timeout: float = 30) -> Any:
+def aws_client(service: AwsService, *, timeout: float = 30) -> Any:
     """A boto3 client with botocore's retries off (ours know which calls are safe to repeat)."""
     import boto3
     from botocore.config import Config

@@ -24,7 +24,7 @@ class Format:
 
 
 def get_format(fmt: str, kind: str, *, default_currency: str) -> Format:
-    from ingest.formats import cdnow, generic, online_retail
+    from ingest.formats import cdnow, generic, online_retail  # they import Format from here
 
     if fmt not in FORMATS:
         raise IngestError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")

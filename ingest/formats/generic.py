@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from ingest import values as v
@@ -11,6 +12,7 @@ from ingest.records import (
     CustomerRecord,
     DeviceRecord,
     LineRecord,
+    Record,
     ReturnRecord,
     ShipmentRecord,
     TicketRecord,
@@ -155,7 +157,7 @@ def device(row: Row) -> DeviceRecord:
 
 
 def format_for(kind: str, *, default_currency: str) -> Format:
-    parsers = {
+    parsers: dict[str, Callable[[Row], Record | None]] = {
         "customers": customer,
         "orders": partial(order_line, default_currency=default_currency),
         "interactions": ticket,

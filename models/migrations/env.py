@@ -13,6 +13,8 @@ target_metadata = SQLModel.metadata
 
 def run_migrations() -> None:
     url = config.get_main_option("sqlalchemy.url")
+    if url is None:  # models.db.alembic_config sets it
+        raise RuntimeError("no sqlalchemy.url in the Alembic config: run `homecoming db upgrade`")
     connectable = create_engine(url, poolclass=pool.NullPool)
     with connectable.connect() as connection:
         context.configure(

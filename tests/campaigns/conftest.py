@@ -8,7 +8,7 @@ import json
 import logging
 import textwrap
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
@@ -24,6 +24,7 @@ from models.segments import SegmentMember, SegmentSnapshot
 from models.settings import get_settings
 from models.store import Consent, Customer, Device, SupportTicket
 from templates import RenderError
+from templates.renderer import MessageRenderer
 
 AS_OF = date(2026, 11, 20)
 ROOT_DIR = Path(__file__).resolve().parents[2]
@@ -79,7 +80,7 @@ class FakeRenderer:
         return ["email", "push"]
 
     def email(
-        self, template: str, *, locale: str, context: dict[str, Any], variant: str | None = None
+        self, template: str, *, locale: str, context: Mapping[str, Any], variant: str | None = None
     ) -> FakeEmail:
         name = context["customer"]["first_name"]
         if name == "Broken":
@@ -94,13 +95,17 @@ class FakeRenderer:
         )
 
     def push(
-        self, template: str, *, locale: str, context: dict[str, Any], variant: str | None = None
+        self, template: str, *, locale: str, context: Mapping[str, Any], variant: str | None = None
     ) -> FakePush:
         return FakePush(
             title=f"{template} {variant or ''}".strip(),
             body=f"Hello {context['customer']['first_name']}",
             deep_link=context.get("deep_link"),
         )
+
+
+# The fake keeps to the renderer contract campaigns are typed against: mypy checks this line.
+_CONFORMS: MessageRenderer = FakeRenderer()
 
 
 @pytest.fixture
