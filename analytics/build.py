@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from analytics import campaigns, csat, repeat, segments
 from analytics.cohorts import cohort_report
+from analytics.localtime import store_zone
 from analytics.orders import Window
 from analytics.report import Report
 
@@ -40,9 +41,10 @@ def build(
     window: int | None = None,
     zone: str | None = None,
 ) -> Report:
-    """One report. ``window`` is the campaigns' attribution window in days (default 7)."""
+    """One report. ``window`` is the campaigns' attribution window in days (default 7);
+    ``zone`` the time zone of months and days (None: the store's ``default_time_zone``)."""
     check(kind, by)
-    span = Window.of(start, end, zone)
+    span = Window.of(start, end, store_zone(zone))
     if kind == "repeat":
         return repeat.repeat_report(engine, window=span, by=by or "none")
     if kind == "cohorts":

@@ -12,7 +12,7 @@ from analytics.orders import DEFINITION, ORD, Window, counted
 from analytics.report import Report, Table
 from analytics.stats import compare, welch
 from models.base import table
-from models.campaigns import SURVEY_KINDS, Message
+from models.campaigns import SURVEY_KINDS, Message, MessageStatus
 from models.dialect import shift_days
 from models.store import Interaction, Order
 
@@ -38,9 +38,14 @@ TEXT = (
 def outcomes(engine: Engine, *, window: Window, days: int = DEFAULT_WINDOW) -> list[tuple]:
     """(campaign, period, variant, group, customers, converted, revenue, revenue²) per group."""
     with reading(engine) as conn:
-        t0 = case((M.status == "sent", M.sent_at), else_=M.send_at)
+        t0 = case((M.status == MessageStatus.sent, M.sent_at), else_=M.send_at)
         # Only periods with a hold-out can be measured (surveys have none): skip the rest.
-        measured = select(M.campaign, M.period).where(M.status == "held_out").distinct().subquery()
+        measured = (
+            select(M.campaign, M.period)
+            .where(M.status == MessageStatus.held_out)
+            .distinct()
+            .subquery()
+        )
         with_holdout = table(Message).join(
             measured, and_(measured.c.campaign == M.campaign, measured.c.period == M.period)
         )
@@ -54,7 +59,7 @@ def outcomes(engine: Engine, *, window: Window, days: int = DEFAULT_WINDOW) -> l
                 func.min(t0).label("t0"),
             )
             .select_from(with_holdout)
-            .where(M.status.in_(("sent", "held_out")), t0.is_not(None))
+            .where(M.status.in_((MessageStatus.sent, MessageStatus.held_out)), t0.is_not(None))
             .group_by(M.campaign, M.period, M.customer_id, M.status)
         )
         if window.start_at:
@@ -107,12 +112,12 @@ def engagement(engine: Engine, *, window: Window) -> dict[tuple[str, str, str | 
     query = (
         select(M.campaign, M.period, M.variant, I.kind, func.count(func.distinct(I.message_id)))
         .join(table(Message), M.id == I.message_id)
-        .where(I.kind.in_(ENGAGEMENT), M.status == "sent")
+        .where(I.kind.in_(ENGAGEMENT), M.status == MessageStatus.sent)
         .group_by(M.campaign, M.period, M.variant, I.kind)
     )
     sent = (
         select(M.campaign, M.period, M.variant, func.count())
-        .where(M.status == "sent")
+        .where(M.status == MessageStatus.sent)
         .group_by(M.campaign, M.period, M.variant)
     )
     if window.start_at:
@@ -144,24 +149,26 @@ def campaign_effects(
     """(uplift rows, engagement rows): per campaign period, all recipients and each variant."""
     periods: dict[tuple[str, str], dict] = {}
     for campaign, period, variant, status, *numbers in outcomes(engine, window=window, days=days):
-        p = periods.setdefault((campaign, period), {"sent": {}, "held_out": [0.0] * 4})
-        if status == "held_out":
-            _add(p["held_out"], numbers)
+        p = periods.setdefault(
+            (campaign, period), {MessageStatus.sent: {}, MessageStatus.held_out: [0.0] * 4}
+        )
+        if status == MessageStatus.held_out:
+            _add(p[MessageStatus.held_out], numbers)
         else:
-            _add(p["sent"].setdefault(variant, [0.0] * 4), numbers)
+            _add(p[MessageStatus.sent].setdefault(variant, [0.0] * 4), numbers)
     engaged = engagement(engine, window=window)
     rows, engagement_rows = [], []
     for (campaign, period), p in sorted(periods.items()):
-        if not p["held_out"][0]:
+        if not p[MessageStatus.held_out][0]:
             continue  # held out before the window only: nothing to compare with
         groups: dict[str, Group] = {"all": [0.0] * 4}
-        for numbers in p["sent"].values():
+        for numbers in p[MessageStatus.sent].values():
             _add(groups["all"], numbers)
-        named = sorted(v for v in p["sent"] if v is not None)
-        if len(p["sent"]) > 1 or named:
-            groups.update({v: p["sent"][v] for v in named})
+        named = sorted(v for v in p[MessageStatus.sent] if v is not None)
+        if len(p[MessageStatus.sent]) > 1 or named:
+            groups.update({v: p[MessageStatus.sent][v] for v in named})
         for variant, treated in groups.items():
-            rows.append(_row(campaign, period, variant, treated, p["held_out"]))
+            rows.append(_row(campaign, period, variant, treated, p[MessageStatus.held_out]))
             events: dict[str, int] = {}
             for (c, per, v), kinds in engaged.items():
                 if (c, per) == (campaign, period) and (variant == "all" or v == variant):
@@ -182,12 +189,14 @@ def campaign_effects(
 def unmeasured(engine: Engine, *, window: Window) -> dict[str, int]:
     """{campaign: periods sent without any hold-out}; surveys ask rather than sell, so they
     are left out."""
-    sent = select(M.campaign, M.period).where(M.status == "sent", M.kind.not_in(SURVEY_KINDS))
+    sent = select(M.campaign, M.period).where(
+        M.status == MessageStatus.sent, M.kind.not_in(SURVEY_KINDS)
+    )
     if window.start_at:
         sent = sent.where(M.sent_at >= window.start_at)
     if window.end_at:
         sent = sent.where(M.sent_at < window.end_at)
-    held = select(M.campaign, M.period).where(M.status == "held_out")
+    held = select(M.campaign, M.period).where(M.status == MessageStatus.held_out)
     periods = sent.except_(held).subquery()
     query = select(periods.c.campaign, func.count()).group_by(periods.c.campaign)
     with reading(engine) as conn:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, func, or_, select
 
 from analytics.connection import reading
-from analytics.localtime import month_label
+from analytics.localtime import month_label, store_zone
 from analytics.orders import DEFINITION, Window, order_months, partial_month
 from analytics.report import Report, Table
 
@@ -42,7 +42,7 @@ def cohort_table(engine: Engine, *, window: Window | None = None) -> list[dict]:
     Retention is a fraction rounded to 3 places (0.1 %), month 0 first; ``customers``
     holds the exact counts behind it.
     """
-    counts, last = cohort_counts(engine, window=window or Window.of(None, None))
+    counts, last = cohort_counts(engine, window=window or Window.of(None, None, store_zone()))
     out = []
     for cohort in sorted(counts):
         size = counts[cohort][0]

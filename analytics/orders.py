@@ -45,7 +45,9 @@ class Window:
     zone: str = "UTC"
 
     @classmethod
-    def of(cls, start: date | None, end: date | None, zone: str | None = None) -> Window:
+    def of(cls, start: date | None, end: date | None, zone: str) -> Window:
+        """The window of the CLI's ``--from``/``--to`` in ``zone`` (checked; the caller
+        resolves the store's default with :func:`store_zone`)."""
         if start and end and start > end:
             raise ValueError(f"--from {start} is after --to {end}; the window would be empty")
         return cls(start, end, store_zone(zone))

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, case, func, select
 from analytics.connection import reading
 from analytics.csat import scores
 from models.base import table
-from models.campaigns import SURVEY_KINDS, Message
+from models.campaigns import SURVEY_KINDS, Message, MessageStatus
 from models.surveys import SCORE_COUNTS, SurveyAnswer, score_counts
 
 A = table(SurveyAnswer).c
@@ -42,7 +42,7 @@ def survey_results(engine: Engine) -> list[dict[str, Any]]:
         sent: dict[str, int] = dict(
             conn.execute(
                 select(M.campaign, func.count())
-                .where(M.status == "sent", M.kind.in_(SURVEY_KINDS))
+                .where(M.status == MessageStatus.sent, M.kind.in_(SURVEY_KINDS))
                 .group_by(M.campaign)
             )
             .tuples()

@@ -45,7 +45,16 @@ from analytics.cohorts import cohort_counts
 from analytics.orders import Window
 from bench.bigstore import Store, load_postgres, load_sqlite, timed
 from bench.memory import peak_mb
-from models import Customer, Interaction, Message, SegmentMember, SurveyAnswer
+from models import (
+    CampaignKind,
+    Channel,
+    Customer,
+    Interaction,
+    Message,
+    MessageStatus,
+    SegmentMember,
+    SurveyAnswer,
+)
 from models.base import table
 from models.db import get_engine, normalize_url
 
@@ -110,9 +119,9 @@ def add_activity(engine: Engine) -> None:
                     literal("bench"),
                     literal(period),
                     C.id,
-                    literal("email"),
-                    literal("newsletter"),
-                    case((held, "held_out"), else_="sent"),
+                    literal(Channel.email, String),
+                    literal(CampaignKind.newsletter, String),
+                    case((held, MessageStatus.held_out), else_=MessageStatus.sent),
                     case((held, null()), (C.id % 2 == 0, "a"), else_="b"),
                     at,
                     case((held, null()), else_=at),
@@ -120,14 +129,14 @@ def add_activity(engine: Engine) -> None:
                 ).where(h % 4 == p),
             )
         )
-    sent = (M.campaign == "bench") & (M.status == "sent")
+    sent = (M.campaign == "bench") & (M.status == MessageStatus.sent)
     for kind, which in (("delivered", sent), ("opened", sent & (M.id % 3 == 0))):
         statements.append(
             insert(Interaction).from_select(
                 ["customer_id", "kind", "channel", "occurred_at", "message_id"],
-                select(M.customer_id, literal(kind), literal("email"), M.sent_at, M.id).where(
-                    which
-                ),
+                select(
+                    M.customer_id, literal(kind), literal(Channel.email, String), M.sent_at, M.id
+                ).where(which),
             )
         )
     asked = _ts(backend, "2026-01-01", "customer.id * 27")
@@ -148,9 +157,9 @@ def add_activity(engine: Engine) -> None:
                 literal("bench-csat"),
                 literal("p").concat(cast(C.id, String)),
                 C.id,
-                literal("email"),
+                literal(Channel.email, String),
                 literal("survey"),
-                literal("sent"),
+                literal(MessageStatus.sent, String),
                 asked,
                 asked,
                 asked,

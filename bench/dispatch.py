@@ -88,7 +88,7 @@ def load_store(url: str, size: int) -> float:
 
     from models.db import get_engine, upgrade
     from models.segments import SegmentMember, SegmentSnapshot
-    from models.store import Consent, Customer
+    from models.store import Channel, Consent, ConsentStatus, Customer
 
     started = time.perf_counter()
     upgrade(url)
@@ -122,8 +122,10 @@ def load_store(url: str, size: int) -> float:
                 [
                     {
                         "customer_id": i,
-                        "channel": "email",
-                        "status": "unsubscribed" if i % 50 == 0 else "subscribed",
+                        "channel": Channel.email,
+                        "status": (
+                            ConsentStatus.unsubscribed if i % 50 == 0 else ConsentStatus.subscribed
+                        ),
                         "source": "bench",
                         "updated_at": created,
                     }
@@ -152,6 +154,7 @@ def run_null(url: str, queue: multiprocessing.Queue) -> None:  # type: ignore[ty
     from campaigns.render import default_renderer
     from campaigns.run import LocalSteps, run_period
     from models.db import get_engine
+    from models.store import Channel
 
     class TimedSteps(LocalSteps):
         """The local steps, noting when the plan is recorded (planning vs sending time)."""
@@ -164,7 +167,7 @@ def run_null(url: str, queue: multiprocessing.Queue) -> None:  # type: ignore[ty
             return prepared
 
     engine = get_engine(url)
-    steps = TimedSteps(engine, NullTransport(channel="email"), renderer=default_renderer())
+    steps = TimedSteps(engine, NullTransport(channel=Channel.email), renderer=default_renderer())
     baseline = peak_mb()
     started = time.perf_counter()
     result = run_period(engine, campaign=_campaign(), period=PERIOD, now=NOW, steps=steps)

@@ -30,10 +30,10 @@ from sqlalchemy import Engine, insert, text
 from campaigns import links
 from campaigns.events import process_events, sync_queue
 from models.base import table
-from models.campaigns import Message
+from models.campaigns import CampaignKind, Message, MessageStatus
 from models.db import get_engine, upgrade
 from models.settings import get_settings
-from models.store import Consent, Customer
+from models.store import Channel, Consent, ConsentStatus, Customer
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
@@ -77,7 +77,12 @@ def _store(engine: Engine, customers: int) -> list[tuple[int, int]]:
         conn.execute(
             insert(table(Consent)),
             [
-                {"customer_id": c, "channel": "email", "status": "subscribed", "updated_at": T0}
+                {
+                    "customer_id": c,
+                    "channel": Channel.email,
+                    "status": ConsentStatus.subscribed,
+                    "updated_at": T0,
+                }
                 for c in ids
             ],
         )
@@ -88,9 +93,9 @@ def _store(engine: Engine, customers: int) -> list[tuple[int, int]]:
                     "campaign": "bench",
                     "period": "p",
                     "customer_id": c,
-                    "channel": "email",
-                    "kind": "csat_survey",
-                    "status": "sent",
+                    "channel": Channel.email,
+                    "kind": CampaignKind.csat_survey,
+                    "status": MessageStatus.sent,
                     "sent_at": T0,
                     "created_at": T0,
                     "attempts": 1,

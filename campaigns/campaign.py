@@ -11,21 +11,22 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from models.campaigns import SURVEY_KINDS
+from models.campaigns import SURVEY_KINDS, CampaignKind
+from models.store import Channel
 
 MARKETING_KINDS = (
-    "newsletter",
-    "winback",
-    "replenishment",
-    "cross_sell",
-    "review_request",
-    "promotion",
+    CampaignKind.newsletter,
+    CampaignKind.winback,
+    CampaignKind.replenishment,
+    CampaignKind.cross_sell,
+    CampaignKind.review_request,
+    CampaignKind.promotion,
 )
-SERVICE_KINDS = ("service_recovery",)
+SERVICE_KINDS = (CampaignKind.service_recovery,)
 KINDS = MARKETING_KINDS + SURVEY_KINDS + SERVICE_KINDS
 # Kinds that sell: not sent to someone with an open support ticket.
-PROMOTIONAL_KINDS = frozenset({"newsletter", "winback", "replenishment", "cross_sell", "promotion"})
-CHANNELS = ("email", "push")
+PROMOTIONAL_KINDS = frozenset(MARKETING_KINDS) - {CampaignKind.review_request}
+CHANNELS = tuple(Channel)
 EVERY = ("weekly", "biweekly", "monthly")
 TRIGGERS = ("delivered", "ticket_resolved")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -11,23 +11,36 @@ both take a customer's last slot, so these decisions run under :func:`cap_lock`.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, func, not_, select
+from sqlalchemy import ColumnElement, Connection, and_, func, not_, select
 
 from campaigns.caps import Caps, group_kinds, violates_all
 from campaigns.definitions import Campaign
 from models.base import UTCDateTime, table
-from models.campaigns import Message
+from models.campaigns import Message, MessageStatus, Reason
+from models.dialect import transaction_lock
+from models.surveys import FREQUENCY_LIMITS
 
 M = table(Message)
 # Ledger statuses that hold a slot of the frequency cap.
-COUNTED = ("planned", "sending", "sent")
-# How much further than the store's caps to look: a customer's own window may be a month.
-PREFERENCE_REACH = timedelta(days=31)
+COUNTED = (MessageStatus.planned, MessageStatus.sending, MessageStatus.sent)
+# How much further than the store's caps to look: the longest window a customer may choose.
+PREFERENCE_REACH = timedelta(days=max(days for _, days in FREQUENCY_LIMITS.values()))
+# When a message holds its slot: when it was sent, else when it is planned to be.
+SLOT_AT = func.coalesce(M.c.sent_at, M.c.send_at, type_=UTCDateTime())
+
+
+def holds_slot(campaign: Campaign) -> ColumnElement[bool]:
+    """Ledger rows that count against ``campaign``'s cap: planned, sending or sent messages
+    of its cap group on its channel (the one definition, for campaigns and surveys alike)."""
+    return and_(
+        M.c.channel == campaign.channel,
+        M.c.kind.in_(group_kinds(campaign.kind)),
+        M.c.status.in_(COUNTED),
+    )
 
 
 @dataclass
@@ -53,15 +66,13 @@ def cap_history(
     """Messages of the cap group on the channel near [start, end], per customer with an id
     in the range ``customers``; the campaign's own period is what is being decided, so left out.
     """
-    at = func.coalesce(M.c.sent_at, M.c.send_at, type_=UTCDateTime())
+    at = SLOT_AT
     reach = caps.reach + PREFERENCE_REACH
     lo, hi = customers
     rows = conn.execute(
         select(M.c.customer_id, M.c.id, M.c.status, M.c.priority, at.label("at")).where(
             M.c.customer_id.between(lo, hi),
-            M.c.channel == campaign.channel,
-            M.c.kind.in_(group_kinds(campaign.kind)),
-            M.c.status.in_(COUNTED),
+            holds_slot(campaign),
             at > start - reach,
             at < end + reach,
             not_(and_(M.c.campaign == campaign.name, M.c.period == period_key)),
@@ -73,12 +84,32 @@ def cap_history(
     return found
 
 
+def slot_times(
+    conn: Connection, campaign: Campaign, ids: Sequence[int], lo: datetime, hi: datetime
+) -> dict[int, list[datetime]]:
+    """When each of the customers ``ids`` has a slot of ``campaign``'s cap taken in (lo, hi):
+    the history of triggered surveys, which give way to nothing and preempt nothing."""
+    at = SLOT_AT
+    rows = conn.execute(
+        select(M.c.customer_id, at.label("at")).where(
+            M.c.customer_id.in_(list(ids)),
+            holds_slot(campaign),
+            at > lo,
+            at < hi,
+        )
+    )
+    found: dict[int, list[datetime]] = {}
+    for r in rows:
+        found.setdefault(r.customer_id, []).append(r.at)
+    return found
+
+
 def cap_verdict(
     campaign: Campaign,
     caps: Sequence[Caps | None],
     send_at: datetime,
     history: Sequence[History],
-) -> tuple[str | None, tuple[int, ...]]:
+) -> tuple[Reason | None, tuple[int, ...]]:
     """(None, the ids of planned messages that must give way), or (the reason, ()).
 
     The weakest planned messages give way first (lowest priority, then the latest), and
@@ -88,7 +119,7 @@ def cap_verdict(
         return None, ()
     priority = campaign.priority
     weaker = sorted(
-        (h for h in history if h.status == "planned" and h.priority < priority),
+        (h for h in history if h.status == MessageStatus.planned and h.priority < priority),
         key=lambda h: (h.priority, -h.at.timestamp()),
     )
     firm = [h.at for h in history if h not in weaker]
@@ -98,25 +129,28 @@ def cap_verdict(
         while keep and violates_all(firm + [h.at for h in keep], send_at, caps):
             dropped.append(keep.pop(0).id)
         return None, tuple(dropped)
-    stronger = [h for h in history if h.status == "planned" and h.priority > priority]
+    stronger = [h for h in history if h.status == MessageStatus.planned and h.priority > priority]
     without = [h.at for h in history if h not in stronger]
     if stronger and not violates_all(without, send_at, caps):
-        return "lower_priority", ()
-    return "frequency_cap", ()
+        return Reason.lower_priority, ()
+    return Reason.frequency_cap, ()
 
 
 def cap_lock(conn: Connection, campaign: Campaign) -> None:
-    """Serialise cap decisions of one channel and cap group until the transaction ends.
-
-    PostgreSQL: a transaction advisory lock. SQLite: a write that touches nothing, so the
-    transaction holds the database's single write lock before it reads the history.
-    """
-    if conn.dialect.name == "postgresql":
-        key = f"homecoming-cap:{campaign.channel}:{','.join(group_kinds(campaign.kind))}"
-        number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-        conn.execute(select(func.pg_advisory_xact_lock(number)))
-    else:
-        conn.execute(M.update().where(M.c.id == -1).values(attempts=M.c.attempts))
+    """Serialise cap decisions of one channel and cap group until the transaction ends
+    (:func:`models.dialect.transaction_lock`: an advisory lock on PostgreSQL, the database's
+    write lock on SQLite, taken before the history is read)."""
+    key = f"homecoming-cap:{campaign.channel}:{','.join(group_kinds(campaign.kind))}"
+    transaction_lock(conn, key, touch=M)
 
 
-__all__ = ["COUNTED", "History", "cap_history", "cap_lock", "cap_verdict"]
+__all__ = [
+    "COUNTED",
+    "SLOT_AT",
+    "History",
+    "cap_history",
+    "cap_lock",
+    "cap_verdict",
+    "holds_slot",
+    "slot_times",
+]

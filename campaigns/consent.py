@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, update
 
 from models.base import table
 from models.dialect import insert_new
-from models.store import Consent, ConsentStatus, Interaction
+from models.store import Channel, Consent, ConsentStatus, Interaction
 
 CONSENT = table(Consent)
 INTERACTION = table(Interaction)
@@ -73,7 +73,7 @@ def add_interaction(
     kind: str,
     occurred_at: datetime,
     source_ref: str,
-    channel: str | None = "email",
+    channel: str | None = Channel.email,
     message_id: int | None = None,
     value: float | None = None,
     detail: str | None = None,

@@ -22,24 +22,25 @@ from sqlalchemy import ColumnElement, exists, false, func
 
 from campaigns.definitions import Campaign
 from models.base import table
-from models.store import Device
+from models.campaigns import Reason
+from models.store import Channel, ConsentStatus, Device
 
 DEVICE = table(Device)
 # The consent statuses that are their own suppression reason; any other is ``no_consent``.
-REFUSING = ("unsubscribed", "bounced", "complained")
+REFUSING = (Reason.unsubscribed, Reason.bounced, Reason.complained)
 
 
-def consent_reason(status: str | None) -> str | None:
+def consent_reason(status: str | None) -> Reason | None:
     """None when the customer is subscribed on the channel, else the suppression reason.
 
     Only an explicit ``subscribed`` allows sending: no consent row, or a status this code
     does not know, is ``no_consent``, never a guess in favour of sending.
     """
     if status is None:
-        return "no_consent"
-    if status == "subscribed":
+        return Reason.no_consent
+    if status == ConsentStatus.subscribed:
         return None
-    return status if status in REFUSING else "no_consent"
+    return Reason(status) if status in REFUSING else Reason.no_consent
 
 
 def has_address(email: str | None) -> bool:
@@ -55,24 +56,24 @@ def has_address_sql(email: ColumnElement[str | None]) -> ColumnElement[bool]:
 def has_device_sql(channel: str, customer_id: ColumnElement[int]) -> ColumnElement[bool]:
     """Whether the customer has an enabled push device; false for channels other than push,
     which need none (so the query does not look)."""
-    if channel != "push":
+    if channel != Channel.push:
         return false()
     return exists().where(DEVICE.c.customer_id == customer_id, DEVICE.c.enabled.is_(True))
 
 
-def contact_reason(channel: str, *, has_address: bool, has_device: bool) -> str | None:
+def contact_reason(channel: str, *, has_address: bool, has_device: bool) -> Reason | None:
     """None when the customer can be reached on the channel: email needs an address
     (``no_address``), push an enabled device (``no_device``)."""
-    if channel == "email" and not has_address:
-        return "no_address"
-    if channel == "push" and not has_device:
-        return "no_device"
+    if channel == Channel.email and not has_address:
+        return Reason.no_address
+    if channel == Channel.push and not has_device:
+        return Reason.no_device
     return None
 
 
 def suppression_reason(
     channel: str, consent: str | None, *, has_address: bool, has_device: bool
-) -> str | None:
+) -> Reason | None:
     """None when the customer may be sent to on the channel, else why not: the consent
     reason first, then the missing address or device."""
     return consent_reason(consent) or contact_reason(

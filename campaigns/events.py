@@ -10,9 +10,7 @@ the ledger id message tag, then the provider message id.
 
 Reading SES's JSON is ``campaigns.ses_events`` (its names are importable from here too);
 the consent and interaction writes, shared with the web service, are ``campaigns.consent``.
-This module applies events and drains the queue. ``insert_for`` and ``insert_new`` (the
-dialect's ``INSERT ... ON CONFLICT DO NOTHING``) live in ``models.dialect``; they stay
-importable from here for the modules that still import them from here.
+This module applies events and drains the queue.
 """
 
 from __future__ import annotations
@@ -30,9 +28,9 @@ from campaigns.reconcile import note_drained
 from campaigns.ses_events import MalformedEvent, SesEvent, parse_ses_event, unwrap
 from models.base import table, utcnow
 from models.campaigns import Message
-from models.dialect import insert_for, insert_new
+from models.dialect import insert_new
 from models.settings import get_settings
-from models.store import ConsentStatus, Customer
+from models.store import Channel, ConsentStatus, Customer
 from models.surveys import ProviderEvent
 
 log = logging.getLogger(__name__)
@@ -143,7 +141,7 @@ def apply_event(conn: Connection, event: SesEvent, *, now: datetime | None = Non
             suppressed |= set_consent(
                 conn,
                 customer_id=cid,
-                channel="email",
+                channel=Channel.email,
                 status=ConsentStatus.complained,
                 source="ses:complaint",
                 at=event.occurred_at,
@@ -167,7 +165,7 @@ def apply_event(conn: Connection, event: SesEvent, *, now: datetime | None = Non
                 suppressed |= set_consent(
                     conn,
                     customer_id=cid,
-                    channel="email",
+                    channel=Channel.email,
                     status=ConsentStatus.bounced,
                     source="ses:bounce" if permanent else "ses:soft_bounces",
                     at=event.occurred_at,
@@ -278,8 +276,6 @@ __all__ = [
     "MalformedEvent",
     "SesEvent",
     "apply_event",
-    "insert_for",
-    "insert_new",
     "parse_ses_event",
     "process_events",
     "sync_queue",

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, and_, select
 
 from campaigns.eligibility import consent_reason
 from models.base import table, utcnow
-from models.campaigns import Message
+from models.campaigns import Message, MessageStatus
 from models.store import Consent
 
 M = table(Message)
@@ -52,7 +52,7 @@ class LastMoment:
         with self.engine.begin() as conn:
             conn.execute(
                 M.update()
-                .where(M.c.claimed_by == self.claimer, M.c.status == "sending")
+                .where(M.c.claimed_by == self.claimer, M.c.status == MessageStatus.sending)
                 .values(claimed_at=utcnow())
             )
         self.renewed = self.monotonic()
@@ -75,6 +75,6 @@ class LastMoment:
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).one_or_none()
-        if row is None or row.status != "sending" or row.claimed_by != self.claimer:
+        if row is None or row.status != MessageStatus.sending or row.claimed_by != self.claimer:
             return LOST
         return consent_reason(row.consent)

@@ -24,9 +24,9 @@ from sqlalchemy import Connection, and_, bindparam, func, literal, select
 
 from campaigns.campaign import Campaign
 from models.base import table, utcnow
-from models.campaigns import Message
+from models.campaigns import Message, MessageStatus, Reason
 from models.dialect import insert_for, skip_locked
-from models.store import Consent, Customer, Device
+from models.store import Channel, Consent, Customer, Device
 from models.surveys import ContactPreference
 
 M = table(Message)
@@ -123,8 +123,8 @@ def record_outcomes(
         done |= set(
             conn.execute(
                 M.update()
-                .where(M.c.id.in_(part), M.c.status == "planned")
-                .values(status="suppressed", reason="lower_priority", error=note)
+                .where(M.c.id.in_(part), M.c.status == MessageStatus.planned)
+                .values(status=MessageStatus.suppressed, reason=Reason.lower_priority, error=note)
                 .returning(M.c.id)
             ).scalars()
         )
@@ -132,12 +132,17 @@ def record_outcomes(
     capped = [inserted[o.customer_id] for o in losers if not set(o.preempts) <= done]
     for o in losers:
         if not set(o.preempts) <= done:
-            o.status, o.reason, o.send_at, o.preempts = "suppressed", "frequency_cap", None, ()
+            o.status, o.reason, o.send_at, o.preempts = (
+                MessageStatus.suppressed,
+                Reason.frequency_cap,
+                None,
+                (),
+            )
     if capped:
         conn.execute(
             M.update()
             .where(M.c.id.in_(capped))
-            .values(status="suppressed", reason="frequency_cap", send_at=None)
+            .values(status=MessageStatus.suppressed, reason=Reason.frequency_cap, send_at=None)
         )
 
 
@@ -179,7 +184,7 @@ def claim(
     """Claim up to ``limit`` planned rows that are due, earliest send time first; their ids."""
     pick = (
         select(M.c.id)
-        .where(M.c.campaign == campaign, M.c.status == "planned", M.c.send_at <= now)
+        .where(M.c.campaign == campaign, M.c.status == MessageStatus.planned, M.c.send_at <= now)
         .order_by(M.c.send_at, M.c.id)
         .limit(limit)
     )
@@ -190,7 +195,7 @@ def claim(
         M.update()
         .where(M.c.id.in_(pick.scalar_subquery()))
         .values(
-            status="sending",
+            status=MessageStatus.sending,
             claimed_by=claimer,
             claimed_at=utcnow(),
             attempts=M.c.attempts + 1,
@@ -231,7 +236,7 @@ def recipients(
         consent,
         and_(consent.c.customer_id == M.c.customer_id, consent.c.channel == M.c.channel),
     )
-    if channel == "email":
+    if channel == Channel.email:
         columns += [literal(None).label(n) for n in ("device_id", "platform", "token")]
         columns.append(literal(None).label("endpoint_arn"))
     else:
@@ -249,7 +254,9 @@ def recipients(
             DEVICE.c.token,
             DEVICE.c.endpoint_arn,
         ]
-        joined = joined.outerjoin(DEVICE, and_(M.c.channel == "push", DEVICE.c.id == latest_device))
+        joined = joined.outerjoin(
+            DEVICE, and_(M.c.channel == Channel.push, DEVICE.c.id == latest_device)
+        )
     columns += [M.c.send_at, PREFERENCE.c.frequency]
     joined = joined.outerjoin(PREFERENCE, PREFERENCE.c.customer_id == M.c.customer_id)
     query = select(*columns).select_from(joined).where(M.c.id.in_(list(ids))).order_by(M.c.id)
@@ -263,7 +270,7 @@ def _update_many(conn: Connection, rows: list[dict[str, Any]], **values: Any) ->
         M.update()
         .where(
             M.c.id == bindparam("mid"),
-            M.c.status == "sending",
+            M.c.status == MessageStatus.sending,
             M.c.claimed_by == bindparam("claimer"),
         )
         .values(**values)
@@ -312,7 +319,7 @@ def finish(conn: Connection, *, claimer: str, result: BatchResult) -> None:
             {"mid": i, "claimer": claimer, "pid": p, "dev": d, "at": at}
             for i, p, d, at in result.sent
         ],
-        status="sent",
+        status=MessageStatus.sent,
         sent_at=bindparam("at"),
         provider_message_id=bindparam("pid"),
         device_id=bindparam("dev"),
@@ -321,28 +328,28 @@ def finish(conn: Connection, *, claimer: str, result: BatchResult) -> None:
     _update_many(
         conn,
         [{"mid": i, "claimer": claimer, "err": r[:500]} for i, r in result.failed],
-        status="failed",
-        reason="send_failed",
+        status=MessageStatus.failed,
+        reason=Reason.send_failed,
         error=bindparam("err"),
     )
     _update_many(
         conn,
         [{"mid": i, "claimer": claimer, "why": r} for i, r in result.suppressed],
-        status="suppressed",
+        status=MessageStatus.suppressed,
         reason=bindparam("why"),
         send_at=None,
     )
     _update_many(
         conn,
         [{"mid": i, "claimer": claimer} for i in result.released],
-        status="planned",
+        status=MessageStatus.planned,
         claimed_by=None,
         claimed_at=None,
     )
     _update_many(
         conn,
         [{"mid": i, "claimer": claimer, "at": at} for i, at, _ in result.deferred],
-        status="planned",
+        status=MessageStatus.planned,
         send_at=bindparam("at"),
         claimed_by=None,
         claimed_at=None,
@@ -364,10 +371,10 @@ def status_counts(conn: Connection, *, campaign: str, period: str) -> dict[str, 
         .where(M.c.campaign == campaign, M.c.period == period)
         .group_by(M.c.status, M.c.reason)
     ).all()
-    counts: dict[str, Any] = {"suppressed": {}}
+    counts: dict[str, Any] = {MessageStatus.suppressed: {}}
     for status, reason, n in rows:
-        if status == "suppressed":
-            counts["suppressed"][reason or "suppressed"] = n
+        if status == MessageStatus.suppressed:
+            counts[MessageStatus.suppressed][reason or MessageStatus.suppressed] = n
         else:
             counts[status] = counts.get(status, 0) + n
     return counts

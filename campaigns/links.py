@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from models.settings import get_settings
+from models.settings import Settings, get_settings
 
 VERSION = "1"
 CHOICE_PATTERN = re.compile(r"^[a-z0-9_]{1,32}$")
@@ -102,8 +102,12 @@ def key_id(key: str) -> str:
     return hashlib.sha256(b"homecoming-link-key:" + key.encode()).hexdigest()[:8]
 
 
-def _keys() -> dict[str, bytes]:
-    settings = get_settings()
+def _settings(settings: Settings | None) -> Settings:
+    """The settings the caller passed (the sender's or the web app's), else the process's."""
+    return settings if settings is not None else get_settings()
+
+
+def _keys(settings: Settings) -> dict[str, bytes]:
     keys: Iterable[str] = [
         settings.secret_key.get_secret_value(),
         *(k.get_secret_value() for k in settings.previous_secret_keys),
@@ -140,14 +144,16 @@ def sign(
     score: int | None = None,
     choice: str | None = None,
     now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> str:
-    """A token for one action on one message to one customer, signed with the current key."""
+    """A token for one action on one message to one customer, signed with the current key
+    (``settings.secret_key``; ``settings`` None: the process's settings)."""
     act = Action(action)
     if message_id <= 0 or customer_id <= 0:
         raise ValueError("message_id and customer_id must be positive ids")
     argument = _check_argument(act, score, choice)
     issued = int((now or datetime.now(UTC)).timestamp())
-    key = get_settings().secret_key.get_secret_value()
+    key = _settings(settings).secret_key.get_secret_value()
     fields = [VERSION + key_id(key), _CODES[act], str(message_id), str(customer_id), argument]
     payload = ":".join([*fields, str(issued)]).encode("ascii")
     return f"{_b64encode(payload)}.{_b64encode(_mac(key.encode(), payload))}"
@@ -159,8 +165,12 @@ def _parse_int(text: str) -> int:
     return int(text)
 
 
-def verify(token: str, *, now: datetime | None = None) -> LinkClaims:
-    """The claims of a genuine, unexpired token; ``InvalidToken`` otherwise."""
+def verify(
+    token: str, *, now: datetime | None = None, settings: Settings | None = None
+) -> LinkClaims:
+    """The claims of a genuine, unexpired token; ``InvalidToken`` otherwise (keys and
+    maximum age from ``settings``, None: the process's settings)."""
+    settings = _settings(settings)
     if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
         raise TamperedToken("bad length")
     payload_text, sep, mac_text = token.partition(".")
@@ -171,7 +181,7 @@ def verify(token: str, *, now: datetime | None = None) -> LinkClaims:
     if not head.startswith(VERSION.encode()):
         raise TamperedToken("unknown token version")
     kid = head[len(VERSION) :].decode("ascii", errors="replace")
-    key = _keys().get(kid)
+    key = _keys(settings).get(kid)
     if key is None or not hmac.compare_digest(_mac(key, payload), mac):
         raise TamperedToken("bad signature")
 
@@ -197,60 +207,101 @@ def verify(token: str, *, now: datetime | None = None) -> LinkClaims:
         score=score,
         choice=choice,
     )
-    max_age = timedelta(days=get_settings().token_max_age_days)
+    max_age = timedelta(days=settings.token_max_age_days)
     if (now or datetime.now(UTC)) - issued_at > max_age:
         raise ExpiredToken("link expired", claims)
     return claims
 
 
-def url_for(token: str, action: str) -> str:
-    base = get_settings().public_url.rstrip("/")
+def url_for(token: str, action: str, *, settings: Settings | None = None) -> str:
+    """The public URL of ``token`` (``settings.public_url``; None: the process's settings)."""
+    base = _settings(settings).public_url.rstrip("/")
     return f"{base}/{PATHS[Action(action)]}/{token}"
 
 
-def unsubscribe_url(*, message_id: int, customer_id: int) -> str:
+def unsubscribe_url(*, message_id: int, customer_id: int, settings: Settings | None = None) -> str:
     """The one-click unsubscribe URL (RFC 8058): POST unsubscribes, GET asks first."""
-    token = sign(Action.unsubscribe, message_id=message_id, customer_id=customer_id)
-    return url_for(token, Action.unsubscribe)
+    token = sign(
+        Action.unsubscribe, message_id=message_id, customer_id=customer_id, settings=settings
+    )
+    return url_for(token, Action.unsubscribe, settings=settings)
 
 
-def preferences_url(*, message_id: int, customer_id: int) -> str:
-    token = sign(Action.preferences, message_id=message_id, customer_id=customer_id)
-    return url_for(token, Action.preferences)
+def preferences_url(*, message_id: int, customer_id: int, settings: Settings | None = None) -> str:
+    token = sign(
+        Action.preferences, message_id=message_id, customer_id=customer_id, settings=settings
+    )
+    return url_for(token, Action.preferences, settings=settings)
 
 
-def survey_url(*, message_id: int, customer_id: int, score: int) -> str:
+def survey_url(
+    *, message_id: int, customer_id: int, score: int, settings: Settings | None = None
+) -> str:
     """One star or NPS button: it opens the answer page with ``score`` chosen; sending it records."""
-    token = sign(Action.survey, message_id=message_id, customer_id=customer_id, score=score)
-    return url_for(token, Action.survey)
+    token = sign(
+        Action.survey,
+        message_id=message_id,
+        customer_id=customer_id,
+        score=score,
+        settings=settings,
+    )
+    return url_for(token, Action.survey, settings=settings)
 
 
-def feedback_url(*, message_id: int, customer_id: int, choice: str) -> str:
+def feedback_url(
+    *, message_id: int, customer_id: int, choice: str, settings: Settings | None = None
+) -> str:
     """One feedback choice: it opens the page with ``choice`` chosen; sending it records."""
-    token = sign(Action.feedback, message_id=message_id, customer_id=customer_id, choice=choice)
-    return url_for(token, Action.feedback)
+    token = sign(
+        Action.feedback,
+        message_id=message_id,
+        customer_id=customer_id,
+        choice=choice,
+        settings=settings,
+    )
+    return url_for(token, Action.feedback, settings=settings)
 
 
-def feedback_page_url(*, message_id: int, customer_id: int) -> str:
+def feedback_page_url(
+    *, message_id: int, customer_id: int, settings: Settings | None = None
+) -> str:
     """The free-text feedback page for the message."""
-    token = sign(Action.feedback_page, message_id=message_id, customer_id=customer_id)
-    return url_for(token, Action.feedback_page)
+    token = sign(
+        Action.feedback_page, message_id=message_id, customer_id=customer_id, settings=settings
+    )
+    return url_for(token, Action.feedback_page, settings=settings)
 
 
 def survey_links(
-    *, message_id: int, customer_id: int, kind: str, choices: Iterable[str] = ()
+    *,
+    message_id: int,
+    customer_id: int,
+    kind: str,
+    choices: Iterable[str] = (),
+    settings: Settings | None = None,
 ) -> dict[str, object]:
     """The ``links`` a survey template needs: ``survey`` {score: url}, ``feedback``, page."""
+    settings = _settings(settings)  # read once for the whole set
     links: dict[str, object] = {
-        "unsubscribe": unsubscribe_url(message_id=message_id, customer_id=customer_id),
-        "preferences": preferences_url(message_id=message_id, customer_id=customer_id),
-        "feedback_page": feedback_page_url(message_id=message_id, customer_id=customer_id),
+        "unsubscribe": unsubscribe_url(
+            message_id=message_id, customer_id=customer_id, settings=settings
+        ),
+        "preferences": preferences_url(
+            message_id=message_id, customer_id=customer_id, settings=settings
+        ),
+        "feedback_page": feedback_page_url(
+            message_id=message_id, customer_id=customer_id, settings=settings
+        ),
     }
     scores = {"csat": range(1, 6), "nps": range(11)}.get(kind, range(0))
     links["survey"] = {
-        str(s): survey_url(message_id=message_id, customer_id=customer_id, score=s) for s in scores
+        str(s): survey_url(
+            message_id=message_id, customer_id=customer_id, score=s, settings=settings
+        )
+        for s in scores
     }
     links["feedback"] = {
-        c: feedback_url(message_id=message_id, customer_id=customer_id, choice=c) for c in choices
+        c: feedback_url(message_id=message_id, customer_id=customer_id, choice=c, settings=settings)
+        for c in choices
     }
     return links

@@ -14,30 +14,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-REASONS = (
-    "no_consent",
-    "unsubscribed",
-    "bounced",
-    "complained",
-    "no_address",
-    "no_device",
-    "open_ticket",
-    "campaign_ended",
-    "frequency_cap",
-    "lower_priority",
-    "already_sent_this_period",
-    # Skipped at the moment of sending (campaigns.send_rules).
-    "too_late",
-    "quiet_hours",
-    "min_gap",
-)
+from models.campaigns import MessageStatus, Reason
+
+# Every suppression reason a plan reports (a failed row's ``send_failed`` is not one).
+REASONS = tuple(r for r in Reason if r is not Reason.send_failed)
 SAMPLE_SIZE = 5
 
 
 @dataclass(slots=True)
 class Outcome:
     customer_id: int
-    status: str  # planned, held_out, suppressed; or the recorded status of an existing row
+    status: MessageStatus  # planned, held_out, suppressed; or the recorded status of a row
     reason: str | None = None
     variant: str | None = None
     template: str | None = None
@@ -52,11 +39,11 @@ class Outcome:
     @property
     def label(self) -> str:
         """What the plan reports: planned, held_out, or the suppression reason."""
-        if self.recorded and self.status in ("sent", "sending"):
-            return "already_sent_this_period"
-        if self.status == "suppressed":
-            return self.reason or "suppressed"
-        if self.status == "failed":
+        if self.recorded and self.status in (MessageStatus.sent, MessageStatus.sending):
+            return Reason.already_sent_this_period
+        if self.status == MessageStatus.suppressed:
+            return self.reason or MessageStatus.suppressed
+        if self.status == MessageStatus.failed:
             return "failed_this_period"
         return self.status
 
@@ -91,7 +78,7 @@ class PlanSummary:
             label = o.label
             if o.recorded:
                 self.already_recorded += 1
-            if label == "planned":
+            if label == MessageStatus.planned:
                 self.planned += 1
                 self.variants[o.variant or "-"] += 1
                 self.time_zones[o.time_zone or "UTC"] += 1
@@ -102,7 +89,7 @@ class PlanSummary:
                         self.last_send_at = o.send_at
                     self.due_now += o.send_at <= self.now
                 self.preempts += len(o.preempts)
-            elif label == "held_out":
+            elif label == MessageStatus.held_out:
                 self.held_out += 1
             elif label in REASONS:
                 self.suppressed[label] += 1

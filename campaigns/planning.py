@@ -58,7 +58,7 @@ from campaigns.localtime import send_time, zone
 from campaigns.outcomes import REASONS, Outcome, PlanSummary
 from campaigns.send_rules import SendRules, campaign_window, quiet_hours_for
 from models.base import table
-from models.campaigns import Message
+from models.campaigns import Message, MessageStatus, Reason
 from models.settings import get_settings
 from models.store import Consent, Customer, SupportTicket
 from models.surveys import ContactPreference
@@ -201,7 +201,7 @@ class Evaluator:
         if row.existing_status is not None:
             return Outcome(
                 row.id,
-                row.existing_status,
+                MessageStatus(row.existing_status),
                 row.existing_reason,
                 variant=row.existing_variant,
                 locale=row.locale,
@@ -215,25 +215,31 @@ class Evaluator:
             c.channel, row.consent, has_address=row.has_address, has_device=row.has_device
         )
         if reason is None and row.open_ticket:
-            reason = "open_ticket"
+            reason = Reason.open_ticket
         if reason is None and self.ends is not None and send_at >= self.ends:
-            reason = "campaign_ended"
+            reason = Reason.campaign_ended
         preempts: tuple[int, ...] = ()
         if reason is None and history:
             caps = [self.caps, preference_caps(c.kind, row.frequency)]
             reason, preempts = cap_verdict(c, caps, send_at, history)
         if reason is not None:
-            return Outcome(row.id, "suppressed", reason, locale=row.locale, time_zone=row.time_zone)
+            return Outcome(
+                row.id, MessageStatus.suppressed, reason, locale=row.locale, time_zone=row.time_zone
+            )
         if is_held_out(c, row.id):
             # The hold-out keeps the send time it would have had: its attribution window
             # starts there, as the recipients' starts at their send.
             return Outcome(
-                row.id, "held_out", locale=row.locale, time_zone=row.time_zone, send_at=send_at
+                row.id,
+                MessageStatus.held_out,
+                locale=row.locale,
+                time_zone=row.time_zone,
+                send_at=send_at,
             )
         variant, template = pick_variant(c, row.id)
         return Outcome(
             row.id,
-            "planned",
+            MessageStatus.planned,
             variant=variant,
             template=template,
             locale=row.locale,

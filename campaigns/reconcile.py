@@ -44,7 +44,7 @@ from campaigns import journal as journals
 from campaigns.channels.base import Transport
 from campaigns.ledger import HOST, insert_for, is_abandoned
 from models.base import table, utcnow
-from models.campaigns import Message
+from models.campaigns import Message, MessageStatus, Reason
 from models.settings import get_settings
 from models.surveys import ProviderEvent, ProviderQueueDrain
 
@@ -129,7 +129,7 @@ def reconcile(
     report = ReconcileReport()
 
     query = select(M.c.id, M.c.claimed_by, M.c.claimed_at, M.c.provider_message_id).where(
-        M.c.campaign == campaign, M.c.status == "sending"
+        M.c.campaign == campaign, M.c.status == MessageStatus.sending
     )
     if period is not None:
         query = query.where(M.c.period == period)
@@ -220,7 +220,7 @@ def reconcile(
 
     guard = (
         M.c.id == bindparam("mid"),
-        M.c.status == "sending",
+        M.c.status == MessageStatus.sending,
         M.c.claimed_by == bindparam("claimer"),
     )
     with engine.begin() as conn:
@@ -228,19 +228,25 @@ def reconcile(
             conn.execute(
                 M.update()
                 .where(*guard)
-                .values(status="sent", sent_at=sent_at, provider_message_id=bindparam("pid")),
+                .values(
+                    status=MessageStatus.sent, sent_at=sent_at, provider_message_id=bindparam("pid")
+                ),
                 sent,
             )
         if failed:
             conn.execute(
                 M.update()
                 .where(*guard)
-                .values(status="failed", reason="send_failed", error=bindparam("err")),
+                .values(
+                    status=MessageStatus.failed, reason=Reason.send_failed, error=bindparam("err")
+                ),
                 failed,
             )
         if back:
             conn.execute(
-                M.update().where(*guard).values(status="planned", claimed_by=None, claimed_at=None),
+                M.update()
+                .where(*guard)
+                .values(status=MessageStatus.planned, claimed_by=None, claimed_at=None),
                 back,
             )
     report.confirmed_sent = len(sent)
@@ -265,7 +271,9 @@ def release_uncertain(
     """
     lease = lease or timedelta(minutes=get_settings().send_lease_minutes)
     query = select(M.c.id, M.c.claimed_by, M.c.claimed_at).where(
-        M.c.campaign == campaign, M.c.status == "sending", M.c.provider_message_id.is_(None)
+        M.c.campaign == campaign,
+        M.c.status == MessageStatus.sending,
+        M.c.provider_message_id.is_(None),
     )
     if period is not None:
         query = query.where(M.c.period == period)
@@ -280,10 +288,10 @@ def release_uncertain(
                 M.update()
                 .where(
                     M.c.id == bindparam("mid"),
-                    M.c.status == "sending",
+                    M.c.status == MessageStatus.sending,
                     M.c.claimed_by == bindparam("claimer"),
                 )
-                .values(status="planned", claimed_by=None, claimed_at=None),
+                .values(status=MessageStatus.planned, claimed_by=None, claimed_at=None),
                 stale,
             )
     log.warning("campaign %s: %d uncertain rows released to be sent again", campaign, len(stale))

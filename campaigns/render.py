@@ -17,6 +17,7 @@ from campaigns.campaign import Campaign
 from campaigns.ledger import Recipient
 from campaigns.links import preferences_url, unsubscribe_url
 from models.base import table
+from models.campaigns import CampaignKind
 from models.settings import Settings, get_settings
 from models.store import Order, OrderLine, Product, counted_order
 from templates import Renderer
@@ -102,14 +103,17 @@ class CampaignContext:
     def __init__(
         self,
         campaign: Campaign | None,
-        settings: Settings | None = None,
+        settings: Settings,
         renderer: MessageRenderer | None = None,
     ) -> None:
         self.campaign = campaign
-        self.settings = settings or get_settings()
+        self.settings = settings
         self.extra = dict(campaign.context) if campaign else {}
         self.shop = shop_url(campaign, renderer, self.settings)
-        self.wants_orders = campaign is None or campaign.kind not in ("newsletter", "promotion")
+        self.wants_orders = campaign is None or campaign.kind not in (
+            CampaignKind.newsletter,
+            CampaignKind.promotion,
+        )
 
     def __call__(self, conn: Connection, batch: Sequence[Recipient]) -> dict[int, dict[str, Any]]:
         orders = last_orders(conn, [r.customer_id for r in batch]) if self.wants_orders else {}
@@ -123,8 +127,12 @@ class CampaignContext:
                     "locale": r.locale,
                 },
                 "links": {
-                    "unsubscribe": unsubscribe_url(message_id=r.id, customer_id=r.customer_id),
-                    "preferences": preferences_url(message_id=r.id, customer_id=r.customer_id),
+                    "unsubscribe": unsubscribe_url(
+                        message_id=r.id, customer_id=r.customer_id, settings=self.settings
+                    ),
+                    "preferences": preferences_url(
+                        message_id=r.id, customer_id=r.customer_id, settings=self.settings
+                    ),
                     "shop": self.shop,
                 },
                 "deep_link": self.extra.get("deep_link", self.shop),

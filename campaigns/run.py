@@ -53,6 +53,7 @@ from campaigns.run_steps import (
 from campaigns.send import SendReport
 from campaigns.send_rules import campaign_window
 from models.base import utcnow
+from models.store import Channel
 from templates.renderer import MessageRenderer
 
 
@@ -142,7 +143,7 @@ def run_period(
         return inactive_result(definition, now, reason)
     the_period = resolve_period(definition, period=period, now=now)
     if steps is None:
-        given = email_transport if definition.channel == "email" else push_transport
+        given = email_transport if definition.channel == Channel.email else push_transport
         steps = LocalSteps(
             engine,
             given or transport_for(definition.channel),

@@ -21,11 +21,18 @@ from campaigns.reconcile import ReconcileReport
 from campaigns.run_steps import Prepared
 from campaigns.send import SendReport
 from models.base import table, utcnow
-from models.campaigns import CampaignRun, Message
+from models.campaigns import CampaignRun, Message, MessageStatus
 from models.settings import get_settings
 
 M = table(Message)
 RUN = table(CampaignRun)
+# The statuses of the rows a period counts as recorded for sending.
+LEDGER_STATUSES = (
+    MessageStatus.planned,
+    MessageStatus.sending,
+    MessageStatus.sent,
+    MessageStatus.failed,
+)
 
 
 @dataclass
@@ -47,11 +54,11 @@ class RunResult:
     @property
     def planned(self) -> int:
         """Rows of the period that were planned (pending, sending, sent or failed now)."""
-        return sum(self.ledger.get(s, 0) for s in ("planned", "sending", "sent", "failed"))
+        return sum(self.ledger.get(s, 0) for s in LEDGER_STATUSES)
 
     @property
     def pending(self) -> int:
-        return int(self.ledger.get("planned", 0))
+        return int(self.ledger.get(MessageStatus.planned, 0))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -59,8 +66,8 @@ class RunResult:
             "period": self.period,
             "now": self.now.isoformat(),
             "planned": self.planned,
-            "held_out": self.ledger.get("held_out", 0),
-            "suppressed": dict(sorted(self.ledger.get("suppressed", {}).items())),
+            "held_out": self.ledger.get(MessageStatus.held_out, 0),
+            "suppressed": dict(sorted(self.ledger.get(MessageStatus.suppressed, {}).items())),
             "sent": self.send.sent,
             "failed": self.send.failed,
             "failure_reasons": dict(sorted(self.send.failures.items())),
@@ -106,12 +113,12 @@ def conclude(engine: Engine, prepared: Prepared, report: SendReport) -> RunResul
         ledger = status_counts(conn, campaign=name, period=key)
         next_send_at = conn.execute(
             select(func.min(M.c.send_at)).where(
-                M.c.campaign == name, M.c.period == key, M.c.status == "planned"
+                M.c.campaign == name, M.c.period == key, M.c.status == MessageStatus.planned
             )
         ).scalar()
         claims = conn.execute(
             select(M.c.claimed_by, M.c.claimed_at).where(
-                M.c.campaign == name, M.c.period == key, M.c.status == "sending"
+                M.c.campaign == name, M.c.period == key, M.c.status == MessageStatus.sending
             )
         ).all()
         uncertain = sum(is_abandoned(c.claimed_by, c.claimed_at, lease=lease) for c in claims)
@@ -135,8 +142,8 @@ def conclude(engine: Engine, prepared: Prepared, report: SendReport) -> RunResul
             .values(
                 finished_at=utcnow(),
                 planned=result.planned,
-                held_out=int(ledger.get("held_out", 0)),
-                suppressed=sum(ledger.get("suppressed", {}).values()),
+                held_out=int(ledger.get(MessageStatus.held_out, 0)),
+                suppressed=sum(ledger.get(MessageStatus.suppressed, {}).values()),
                 sent=report.sent,
                 failed=report.failed,
                 reconciled=prepared.reconciled.settled,

@@ -25,7 +25,7 @@ from campaigns.reconcile import ReconcileReport, reconcile
 from campaigns.render import ContextBuilder
 from campaigns.send import SendReport, send_due
 from models.base import table, utcnow
-from models.campaigns import CampaignRun, Message
+from models.campaigns import CampaignRun, Message, MessageStatus
 from templates.renderer import MessageRenderer
 
 M = table(Message)
@@ -65,7 +65,7 @@ def prepare(
         ).scalar_one()
         already_sent = conn.execute(
             select(func.count()).where(
-                M.c.campaign == campaign.name, M.c.period == key, M.c.status == "sent"
+                M.c.campaign == campaign.name, M.c.period == key, M.c.status == MessageStatus.sent
             )
         ).scalar_one()
     reconciled = reconcile(

@@ -37,32 +37,27 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from campaigns.cadence import PeriodError, period_from_key
+from campaigns.cap_ledger import PREFERENCE_REACH, SLOT_AT, holds_slot
 from campaigns.caps import (
     Caps,
     cap_group,
     caps_for,
-    group_kinds,
     preference_caps,
     too_close_any,
     violates_all,
 )
 from campaigns.definitions import Campaign
 from campaigns.localtime import after_quiet_hours, in_quiet_hours, wall, zone
-from models.base import UTCDateTime, table
-from models.campaigns import Message
+from models.base import table
+from models.campaigns import Message, MessageStatus, Reason
 from models.settings import Settings, get_settings
-from models.surveys import FREQUENCY_LIMITS
 
 M = table(Message)
 
 DEFAULT_MAX_LATENESS = timedelta(hours=6)
-# Ledger statuses that hold a slot of the cap (as in planning).
-HOLDING = ("planned", "sending", "sent")
-# How far a customer's own frequency choice (weekly, monthly) looks back.
-PREFERENCE_REACH = timedelta(days=max(days for _, days in FREQUENCY_LIMITS.values()))
 
 
 def quiet_hours_for(campaign: Campaign, settings: Settings | None = None) -> tuple[int, int]:
@@ -158,8 +153,9 @@ class SendRules:
         settings = settings or get_settings()
         self.campaign = campaign
         self.caps: Caps = caps_for(campaign, settings)
-        self.kinds = group_kinds(campaign.kind)
-        self.cap_reason = "survey_cap" if cap_group(campaign.kind) == "survey" else "frequency_cap"
+        self.cap_reason = (
+            Reason.survey_cap if cap_group(campaign.kind) == "survey" else Reason.frequency_cap
+        )
         self.quiet = quiet_hours_for(campaign, settings)
         self.default_zone = settings.default_time_zone
         self.lateness = lateness_limit(campaign)
@@ -186,7 +182,6 @@ class SendRules:
         """One indexed query: the customers' messages of the cap group near ``at``."""
         if not customer_ids:
             return []
-        moment = func.coalesce(M.c.sent_at, M.c.send_at, type_=UTCDateTime())
         query = select(
             M.c.id,
             M.c.customer_id,
@@ -198,11 +193,9 @@ class SendRules:
             M.c.sent_at,
         ).where(
             M.c.customer_id.in_(sorted(set(customer_ids))),
-            M.c.channel == self.campaign.channel,
-            M.c.kind.in_(self.kinds),
-            M.c.status.in_(HOLDING),
-            moment > at - self.reach - self.lateness,
-            moment < at + self.lateness + self.reach,
+            holds_slot(self.campaign),
+            at - self.reach - self.lateness < SLOT_AT,
+            at + self.lateness + self.reach > SLOT_AT,
         )
         return [Held(*r) for r in conn.execute(query)]
 
@@ -228,7 +221,7 @@ class SendRules:
         due = [
             Planned(None, o.customer_id, o.period, o.send_at, o.time_zone, o.frequency)
             for o in outcomes
-            if o.status == "planned" and o.send_at is not None and o.send_at <= now
+            if o.status == MessageStatus.planned and o.send_at is not None and o.send_at <= now
         ]
         return self.check(conn, due, now) if due else Verdict()
 
@@ -238,10 +231,10 @@ class SendRules:
         """``("send", None, None)``, ``("defer", when, reason)`` or ``("skip", None, reason)``."""
         planned = row.send_at or at
         if self.ends is not None and at >= self.ends:
-            return "skip", None, "campaign_ended"
+            return "skip", None, Reason.campaign_ended
         deadline = planned + self.lateness
         if at > deadline:
-            return "skip", None, "too_late"
+            return "skip", None, Reason.too_late
         tz = zone(row.time_zone, self.default_zone)
         caps = [self.caps, preference_caps(self.campaign.kind, row.frequency)]
         existing = self.existing(row, planned, at, held)
@@ -264,7 +257,7 @@ class SendRules:
         for h in held:
             if h.id in mine or (h.campaign == self.campaign.name and h.period == row.period):
                 continue
-            if h.status == "sent":
+            if h.status == MessageStatus.sent:
                 times.append(h.sent_at or h.send_at or at)
             elif h.send_at is not None and h.send_at >= horizon and ahead(h, rank):
                 times.append(max(h.send_at, at))
@@ -274,9 +267,9 @@ class SendRules:
         self, at: datetime, tz: ZoneInfo, existing: list[datetime], caps: list[Caps | None]
     ) -> str | None:
         if in_quiet_hours(at, tz, self.quiet):
-            return "quiet_hours"
+            return Reason.quiet_hours
         if too_close_any(existing, at, caps):
-            return "min_gap"
+            return Reason.min_gap
         if violates_all(existing, at, caps):
             return self.cap_reason
         return None

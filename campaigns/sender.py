@@ -25,6 +25,7 @@ from campaigns.render import ContextBuilder
 from campaigns.send_rules import SendRules
 from models.base import utcnow
 from models.settings import get_settings
+from models.store import Channel
 from templates.errors import RenderError
 from templates.renderer import MessageRenderer
 
@@ -76,7 +77,7 @@ class Sender:
 
     def outgoing(self, r: Recipient, context: dict[str, Any]) -> Outgoing:
         template = r.template or r.kind
-        if r.channel == "email":
+        if r.channel == Channel.email:
             email = self.renderer.email(
                 template, locale=r.locale, context=context, variant=r.variant
             )
@@ -86,7 +87,7 @@ class Sender:
                 customer_id=r.customer_id,
                 campaign=r.campaign,
                 kind=r.kind,
-                channel="email",
+                channel=Channel.email,
                 sender=self.sender,
                 to=formataddr((name, r.email or "")) if name else r.email,
                 address=r.email,
@@ -101,7 +102,7 @@ class Sender:
             customer_id=r.customer_id,
             campaign=r.campaign,
             kind=r.kind,
-            channel="push",
+            channel=Channel.push,
             push=push,
             device_id=r.device_id,
             platform=r.platform,

@@ -41,6 +41,7 @@ from campaigns.spec_base import (
     whole,
 )
 from campaigns.spec_schedule import CadenceSpec, TriggerSpec
+from models.store import Channel
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 VARIANT = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,31}$")
@@ -270,8 +271,11 @@ class CampaignSpec(Section):
     ] = Field(None, validate_default=True)
     channel: Annotated[
         str,
-        check(lambda v: v in CHANNELS, lambda v: f"channel {v!r} is not known; valid: email, push"),
-    ] = "email"
+        check(
+            lambda v: v in CHANNELS,
+            lambda v: f"channel {v!r} is not known; valid: {', '.join(CHANNELS)}",
+        ),
+    ] = Channel.email
     template: Annotated[
         str | None,  # None: the template named like the kind
         check(

@@ -48,7 +48,7 @@ def mistakes(title: str, found: Iterable[tuple[KeyPath, str]]) -> ValidationErro
 
 def suggest(word: str, options: Iterable[str]) -> str:
     """`` (did you mean 'x'?); valid: a, b, c`` for a word that is not one of ``options``."""
-    options = sorted(options)
+    options = sorted(map(str, options))  # plain words, also for enum members
     close = difflib.get_close_matches(word, options, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     listed = ", ".join(options) if len(options) <= 40 else ", ".join(options[:40]) + ", ..."

@@ -17,6 +17,7 @@ from campaigns.render import CampaignContext
 from campaigns.survey_triggers import TRIGGER_KEY, choices
 from models.base import table
 from models.campaigns import ANSWER_KINDS
+from models.settings import Settings
 from models.store import Order, OrderLine, Product
 
 ORDER = table(Order)
@@ -28,9 +29,10 @@ PRODUCTS_SHOWN = 3
 class SurveyContext:
     """The campaigns context plus the answer links and, after a delivery, that order."""
 
-    def __init__(self, campaign: Campaign) -> None:
+    def __init__(self, campaign: Campaign, settings: Settings) -> None:
         self.campaign = campaign
-        self.base = CampaignContext(campaign)
+        self.settings = settings
+        self.base = CampaignContext(campaign, settings)
         self.answer_kind = ANSWER_KINDS.get(campaign.kind)
         self.choices = choices(campaign)
 
@@ -53,6 +55,7 @@ class SurveyContext:
                         customer_id=r.customer_id,
                         kind=self.answer_kind,
                         choices=self.choices,
+                        settings=self.settings,
                     )
                 )
             match = TRIGGER_KEY.match(r.period)

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, select, update
+from sqlalchemy import Connection, Engine, and_, case, select, update
 
-from campaigns.cap_ledger import cap_lock
-from campaigns.caps import Caps, cap_group, caps_for, group_kinds, preference_caps, violates_all
+from campaigns.cap_ledger import PREFERENCE_REACH, cap_lock, slot_times
+from campaigns.caps import Caps, cap_group, caps_for, preference_caps, violates_all
 from campaigns.definitions import Campaign
 from campaigns.eligibility import (
     has_address_sql,
@@ -28,13 +28,13 @@ from campaigns.eligibility import (
     pick_variant,
     suppression_reason,
 )
-from campaigns.events import insert_for, insert_new
 from campaigns.localtime import after_quiet_hours, zone
 from campaigns.send_rules import campaign_window, quiet_hours_for
 from campaigns.survey_triggers import TriggerEvent, max_age, trigger_rows
-from models.base import UTCDateTime, table
-from models.campaigns import Message
-from models.settings import get_settings
+from models.base import table
+from models.campaigns import Message, MessageStatus, Reason
+from models.dialect import insert_for, insert_new
+from models.settings import Settings, get_settings
 from models.store import Consent, Customer
 from models.surveys import ContactPreference, SurveyCheckpoint
 
@@ -45,7 +45,6 @@ PREFERENCE = table(ContactPreference)
 CHECKPOINT = table(SurveyCheckpoint)
 
 LOCK_ROW = "*"
-COUNTED = ("planned", "sending", "sent")
 SLICE = timedelta(days=1)
 
 
@@ -132,27 +131,6 @@ def _customers(conn: Connection, campaign: Campaign, ids: Sequence[int]) -> dict
     return {r.id: r for r in conn.execute(query)}
 
 
-def _history(
-    conn: Connection, campaign: Campaign, ids: Sequence[int], lo: datetime, hi: datetime
-) -> dict[int, list[datetime]]:
-    """Send times of the messages in the campaign's cap group near [lo, hi], per customer."""
-    at = func.coalesce(M.c.sent_at, M.c.send_at, type_=UTCDateTime())
-    rows = conn.execute(
-        select(M.c.customer_id, at.label("at")).where(
-            M.c.customer_id.in_(list(ids)),
-            M.c.channel == campaign.channel,
-            M.c.kind.in_(group_kinds(campaign.kind)),
-            M.c.status.in_(COUNTED),
-            at > lo,
-            at < hi,
-        )
-    )
-    found: dict[int, list[datetime]] = {}
-    for r in rows:
-        found.setdefault(r.customer_id, []).append(r.at)
-    return found
-
-
 def _recorded(conn: Connection, campaign: Campaign, keys: Sequence[str]) -> set[tuple[str, int]]:
     found: set[tuple[str, int]] = set()
     for start in range(0, len(keys), 500):
@@ -201,9 +179,9 @@ def _decide(
     }
     reason = None
     if customer is None:
-        reason = "no_customer"
+        reason = Reason.no_customer
     elif due < now - max_age:
-        reason = "too_late"
+        reason = Reason.too_late
     else:
         reason = suppression_reason(
             campaign.channel,
@@ -217,15 +195,17 @@ def _decide(
     if reason is None:
         limits = [caps, preference_caps(campaign.kind, customer.frequency)]
         if violates_all(history, send_at, limits):
-            reason = "survey_cap" if cap_group(campaign.kind) == "survey" else "frequency_cap"
+            reason = (
+                Reason.survey_cap if cap_group(campaign.kind) == "survey" else Reason.frequency_cap
+            )
     if reason is not None:
-        return {**row, "status": "suppressed", "reason": reason}
+        return {**row, "status": MessageStatus.suppressed, "reason": reason}
     if is_held_out(campaign, trigger.customer_id):
-        return {**row, "status": "held_out"}
+        return {**row, "status": MessageStatus.held_out}
     variant, template = pick_variant(campaign, trigger.customer_id)
     return {
         **row,
-        "status": "planned",
+        "status": MessageStatus.planned,
         "variant": variant,
         "template": template,
         "send_at": send_at,
@@ -233,21 +213,27 @@ def _decide(
 
 
 def plan_triggers(
-    engine: Engine, campaign: Campaign, *, now: datetime, since: datetime | None = None
+    engine: Engine,
+    campaign: Campaign,
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    settings: Settings | None = None,
 ) -> PlanCounts:
     """Write a ledger row for every trigger of ``campaign`` that is due by ``now``.
 
     The due times scanned run from the checkpoint minus the look-back (on the first run:
     ``since``, default ``now`` minus the look-back) to ``now``, one day per transaction,
-    each advancing the checkpoint in the same transaction as its rows.
+    each advancing the checkpoint in the same transaction as its rows. ``settings`` (caps,
+    quiet hours, time zone) come from the caller; None reads the process's.
     """
     assert campaign.trigger is not None
-    settings = get_settings()
+    settings = settings if settings is not None else get_settings()
     lookback = campaign.survey_options.lookback
     oldest = max_age(campaign)
     quiet = quiet_hours_for(campaign, settings)
     caps = caps_for(campaign, settings)
-    reach = caps.reach + timedelta(days=31)  # a customer's own frequency may be a month
+    reach = caps.reach + PREFERENCE_REACH  # a customer's own frequency may be a month
     delay = campaign.trigger.delay
     counts = PlanCounts()
     with engine.connect() as conn:
@@ -317,7 +303,7 @@ def _plan_slice(
     for part in range(0, len(ids), 500):
         chunk = ids[part : part + 500]
         customers.update(_customers(conn, campaign, chunk))
-        history.update(_history(conn, campaign, chunk, lo, hi))
+        history.update(slot_times(conn, campaign, chunk, lo, hi))
     rows = []
     for t in fresh:
         row = _decide(
@@ -332,7 +318,7 @@ def _plan_slice(
             default_zone=default_zone,
         )
         rows.append(row)
-        if row["status"] == "planned":
+        if row["status"] == MessageStatus.planned:
             history[t.customer_id].append(row["send_at"])
     for start in range(0, len(rows), 1000):
         conn.execute(
@@ -342,9 +328,9 @@ def _plan_slice(
             rows[start : start + 1000],
         )
     for row in rows:
-        if row["status"] == "planned":
+        if row["status"] == MessageStatus.planned:
             counts.planned += 1
-        elif row["status"] == "held_out":
+        elif row["status"] == MessageStatus.held_out:
             counts.held_out += 1
         else:
             counts.suppressed[row["reason"]] += 1

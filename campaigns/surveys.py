@@ -49,6 +49,8 @@ from campaigns.survey_triggers import (
     triggered_campaigns,
 )
 from models.base import utcnow
+from models.settings import get_settings
+from models.store import Channel
 from templates.renderer import MessageRenderer
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,7 @@ def send_due_surveys(
     message). ``throttle(n)`` is the shared send rate limit. Returns counts per campaign and
     in total, at least ``{"sent": N}``.
     """
+    settings = get_settings()  # read once here, passed down to planning and the context
     on_clock = now is None
     now = now or utcnow()
     errors: list[str] = []
@@ -94,13 +97,13 @@ def send_due_surveys(
     suppressed: Counter[str] = Counter()
     per_campaign: dict[str, Any] = {}
     for campaign in campaigns:
-        counts = plan_triggers(engine, campaign, now=now, since=since)
+        counts = plan_triggers(engine, campaign, now=now, since=since, settings=settings)
         entry: dict[str, Any] = {"kind": campaign.kind, **counts.as_dict()}
         result["planned"] += counts.planned
         suppressed.update(counts.suppressed)
         if send:
             if campaign.channel not in transports:
-                given = email_transport if campaign.channel == "email" else push_transport
+                given = email_transport if campaign.channel == Channel.email else push_transport
                 transports[campaign.channel] = given or transport_for(campaign.channel)
             transport = transports[campaign.channel]
             report = send_step(
@@ -110,7 +113,7 @@ def send_due_surveys(
                 now=None if on_clock else now,
                 transport=transport,
                 renderer=renderer,
-                context=SurveyContext(campaign),
+                context=SurveyContext(campaign, settings),
                 batch_size=batch_size,
                 throttle=throttle,
                 journal_dir=journal_dir,

@@ -12,6 +12,7 @@ import typer
 from cli.output import console, database_errors, fail, key_values, print_json, table
 from cli.predict import predict
 from models.db import get_engine
+from models.settings import get_settings
 from segments.clustering import cluster_profile
 from segments.definitions import load_all, load_candidate
 from segments.preview import preview as run_preview
@@ -51,7 +52,7 @@ def show(
     json_out: bool = JSON,
 ) -> None:
     """Size, who entered and left since the previous refresh, and a profile of the members."""
-    definitions, _ = load_all()
+    definitions, _ = load_all(settings=get_settings())
     definition = next((d for d in definitions if d.name == name), None)
     with database_errors(), get_engine().connect() as conn:
         snap = last_snapshot(conn, name)
@@ -89,7 +90,7 @@ def preview(
 ) -> None:
     """Size and a sample of members of a definition, before it is saved."""
     try:
-        definition = load_candidate(file)
+        definition = load_candidate(file, settings=get_settings())
     except DefinitionError as exc:
         raise fail(str(exc)) from None
     with database_errors():
@@ -104,7 +105,7 @@ def preview(
 @app.command("validate")
 def validate(json_out: bool = JSON) -> None:
     """Check every definition; exit 1 listing each mistake's file, line and what would be valid."""
-    definitions, errors = load_all()
+    definitions, errors = load_all(settings=get_settings())
     if json_out:
         print_json(
             {

@@ -40,6 +40,7 @@ from campaigns.send import SendReport
 from flows.naming import campaign_period
 from flows.throttle import rate_limiter
 from models.base import utcnow
+from models.campaigns import MessageStatus
 from models.db import get_engine
 
 FLOW_NAME = "campaign-period"
@@ -100,12 +101,12 @@ def artifact_rows(result: RunResult) -> list[dict[str, Any]]:
     if result.inactive:
         return [{"outcome": f"not run: {result.inactive}", "count": 0}]
     rows = [
-        {"outcome": "planned", "count": result.planned},
-        {"outcome": "held_out", "count": result.ledger.get("held_out", 0)},
+        {"outcome": MessageStatus.planned, "count": result.planned},
+        {"outcome": MessageStatus.held_out, "count": result.ledger.get(MessageStatus.held_out, 0)},
     ]
     rows += [
         {"outcome": f"suppressed: {reason}", "count": n}
-        for reason, n in sorted(result.ledger.get("suppressed", {}).items())
+        for reason, n in sorted(result.ledger.get(MessageStatus.suppressed, {}).items())
     ]
     rec = result.reconciled
     rows += [

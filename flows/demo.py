@@ -38,9 +38,10 @@ from campaigns.run import RunResult, load_campaign, resolve_period, run_period
 from campaigns.surveys import send_due_surveys
 from flows.ingest import publish_summaries
 from ingest.run import ingest_file
+from models.campaigns import MessageStatus
 from models.db import get_engine, upgrade
 from models.ingest import Quarantine
-from models.store import Customer
+from models.store import Channel, Customer
 from segments.refresh import refresh
 from synthetic import write_store
 from web.server import free_port, running
@@ -93,8 +94,8 @@ class DemoContext:
         """Both channels into the demo's file outbox, as ``run_period`` takes them."""
         outbox = self.folder / "outbox"
         return {
-            "email_transport": OutboxTransport(outbox, channel="email"),
-            "push_transport": OutboxTransport(outbox, channel="push"),
+            "email_transport": OutboxTransport(outbox, channel=Channel.email),
+            "push_transport": OutboxTransport(outbox, channel=Channel.push),
         }
 
     @property
@@ -178,8 +179,8 @@ def send_campaigns(ctx: DemoContext) -> None:
                     "period": period.key,
                     "waves": len(waves),
                     "sent": sum(w.send.sent for w in waves),
-                    "held_out": last.ledger.get("held_out", 0),
-                    "suppressed": sum(last.ledger.get("suppressed", {}).values()),
+                    "held_out": last.ledger.get(MessageStatus.held_out, 0),
+                    "suppressed": sum(last.ledger.get(MessageStatus.suppressed, {}).values()),
                     "failed": sum(w.send.failed for w in waves),
                     "sent_again": again.send.sent,
                     "already_sent": again.already_sent,

@@ -1,7 +1,7 @@
 """Tables, engine, sessions, migrations and settings. Imports nothing else of homecoming."""
 
 from models.base import UTCDateTime, utcnow
-from models.campaigns import CampaignRun, Message, MessageStatus
+from models.campaigns import CampaignKind, CampaignRun, Message, MessageStatus, Reason
 from models.db import get_engine, session_scope, upgrade
 from models.ingest import IngestRun, Quarantine
 from models.predictions import ClusterModel, ClvFit
@@ -28,6 +28,7 @@ from models.store import (
 from models.surveys import SurveyAnswer, SurveyAnswerChange
 
 __all__ = [
+    "CampaignKind",
     "CampaignRun",
     "Channel",
     "ClusterModel",
@@ -48,6 +49,7 @@ __all__ = [
     "OrderReturn",
     "Product",
     "Quarantine",
+    "Reason",
     "ReturnKind",
     "SegmentMember",
     "SegmentSnapshot",

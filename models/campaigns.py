@@ -12,6 +12,8 @@ from models.base import UTCDateTime, utcnow
 
 
 class MessageStatus(StrEnum):
+    """The state of a ledger row (``Message.status``): the only values the column holds."""
+
     planned = "planned"
     held_out = "held_out"
     suppressed = "suppressed"
@@ -20,13 +22,54 @@ class MessageStatus(StrEnum):
     failed = "failed"
 
 
+class Reason(StrEnum):
+    """Why a customer is not sent to (``Message.reason``), or why a send was skipped or failed."""
+
+    # Consent and contact (campaigns.eligibility); the refusing consent statuses are their own reason.
+    no_consent = "no_consent"
+    unsubscribed = "unsubscribed"
+    bounced = "bounced"
+    complained = "complained"
+    no_address = "no_address"
+    no_device = "no_device"
+    no_customer = "no_customer"  # a survey trigger whose customer is unknown
+    open_ticket = "open_ticket"
+    campaign_ended = "campaign_ended"
+    # Caps (campaigns.cap_ledger, campaigns.send_rules).
+    frequency_cap = "frequency_cap"
+    survey_cap = "survey_cap"
+    lower_priority = "lower_priority"
+    already_sent_this_period = "already_sent_this_period"  # a plan's label, never stored
+    # Skipped at the moment of sending (campaigns.send_rules).
+    too_late = "too_late"
+    quiet_hours = "quiet_hours"
+    min_gap = "min_gap"
+    # A failed row (status failed), not a suppression.
+    send_failed = "send_failed"
+
+
+class CampaignKind(StrEnum):
+    """What a campaign is for (``Message.kind``); ``campaigns.campaign`` groups the kinds."""
+
+    newsletter = "newsletter"
+    winback = "winback"
+    replenishment = "replenishment"
+    cross_sell = "cross_sell"
+    review_request = "review_request"
+    promotion = "promotion"
+    csat_survey = "csat_survey"
+    nps_survey = "nps_survey"
+    feedback_survey = "feedback_survey"
+    service_recovery = "service_recovery"
+
+
 # Ledger kinds of the messages that ask for an answer (campaigns send them, web records the
 # answers, analytics leaves them out of uplift), each with the kind of answer it takes
 # (``survey_answer.kind``: a 1-5 score, a 0-10 score, or a choice and free text).
 ANSWER_KINDS: dict[str, str] = {
-    "csat_survey": "csat",
-    "nps_survey": "nps",
-    "feedback_survey": "feedback",
+    CampaignKind.csat_survey: "csat",
+    CampaignKind.nps_survey: "nps",
+    CampaignKind.feedback_survey: "feedback",
 }
 SURVEY_KINDS = tuple(ANSWER_KINDS)
 
@@ -46,7 +89,7 @@ class Message(SQLModel, table=True):
     period: str = Field(max_length=32, description="e.g. 2026-W48, 2026-11, or a trigger key")
     customer_id: int = Field(foreign_key="customer.id")
     channel: str = Field(sa_type=String(8))
-    kind: str = Field(default="newsletter", max_length=32)
+    kind: str = Field(default=CampaignKind.newsletter, max_length=32)
     # No index of its own: every query narrows by campaign first (ix_message_status_send_at),
     # and each status change would pay for one more index.
     status: str = Field(sa_type=String(16))

@@ -16,6 +16,8 @@ from models.base import UTCDateTime, table, utcnow
 
 
 class Channel(StrEnum):
+    """How a message reaches a customer (``Message.channel``, ``Consent.channel``)."""
+
     email = "email"
     push = "push"
 

@@ -6,7 +6,7 @@ import re
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-from models.settings import get_settings
+from models.settings import Settings, get_settings
 from models.yaml_loader import YamlError, intended_name, read_text, replaced_by_broken
 from segments.rfm import SEGMENTS as RFM_SEGMENTS
 from segments.rules import Definition, DefinitionError, parse_definition
@@ -17,8 +17,10 @@ CLUSTER = re.compile(r"^cluster:\d+$")
 RESERVED = ("rfm:", "predicted:", "cluster:")
 
 
-def folders() -> list[Path]:
-    extra = get_settings().definitions_dir
+def folders(settings: Settings | None = None) -> list[Path]:
+    """The built-in folder, then the store's own (``definitions_dir/segments``) if it has one;
+    ``settings`` from the caller (the CLI), None: the process's."""
+    extra = (settings if settings is not None else get_settings()).definitions_dir
     return [BUILT_IN] + ([extra / "segments"] if extra and (extra / "segments").is_dir() else [])
 
 
@@ -35,7 +37,9 @@ def load_file(path: Path) -> Definition:
     return parse_definition(text, str(path))
 
 
-def load_all(paths: list[Path] | None = None) -> tuple[list[Definition], list[DefinitionError]]:
+def load_all(
+    paths: list[Path] | None = None, *, settings: Settings | None = None
+) -> tuple[list[Definition], list[DefinitionError]]:
     """Every definition in dependency order, and every mistake found (good files still load).
 
     A store's own file with the same name as a built-in one replaces it (so a marketer can
@@ -48,7 +52,7 @@ def load_all(paths: list[Path] | None = None) -> tuple[list[Definition], list[De
     files = (
         paths
         if paths is not None
-        else [p for folder in folders() for p in sorted(folder.glob("*.y*ml"))]
+        else [p for folder in folders(settings) for p in sorted(folder.glob("*.y*ml"))]
     )
     for path in files:
         try:
@@ -116,7 +120,7 @@ def load_all(paths: list[Path] | None = None) -> tuple[list[Definition], list[De
     return [by_name[n] for n in order if n not in bad], errors
 
 
-def load_candidate(path: Path) -> Definition:
+def load_candidate(path: Path, *, settings: Settings | None = None) -> Definition:
     """A definition not yet saved (for a preview), checked together with the saved ones.
 
     Its references must exist and must not close a cycle; a saved definition of the same
@@ -124,7 +128,10 @@ def load_candidate(path: Path) -> Definition:
     """
     here = path.resolve()
     saved = [
-        p for folder in folders() for p in sorted(folder.glob("*.y*ml")) if p.resolve() != here
+        p
+        for folder in folders(settings)
+        for p in sorted(folder.glob("*.y*ml"))
+        if p.resolve() != here
     ]
     candidate = load_file(path)
     definitions, errors = load_all([*saved, path])

@@ -18,7 +18,7 @@ from campaigns.links import Action, LinkClaims
 from models.base import table, utcnow
 from models.campaigns import ANSWER_KINDS, Message
 from models.dialect import insert_new
-from models.store import Consent, ConsentStatus, Customer, Interaction
+from models.store import Channel, Consent, ConsentStatus, Customer, Interaction
 from models.surveys import (
     SCORE_RANGES,
     ContactFrequency,
@@ -302,9 +302,9 @@ def _preferences(conn: Connection, customer_id: int) -> Preferences:
         select(p.frequency).where(p.customer_id == customer_id)
     ).scalar_one_or_none()
     return Preferences(
-        email=status.get("email") == ConsentStatus.subscribed,
-        push=status.get("push") == ConsentStatus.subscribed,
-        email_bounced=status.get("email") == ConsentStatus.bounced,
+        email=status.get(Channel.email) == ConsentStatus.subscribed,
+        push=status.get(Channel.push) == ConsentStatus.subscribed,
+        email_bounced=status.get(Channel.email) == ConsentStatus.bounced,
         frequency=frequency or ContactFrequency.normal,
     )
 
@@ -329,10 +329,10 @@ def save_preferences(
         ctx = context(conn, claims)
         before = _preferences(conn, ctx.customer_id)
         for channel, wanted, current in (
-            ("email", email, before.email),
-            ("push", push, before.push),
+            (Channel.email, email, before.email),
+            (Channel.push, push, before.push),
         ):
-            if wanted == current or (channel == "email" and before.email_bounced):
+            if wanted == current or (channel == Channel.email and before.email_bounced):
                 continue
             status = ConsentStatus.subscribed if wanted else ConsentStatus.unsubscribed
             set_consent(

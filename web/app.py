@@ -26,12 +26,12 @@ from campaigns import links
 from campaigns.events import MalformedEvent, process_events
 from campaigns.links import Action
 from models.db import get_engine
-from models.settings import get_settings
+from models.settings import Settings, get_settings
 from models.surveys import ContactFrequency
 from web import actions, answers, sns
 from web.context import check, engine_of, now_of, run, verify
 from web.forms import UniqueQueryFields, loads_strict, read_form
-from web.render import HERE, PageError, error_page, render
+from web.render import HERE, PageError, error_page, render, settings_of
 from web.security import BodyLimit, PublicRedirects, SecurityHeaders
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,12 @@ def create_app(
     fetch_certificate: sns.CertificateFetcher | None = None,
     confirm_subscription: Callable[[dict[str, Any]], None] | None = None,
     now: Callable[[], datetime] | None = None,
+    settings: Settings | None = None,
 ) -> FastAPI:
     """The web service; the keyword arguments let tests inject the database, an SNS
-    certificate source, the subscription confirmer and the clock."""
-    settings = get_settings()
+    certificate source, the subscription confirmer, the clock and the settings (default:
+    the process's, read at each request so a changed setting applies without a new app)."""
+    current: Callable[[], Settings] = (lambda: settings) if settings is not None else get_settings
     app = FastAPI(
         title="homecoming",
         docs_url=None,
@@ -61,12 +63,13 @@ def create_app(
     app.state.fetch_certificate = fetch_certificate or sns.fetch_certificate
     app.state.confirm_subscription = confirm_subscription or sns.confirm_by_url
     app.state.now = now
+    app.state.settings = current  # routes read it through web.render.settings_of
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(answers.router)
-    app.add_middleware(PublicRedirects, public_url=lambda: get_settings().public_url)
+    app.add_middleware(PublicRedirects, public_url=lambda: current().public_url)
     app.add_middleware(UniqueQueryFields)
     app.add_middleware(BodyLimit, default=FORM_LIMIT, paths={"/sns": SNS_LIMIT})
-    app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
+    app.add_middleware(SecurityHeaders, hsts=current().public_url.startswith("https://"))
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> HTMLResponse:
@@ -148,7 +151,7 @@ def create_app(
             message = await run_in_threadpool(
                 sns.verify_message,
                 message,
-                topics=get_settings().sns_topic_arns,
+                topics=settings_of(request).sns_topic_arns,
                 fetch=app.state.fetch_certificate,
             )
         except sns.SnsRejected as exc:

@@ -15,7 +15,7 @@ from campaigns import links
 from campaigns.links import Action, ExpiredToken, InvalidToken, LinkClaims
 from models.db import get_engine
 from web import actions
-from web.render import PageError
+from web.render import PageError, settings_of
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{8,200}\.[A-Za-z0-9_-]{8,100}$")
 
@@ -46,7 +46,7 @@ def check(
     if not TOKEN.match(token):
         raise PageError("invalid", 400)
     try:
-        claims, expired = links.verify(token), False
+        claims, expired = links.verify(token, settings=settings_of(request)), False
     except ExpiredToken as exc:
         claims, expired = exc.claims, True
         if not (expired_ok and claims.action is Action.unsubscribe):

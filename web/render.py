@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from models.settings import get_settings
+from models.settings import Settings
 from web import i18n
 
 HERE = Path(__file__).parent
@@ -45,12 +46,19 @@ class PageError(Exception):
         self.detail, self.values = detail, values
 
 
+def settings_of(request: Request) -> Settings:
+    """The settings the app was created with (``create_app``): given ones, or the process's
+    read at each request."""
+    settings: Callable[[], Settings] = request.app.state.settings
+    return settings()
+
+
 def locale_of(request: Request, customer_locale: str | None = None) -> str:
     """The customer's own language when known, else the browser's, else the store's."""
     return i18n.choose(
         customer_locale=customer_locale,
         accept_language=request.headers.get("accept-language"),
-        default=get_settings().default_locale,
+        default=settings_of(request).default_locale,
     )
 
 

@@ -22,7 +22,7 @@ from campaigns.links import Action
 from campaigns.surveys import choices as choices_of
 from campaigns.surveys import triggered_campaigns
 from models.base import table
-from models.campaigns import ANSWER_KINDS, SURVEY_KINDS, Message
+from models.campaigns import ANSWER_KINDS, SURVEY_KINDS, CampaignKind, Message, MessageStatus
 from models.store import ShipmentEvent, SupportTicket
 from models.surveys import SurveyAnswer
 
@@ -81,7 +81,7 @@ def simulate_answers(
     query = (
         select(M.c.id, M.c.customer_id, M.c.campaign, M.c.kind, M.c.period)
         .where(
-            M.c.status == "sent",
+            M.c.status == MessageStatus.sent,
             M.c.kind.in_(SURVEY_KINDS),
             ~exists().where(a.message_id == M.c.id),
         )
@@ -99,7 +99,7 @@ def simulate_answers(
             if rng.random() >= share:
                 continue
             happy = r.id not in troubled
-            if r.kind == "feedback_survey":
+            if r.kind == CampaignKind.feedback_survey:
                 options = (choices or {}).get(r.campaign) or ["great"]
                 choice = options[0] if happy else rng.choice(options[1:] or options)
                 token = links.sign(

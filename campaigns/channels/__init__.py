@@ -13,6 +13,7 @@ from campaigns.channels.outbox import OutboxTransport
 from campaigns.channels.ses import SesTransport
 from campaigns.channels.sns import SnsTransport
 from models.settings import Settings, get_settings
+from models.store import Channel
 
 __all__ = ["Delivery", "Outgoing", "SendError", "Transport", "transport_for"]
 
@@ -20,13 +21,13 @@ __all__ = ["Delivery", "Outgoing", "SendError", "Transport", "transport_for"]
 def transport_for(channel: str, settings: Settings | None = None) -> Transport:
     """The configured transport of a channel (``email`` or ``push``)."""
     settings = settings or get_settings()
-    name = settings.email_transport if channel == "email" else settings.push_transport
+    name = settings.email_transport if channel == Channel.email else settings.push_transport
     if name == "outbox":
         return OutboxTransport(settings.outbox_dir, channel=channel)
     if name == "null":
         return NullTransport(channel=channel)
-    if name == "ses" and channel == "email":
+    if name == "ses" and channel == Channel.email:
         return SesTransport.from_settings(settings)
-    if name == "sns" and channel == "push":
+    if name == "sns" and channel == Channel.push:
         return SnsTransport.from_settings(settings)
     raise ValueError(f"transport {name!r} cannot carry {channel}")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from campaigns.channels.base import Delivery, Outgoing, SendError
 from campaigns.channels.sns import payload
+from models.store import Channel
 from templates.errors import RenderError
 
 FILE_MODE = 0o600
@@ -50,11 +51,11 @@ class OutboxTransport:
         self.directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
 
     def path(self, ledger_id: int) -> Path:
-        return self.directory / f"{ledger_id}.{'eml' if self.channel == 'email' else 'json'}"
+        return self.directory / f"{ledger_id}.{'eml' if self.channel == Channel.email else 'json'}"
 
     def send(self, item: Outgoing) -> Delivery:
         try:
-            if self.channel == "email":
+            if self.channel == Channel.email:
                 data = item.mime()
             else:
                 data = json.dumps(push_document(item), ensure_ascii=False, indent=1).encode()

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from campaigns.channels.base import Delivery, Outgoing, SendError
 from models.settings import Settings
+from models.store import Channel
 
 # The AWS services homecoming talks to (boto3's typed clients know them by these names).
 AwsService = Literal["sesv2", "sns", "sqs"]
@@ -122,7 +123,7 @@ def aws_client(service: AwsService, *, timeout: float = 30) -> Any:
 
 class SesTransport:
     name = "ses"
-    channel = "email"
+    channel: str = Channel.email
     authoritative = False
 
     def __init__(

@@ -17,6 +17,7 @@ from typing import Any
 from campaigns.channels.base import Delivery, Outgoing, SendError
 from campaigns.channels.ses import aws_client, with_retries
 from models.settings import Settings
+from models.store import Channel
 
 
 def payload(*, title: str, body: str, deep_link: str, ledger_id: int) -> dict[str, str]:
@@ -45,7 +46,7 @@ def payload(*, title: str, body: str, deep_link: str, ledger_id: int) -> dict[st
 
 class SnsTransport:
     name = "sns"
-    channel = "push"
+    channel: str = Channel.push
     authoritative = False
 
     def __init__(

@@ -108,5 +108,5 @@ def test_periods_without_hold_out_are_named_not_compared(engine: Engine) -> None
 
 
 def test_window_selects_send_dates(store: Engine) -> None:
-    rows, _ = campaign_effects(store, window=Window.of(date(2026, 1, 1), None))
+    rows, _ = campaign_effects(store, window=Window.of(date(2026, 1, 1), None, "UTC"))
     assert {r["period"] for r in rows} == {"2026-W10"}

@@ -49,7 +49,7 @@ def test_table_shape_fractions_and_counts(store: Engine) -> None:
 
 
 def test_window_selects_cohorts_and_cuts_activity(store: Engine) -> None:
-    window = Window.of(date(2025, 4, 1), date(2025, 12, 31))
+    window = Window.of(date(2025, 4, 1), date(2025, 12, 31), "UTC")
     rows = cohort_table(store, window=window)
     assert rows[0]["cohort"] == "2025-04"
     assert rows[-1]["cohort"] <= "2025-12"

@@ -27,7 +27,7 @@ def test_repeat_rate_by_group(store: Engine, by: str) -> None:
 
 
 def test_repeat_rate_counts_only_orders_inside_the_window(store: Engine) -> None:
-    window = Window.of(date(2025, 3, 1), date(2025, 8, 31))
+    window = Window.of(date(2025, 3, 1), date(2025, 8, 31), "UTC")
     [row] = repeat_rate(store, window=window)
     o = reference.orders(store)
     inside = o[(o.ordered_at >= "2025-03-01") & (o.ordered_at < "2025-09-01")]
@@ -71,7 +71,7 @@ def test_monthly_retention_rate_matches_the_definition(store: Engine) -> None:
 
 
 def test_retention_rate_over_a_window(store: Engine) -> None:
-    window = Window.of(date(2025, 6, 1), date(2026, 3, 31))
+    window = Window.of(date(2025, 6, 1), date(2026, 3, 31), "UTC")
     monthly, overall = retention_rate(store, window=window)
     assert monthly[0]["period"] == "2025-06"
     assert monthly[-1]["period"] == "2026-03"

@@ -55,7 +55,7 @@ def test_pooled_by_segment_uses_only_fully_observed_snapshots(store: Engine) -> 
 
 
 def test_window_selects_snapshot_dates(store: Engine) -> None:
-    outcomes = segment_outcomes(store, window=Window.of(date(2025, 10, 1), date(2026, 2, 1)))
+    outcomes = segment_outcomes(store, window=Window.of(date(2025, 10, 1), date(2026, 2, 1), "UTC"))
     assert {as_of for _, as_of in outcomes} == {date(2026, 1, 31)}
 
 
