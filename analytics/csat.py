@@ -8,7 +8,7 @@ reports and for the survey results (``analytics.surveys``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import Engine, FromClause, RowMapping, select
 
@@ -22,6 +22,20 @@ from models.surveys import SCORE_COUNTS, SurveyAnswer, score_counts
 
 A = table(SurveyAnswer).c
 BY = ("survey", "segment", "month")
+
+
+class Scores(TypedDict):
+    """The counts behind CSAT and NPS, and the two scores (None without answers)."""
+
+    csat_answers: int
+    satisfied: int
+    csat: float | None
+    nps_answers: int
+    promoters: int
+    detractors: int
+    nps: float | None
+
+
 TEXT = (
     "CSAT: the share of 4 and 5 answers among all CSAT answers on the 1–5 scale. NPS: the "
     "percentage of promoters (9–10) minus the percentage of detractors (0–6) among all NPS "
@@ -32,7 +46,7 @@ TEXT = (
 )
 
 
-def scores(counts: Mapping[str, Any] | RowMapping) -> dict[str, Any]:
+def scores(counts: Mapping[str, int | None] | RowMapping) -> Scores:
     """CSAT (share of satisfied among CSAT answers, a fraction to 0.01 %) and NPS (promoters
     minus detractors, per cent of NPS answers, to 0.1) from the ``SCORE_COUNTS``; None where
     there are no answers of the kind."""

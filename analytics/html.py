@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from html import escape
-from typing import Any
 
 from analytics import charts
 from analytics.localtime import month_label
@@ -43,7 +42,7 @@ TEXT_COLUMNS = {"cohort", "segment", "as_of", "group", "locale", "country", "cam
                 "period", "variant", "test", "warning", "survey", "month"}  # fmt: skip
 
 
-def cell(value: Any, *, is_percent: bool = False, decimals: int = 2) -> str:
+def cell(value: object, *, is_percent: bool = False, decimals: int = 2) -> str:
     """A value as people read it (the CSV and JSON keep full fractions)."""
     if value is None or value == "":
         return "–"

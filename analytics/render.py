@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from rich import box
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table as RichTable
 from rich.text import Text
 
@@ -39,7 +39,7 @@ def rich_table(table: Table) -> RichTable:
     return out
 
 
-def _terminal_cell(value: Any, is_percent: bool, decimals: int) -> str:
+def _terminal_cell(value: object, is_percent: bool, decimals: int) -> str:
     if is_percent and isinstance(value, int | float) and not isinstance(value, bool):
         return f"{value * 100:.1f}"  # the header says %
     return cell(value, decimals=decimals)
@@ -47,7 +47,7 @@ def _terminal_cell(value: Any, is_percent: bool, decimals: int) -> str:
 
 def to_terminal(report: Report) -> Group:
     """Every table of the report, its warnings, and the definitions as footnotes."""
-    parts: list[Any] = [Text(report.title, style="bold underline")]
+    parts: list[RenderableType] = [Text(report.title, style="bold underline")]
     if report.window:
         parts.append(Text(f"window: {report.window}", style="dim"))
     for table in report.tables:

@@ -67,7 +67,10 @@ def survey_results(engine: Engine) -> list[dict[str, Any]]:
             "answers": count,
             "response_rate": round(count / sent[name], 4) if sent.get(name) else None,
             "comments": int(row.comments or 0) if row else 0,
-            **{k: score[k] for k in ("csat_answers", "csat", "nps_answers", "nps")},
+            "csat_answers": score["csat_answers"],
+            "csat": score["csat"],
+            "nps_answers": score["nps_answers"],
+            "nps": score["nps"],
         }
         if name in choices:
             entry["choices"] = dict(sorted(choices[name].items()))

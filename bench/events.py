@@ -207,6 +207,7 @@ def bench_queue(count: int) -> None:
 
 
 def bench_answers(count: int) -> None:
+    # Imported here: the other benchmarks of this file need neither an HTTP client nor the app.
     import httpx
 
     from web.server import running

@@ -221,6 +221,7 @@ def _child(target: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
 
 
 def run_refresh(url: str, with_models: bool) -> dict[str, Any]:
+    # Imported in the spawned child only: the parent never loads it, so peak memory is the run's.
     from segments.refresh import refresh
 
     started = time.perf_counter()

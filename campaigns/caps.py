@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from campaigns.definitions import MARKETING_KINDS, SERVICE_KINDS, SURVEY_KINDS, Campaign
-from models.settings import Settings, get_settings
+from models.settings import Settings
 from models.surveys import FREQUENCY_LIMITS
 
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -57,9 +57,8 @@ def group_kinds(kind: str) -> tuple[str, ...]:
     return GROUPS[cap_group(kind)]
 
 
-def caps_for(campaign: Campaign, settings: Settings | None = None) -> Caps:
+def caps_for(campaign: Campaign, settings: Settings) -> Caps:
     """The store's caps for the campaign's group, with the campaign's own overrides."""
-    settings = settings or get_settings()
     group = cap_group(campaign.kind)
     if group == "marketing":
         base = Caps(

@@ -29,7 +29,7 @@ from campaigns.ses_events import MalformedEvent, SesEvent, parse_ses_event, unwr
 from models.base import table, utcnow
 from models.campaigns import Message
 from models.dialect import insert_new
-from models.settings import get_settings
+from models.settings import Settings, get_settings
 from models.store import Channel, ConsentStatus, Customer
 from models.surveys import ProviderEvent
 
@@ -88,12 +88,13 @@ def _soft_bounces(conn: Connection, customer_id: int, since: datetime) -> int:
     )
 
 
-def apply_event(conn: Connection, event: SesEvent, *, now: datetime | None = None) -> str:
+def apply_event(
+    conn: Connection, event: SesEvent, *, settings: Settings, now: datetime | None = None
+) -> str:
     """Record one event and what it changes, in the caller's transaction; returns the outcome.
 
     Outcomes: ``duplicate``, ``unmatched``, ``suppressed``, ``recorded``.
     """
-    settings = get_settings()
     message_id, customer_id = _find_ledger_row(conn, event)
     customers = [customer_id] if customer_id is not None else []
     if not customers and event.event_type in ("bounce", "complaint"):
@@ -177,24 +178,33 @@ def apply_event(conn: Connection, event: SesEvent, *, now: datetime | None = Non
 
 
 def process_events(
-    engine: Engine, events: Iterable[SesEvent | Any], *, now: datetime | None = None
+    engine: Engine,
+    events: Iterable[SesEvent | Any],
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> list[str]:
     """Apply SES event records in one transaction; the outcome of each, in order.
 
     Each event runs in a savepoint, so one that fails (outcome ``failed``, logged by
-    event type only) leaves the others in place.
+    event type only) leaves the others in place. ``settings`` None reads the process's.
     """
+    settings = settings if settings is not None else get_settings()
     outcomes: list[str] = []
     with engine.begin() as conn:
         for item in events:
             try:
-                event = item if isinstance(item, SesEvent) else parse_ses_event(item)
+                event = (
+                    item
+                    if isinstance(item, SesEvent)
+                    else parse_ses_event(item, tag=settings.ledger_tag)
+                )
             except MalformedEvent:
                 outcomes.append("malformed")
                 continue
             try:
                 with conn.begin_nested():
-                    outcomes.append(apply_event(conn, event, now=now))
+                    outcomes.append(apply_event(conn, event, settings=settings, now=now))
             except Exception:
                 log.exception("could not apply a %s event", event.event_type)
                 outcomes.append("failed")
@@ -210,13 +220,16 @@ def sync_queue(
     batch_size: int = 100,
     wait_seconds: int = 1,
     now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, int]:
     """Drain up to ``max_messages`` from the SQS queue; delete each only after its commit.
 
     A message that is not an SES event is left in the queue (its redrive policy moves it
-    to the dead-letter queue) and counted as ``malformed``.
+    to the dead-letter queue) and counted as ``malformed``. ``settings`` (the queue, the
+    ledger tag, the bounce rules) are read here once unless given.
     """
-    queue_url = queue_url or get_settings().sqs_queue_url
+    settings = settings if settings is not None else get_settings()
+    queue_url = queue_url or settings.sqs_queue_url
     if not queue_url:
         raise ValueError("no queue: set HOMECOMING_SQS_QUEUE_URL")
     if client is None:
@@ -242,7 +255,7 @@ def sync_queue(
             received += len(messages)
             for message in messages:
                 try:
-                    event = parse_ses_event(unwrap(message["Body"]))
+                    event = parse_ses_event(unwrap(message["Body"]), tag=settings.ledger_tag)
                 except MalformedEvent as exc:
                     totals["malformed"] += 1
                     log.warning("queue message %s left in the queue: %s", message["MessageId"], exc)
@@ -250,7 +263,9 @@ def sync_queue(
                 batch.append((message["ReceiptHandle"], message["MessageId"], event))
         if not batch:
             break
-        outcomes = process_events(engine, [event for _, _, event in batch], now=now)
+        outcomes = process_events(
+            engine, [event for _, _, event in batch], now=now, settings=settings
+        )
         done = []
         for (handle, message_id, event), outcome in zip(batch, outcomes, strict=True):
             totals[outcome] += 1

@@ -59,7 +59,7 @@ from campaigns.outcomes import REASONS, Outcome, PlanSummary
 from campaigns.send_rules import SendRules, campaign_window, quiet_hours_for
 from models.base import table
 from models.campaigns import Message, MessageStatus, Reason
-from models.settings import get_settings
+from models.settings import Settings, get_settings
 from models.store import Consent, Customer, SupportTicket
 from models.surveys import ContactPreference
 from segments.membership import members_select
@@ -101,8 +101,9 @@ def audience_select(campaign: Campaign, *, as_of: date) -> Select:
 class Evaluator:
     """Decides outcomes for rows of :func:`candidates`; reusable for triggered campaigns."""
 
-    def __init__(self, campaign: Campaign, *, period_key: str, now: datetime) -> None:
-        settings = get_settings()
+    def __init__(
+        self, campaign: Campaign, *, period_key: str, now: datetime, settings: Settings
+    ) -> None:
         self.campaign = campaign
         self.period_key = period_key
         self.now = now
@@ -270,6 +271,7 @@ def plan(
     campaign: Campaign,
     period: Period,
     now: datetime,
+    settings: Settings,
     record: bool = False,
     chunk_size: int = 2000,
     audience: Select | None = None,
@@ -279,7 +281,7 @@ def plan(
 
     Memory stays flat: the audience is streamed and only one chunk is held at a time.
     """
-    evaluator = Evaluator(campaign, period_key=period.key, now=now)
+    evaluator = Evaluator(campaign, period_key=period.key, now=now, settings=settings)
     query = evaluator.candidates(
         audience if audience is not None else audience_select(campaign, as_of=now.date())
     )
@@ -298,13 +300,23 @@ def plan(
 
 
 def summarize(
-    engine: Engine, *, campaign: Campaign, period: Period, now: datetime, record: bool = False
+    engine: Engine,
+    *,
+    campaign: Campaign,
+    period: Period,
+    now: datetime,
+    record: bool = False,
+    settings: Settings | None = None,
 ) -> PlanSummary:
     """The whole plan as counts (a dry run unless ``record``), with what the send-time rules
-    would do to the rows due at ``now``."""
+    would do to the rows due at ``now``. ``settings`` None reads the process's."""
+    settings = settings if settings is not None else get_settings()
     summary = PlanSummary(campaign.name, period.key, period.starts_at, now)
-    rules = SendRules(campaign)
-    for chunk in plan(engine, campaign=campaign, period=period, now=now, record=record):
+    rules = SendRules(campaign, settings)
+    chunks = plan(
+        engine, campaign=campaign, period=period, now=now, settings=settings, record=record
+    )
+    for chunk in chunks:
         summary.add(chunk)
         with engine.connect() as conn:
             verdict = rules.forecast(conn, chunk, now)

@@ -45,7 +45,7 @@ from campaigns.channels.base import Transport
 from campaigns.ledger import HOST, insert_for, is_abandoned
 from models.base import table, utcnow
 from models.campaigns import Message, MessageStatus, Reason
-from models.settings import get_settings
+from models.settings import Settings
 from models.surveys import ProviderEvent, ProviderQueueDrain
 
 log = logging.getLogger(__name__)
@@ -70,9 +70,11 @@ def note_drained(engine: Engine, at: datetime, *, provider: str = "ses") -> None
             )
 
 
-def send_events_drained(engine: Engine, transport: Transport) -> datetime | None:
+def send_events_drained(
+    engine: Engine, transport: Transport, settings: Settings
+) -> datetime | None:
     """Until when the transport's Send events are all recorded, when that proves anything."""
-    if transport.name != "ses" or not get_settings().ses_send_events:
+    if transport.name != "ses" or not settings.ses_send_events:
         return None
     with engine.connect() as conn:
         return conn.execute(
@@ -114,13 +116,13 @@ def reconcile(
     campaign: str,
     period: str | None,
     transport: Transport,
+    settings: Settings,
     now: datetime | None = None,
     journal_dir: Path | None = None,
     lease: timedelta | None = None,
     grace: timedelta | None = None,
 ) -> ReconcileReport:
     """Settle the abandoned 'sending' rows of a campaign (one period, or all with None)."""
-    settings = get_settings()
     clock = utcnow()
     sent_at = now or clock
     lease = lease or timedelta(minutes=settings.send_lease_minutes)
@@ -153,7 +155,7 @@ def reconcile(
             ):
                 events[message_id] = events.get(message_id) or provider_id
     notes: dict[str, dict[int, journals.Entry] | None] = {}
-    drained = send_events_drained(engine, transport)
+    drained = send_events_drained(engine, transport, settings)
     publishing = lease + timedelta(minutes=settings.ses_event_delay_minutes)
 
     sent: list[dict[str, Any]] = []
@@ -261,7 +263,12 @@ def reconcile(
 
 
 def release_uncertain(
-    engine: Engine, *, campaign: str, period: str | None, lease: timedelta | None = None
+    engine: Engine,
+    *,
+    campaign: str,
+    period: str | None,
+    settings: Settings,
+    lease: timedelta | None = None,
 ) -> int:
     """Put the abandoned, unproven rows of a campaign back to planned, to be sent again.
 
@@ -269,7 +276,7 @@ def release_uncertain(
     reconciliation found no evidence either way: a message the provider did take is then
     sent a second time. Returns how many rows were released; the count is logged.
     """
-    lease = lease or timedelta(minutes=get_settings().send_lease_minutes)
+    lease = lease or timedelta(minutes=settings.send_lease_minutes)
     query = select(M.c.id, M.c.claimed_by, M.c.claimed_at).where(
         M.c.campaign == campaign,
         M.c.status == MessageStatus.sending,

@@ -53,6 +53,7 @@ from campaigns.run_steps import (
 from campaigns.send import SendReport
 from campaigns.send_rules import campaign_window
 from models.base import utcnow
+from models.settings import Settings, get_settings
 from models.store import Channel
 from templates.renderer import MessageRenderer
 
@@ -83,9 +84,9 @@ def load_campaign(
     return campaign
 
 
-def inactive_reason(campaign: Campaign, now: datetime) -> str | None:
+def inactive_reason(campaign: Campaign, now: datetime, settings: Settings) -> str | None:
     """Why ``campaign`` does not run at ``now`` (ended, not started yet), or None."""
-    starts, ends = campaign_window(campaign)
+    starts, ends = campaign_window(campaign, settings)
     if ends is not None and now >= ends:
         return f"{campaign.name} ended on {campaign.end}"
     if starts is not None and now < starts:
@@ -120,6 +121,7 @@ def run_period(
     throttle: Callable[[int], None] | None = None,
     journal_dir: Path | None = None,
     send: bool = True,
+    settings: Settings | None = None,
 ) -> RunResult:
     """Run one period of one campaign as of ``now`` (default: on the clock); safe to repeat.
 
@@ -128,7 +130,9 @@ def run_period(
     A campaign outside its dates does nothing: the result's ``inactive`` says why.
     ``steps`` (default: :class:`LocalSteps` with the given transports, renderer and rate)
     runs the prepare and send steps; the campaign flow passes its Prefect tasks.
+    ``settings`` are read here once (unless given) and passed down.
     """
+    settings = settings if settings is not None else get_settings()
     on_clock = now is None
     now = now or utcnow()
     if renderer is None:
@@ -138,7 +142,7 @@ def run_period(
         if isinstance(campaign, Campaign)
         else load_campaign(campaign, engine=engine, renderer=renderer)
     )
-    reason = inactive_reason(definition, now)
+    reason = inactive_reason(definition, now, settings)
     if reason is not None:
         return inactive_result(definition, now, reason)
     the_period = resolve_period(definition, period=period, now=now)
@@ -146,11 +150,12 @@ def run_period(
         given = email_transport if definition.channel == Channel.email else push_transport
         steps = LocalSteps(
             engine,
-            given or transport_for(definition.channel),
+            given or transport_for(definition.channel, settings),
             renderer=renderer,
             batch_size=batch_size,
             throttle=throttle,
             journal_dir=journal_dir,
+            settings=settings,
         )
     prepared = steps.prepare(definition, the_period, now)
     report = SendReport()
@@ -158,7 +163,7 @@ def run_period(
         report = send_all(
             steps, definition, the_period.key, None if on_clock else now, max_batches=max_batches
         )
-    return conclude(engine, prepared, report)
+    return conclude(engine, prepared, report, settings=settings)
 
 
 __all__ = [

@@ -22,7 +22,7 @@ from campaigns.run_steps import Prepared
 from campaigns.send import SendReport
 from models.base import table, utcnow
 from models.campaigns import CampaignRun, Message, MessageStatus
-from models.settings import get_settings
+from models.settings import Settings
 
 M = table(Message)
 RUN = table(CampaignRun)
@@ -101,14 +101,16 @@ def inactive_result(campaign: Campaign, now: datetime, reason: str) -> RunResult
     )
 
 
-def conclude(engine: Engine, prepared: Prepared, report: SendReport) -> RunResult:
+def conclude(
+    engine: Engine, prepared: Prepared, report: SendReport, *, settings: Settings
+) -> RunResult:
     """Read the period's ledger and close the run's ``campaign_run`` row.
 
     Rows still ``sending`` are told apart: a claim a live sender holds (maybe another
     worker's) is in progress; one nobody works on is uncertain and awaits evidence.
     """
     name, key = prepared.campaign.name, prepared.period.key
-    lease = timedelta(minutes=get_settings().send_lease_minutes)
+    lease = timedelta(minutes=settings.send_lease_minutes)
     with engine.begin() as conn:
         ledger = status_counts(conn, campaign=name, period=key)
         next_send_at = conn.execute(

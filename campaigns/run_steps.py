@@ -10,7 +10,7 @@ the campaign flow passes Prefect tasks around the very same functions. Kept apar
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -26,6 +26,7 @@ from campaigns.render import ContextBuilder
 from campaigns.send import SendReport, send_due
 from models.base import table, utcnow
 from models.campaigns import CampaignRun, Message, MessageStatus
+from models.settings import Settings
 from templates.renderer import MessageRenderer
 
 M = table(Message)
@@ -53,6 +54,7 @@ def prepare(
     period: Period,
     now: datetime,
     transport: Transport,
+    settings: Settings,
     journal_dir: Path | None = None,
 ) -> Prepared:
     """Open the run, reconcile rows caught mid-send, and record the plan (no sending)."""
@@ -73,11 +75,13 @@ def prepare(
         campaign=campaign.name,
         period=key,
         transport=transport,
+        settings=settings,
         now=now,
         journal_dir=journal_dir,
     )
     summary = PlanSummary(campaign.name, key, period.starts_at, now)
-    for chunk in plan(engine, campaign=campaign, period=period, now=now, record=True):
+    chunks = plan(engine, campaign=campaign, period=period, now=now, settings=settings, record=True)
+    for chunk in chunks:
         summary.add(chunk)
     return Prepared(campaign, period, now, run_id, already_sent, reconciled, summary)
 
@@ -89,6 +93,7 @@ def send_step(
     period: str | None,
     now: datetime | None,
     transport: Transport,
+    settings: Settings,
     renderer: MessageRenderer | None = None,
     context: ContextBuilder | None = None,
     batch_size: int | None = None,
@@ -107,6 +112,7 @@ def send_step(
         campaign=campaign.name,
         period=period,
         transport=transport,
+        settings=settings,
         now=now,
         journal_dir=journal_dir,
     )
@@ -116,6 +122,7 @@ def send_step(
         period=period,
         now=now,
         transport=transport,
+        settings=settings,
         renderer=renderer,
         context=context,
         definition=campaign,
@@ -140,7 +147,7 @@ class Steps(Protocol):
 
 @dataclass
 class LocalSteps:
-    """The steps run in this process, with the given transport, renderer and rate."""
+    """The steps run in this process, with the given transport, settings, renderer and rate."""
 
     engine: Engine
     transport: Transport
@@ -148,6 +155,7 @@ class LocalSteps:
     batch_size: int | None = None
     throttle: Callable[[int], None] | None = None
     journal_dir: Path | None = None
+    settings: Settings = field(kw_only=True)
 
     def prepare(self, campaign: Campaign, period: Period, now: datetime) -> Prepared:
         return prepare(
@@ -156,6 +164,7 @@ class LocalSteps:
             period=period,
             now=now,
             transport=self.transport,
+            settings=self.settings,
             journal_dir=self.journal_dir,
         )
 
@@ -168,6 +177,7 @@ class LocalSteps:
             period=period,
             now=now,
             transport=self.transport,
+            settings=self.settings,
             renderer=self.renderer,
             batch_size=self.batch_size,
             max_batches=batches,

@@ -60,7 +60,7 @@ from campaigns.sender import (
     headers_for,
 )
 from models.base import utcnow
-from models.settings import get_settings
+from models.settings import Settings
 from templates.renderer import MessageRenderer
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,7 @@ def send_due(
     period: str | None,
     now: datetime | None,
     transport: Transport,
+    settings: Settings,
     renderer: MessageRenderer | None = None,
     context: ContextBuilder | None = None,
     definition: Campaign | None = None,
@@ -137,9 +138,8 @@ def send_due(
     ``definition`` (the campaign) turns on the send-time rules. ``context`` builds the
     template context of a batch (default: the campaign's, from ``definition``); surveys pass
     their own with the answer links. ``throttle(n)`` is called before every ``n`` messages
-    (the flow passes a Prefect rate limit).
+    (the flow passes a Prefect rate limit). ``settings`` come from the run's entry point.
     """
-    settings = get_settings()
     if renderer is None:
         renderer = render.default_renderer()  # looked up on the module: tests replace it
     context = context or CampaignContext(definition, settings, renderer)
@@ -159,6 +159,7 @@ def send_due(
         transport=transport,
         renderer=renderer,
         context=context,
+        settings=settings,
         throttle=throttle,
         journal=journal,
         rules=SendRules(definition, settings) if definition is not None else None,

@@ -53,25 +53,23 @@ from campaigns.definitions import Campaign
 from campaigns.localtime import after_quiet_hours, in_quiet_hours, wall, zone
 from models.base import table
 from models.campaigns import Message, MessageStatus, Reason
-from models.settings import Settings, get_settings
+from models.settings import Settings
 
 M = table(Message)
 
 DEFAULT_MAX_LATENESS = timedelta(hours=6)
 
 
-def quiet_hours_for(campaign: Campaign, settings: Settings | None = None) -> tuple[int, int]:
+def quiet_hours_for(campaign: Campaign, settings: Settings) -> tuple[int, int]:
     """The campaign's own quiet hours, or the store's."""
-    settings = settings or get_settings()
     return campaign.quiet_hours or (settings.quiet_hours_start, settings.quiet_hours_end)
 
 
 def campaign_window(
-    campaign: Campaign, settings: Settings | None = None
+    campaign: Campaign, settings: Settings
 ) -> tuple[datetime | None, datetime | None]:
     """The campaign's dates as instants: its start date's midnight and the midnight after its
     end date, in the schedule's zone (the store's default zone for triggered campaigns)."""
-    settings = settings or get_settings()
     tz = zone(campaign.cadence.time_zone if campaign.cadence else None, settings.default_time_zone)
     starts = wall(campaign.start, 0, 0, tz) if campaign.start else None
     ends = wall(campaign.end + timedelta(days=1), 0, 0, tz) if campaign.end else None
@@ -149,8 +147,7 @@ class SendRules:
     """The rules of one campaign; one instance per send session (it remembers what it sent,
     so messages still marked ``sending`` in its own batch count too)."""
 
-    def __init__(self, campaign: Campaign, settings: Settings | None = None) -> None:
-        settings = settings or get_settings()
+    def __init__(self, campaign: Campaign, settings: Settings) -> None:
         self.campaign = campaign
         self.caps: Caps = caps_for(campaign, settings)
         self.cap_reason = (

@@ -24,7 +24,7 @@ from campaigns.ledger import BatchResult, Recipient
 from campaigns.render import ContextBuilder
 from campaigns.send_rules import SendRules
 from models.base import utcnow
-from models.settings import get_settings
+from models.settings import Settings
 from models.store import Channel
 from templates.errors import RenderError
 from templates.renderer import MessageRenderer
@@ -56,6 +56,7 @@ class Sender:
         transport: Transport,
         renderer: MessageRenderer,
         context: ContextBuilder,
+        settings: Settings,
         throttle: Callable[[int], None] | None = None,
         journal: Journal | None = None,
         rules: SendRules | None = None,
@@ -72,7 +73,7 @@ class Sender:
         self.engine = engine
         self.last_moment = last_moment
         self.clock = clock
-        self.sender = get_settings().email_from
+        self.sender = settings.email_from
         self._allowance = 0
 
     def outgoing(self, r: Recipient, context: dict[str, Any]) -> Outgoing:

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from models.settings import get_settings
-
 EVENT_TYPES = {
     "Bounce": "bounce",
     "Complaint": "complaint",
@@ -72,7 +70,7 @@ class SesEvent:
     raw: Mapping[str, Any]
 
 
-def parse_ses_event(data: Any, *, tag: str | None = None) -> SesEvent:
+def parse_ses_event(data: Any, *, tag: str) -> SesEvent:
     """The parts of one SES event record homecoming uses; ``MalformedEvent`` if it is none."""
     if not isinstance(data, Mapping):
         raise MalformedEvent("not a JSON object")
@@ -91,7 +89,7 @@ def parse_ses_event(data: Any, *, tag: str | None = None) -> SesEvent:
 
     ledger_id = None
     tags = mail.get("tags")
-    values = tags.get(tag or get_settings().ledger_tag) if isinstance(tags, Mapping) else None
+    values = tags.get(tag) if isinstance(tags, Mapping) else None
     if isinstance(values, list) and values and str(values[0]).isdigit():
         ledger_id = int(values[0])
 

@@ -104,7 +104,7 @@ def send_due_surveys(
         if send:
             if campaign.channel not in transports:
                 given = email_transport if campaign.channel == Channel.email else push_transport
-                transports[campaign.channel] = given or transport_for(campaign.channel)
+                transports[campaign.channel] = given or transport_for(campaign.channel, settings)
             transport = transports[campaign.channel]
             report = send_step(
                 engine,
@@ -112,6 +112,7 @@ def send_due_surveys(
                 period=None,
                 now=None if on_clock else now,
                 transport=transport,
+                settings=settings,
                 renderer=renderer,
                 context=SurveyContext(campaign, settings),
                 batch_size=batch_size,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from cli.output import console, database_errors, err_console, fail, key_values, print_json, table
+
+if TYPE_CHECKING:
+    from campaigns.campaign import Campaign
+    from templates import Renderer
 
 app = typer.Typer(
     help="Campaigns: cadences as Prefect deployments, audience plans, exactly-once sending.",
@@ -58,7 +62,7 @@ def _outcomes(when: str, deferred: dict[str, int], skipped: dict[str, int]) -> N
         console.print(table(f"send-time rules ({when})", ["outcome", "messages"], rows))
 
 
-def _renderer() -> Any:
+def _renderer() -> Renderer:
     # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from campaigns.render import default_renderer
 
@@ -68,7 +72,7 @@ def _renderer() -> Any:
         raise fail(f"templates cannot be loaded: {exc}") from None
 
 
-def _load(name: str) -> Any:
+def _load(name: str) -> Campaign:
     # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from campaigns.run import CampaignError, load_campaign
     from models.db import get_engine
@@ -155,10 +159,12 @@ def plan_cmd(
     from campaigns.planning import summarize
     from campaigns.run import CampaignError, inactive_reason, resolve_period
     from models.db import get_engine
+    from models.settings import get_settings
 
+    settings = get_settings()  # read once here, passed down
     moment = _now(now)
     campaign = _load(name)
-    reason = inactive_reason(campaign, moment) if period is None else None
+    reason = inactive_reason(campaign, moment, settings) if period is None else None
     if reason is not None:
         _inactive(name, reason, json_out)
         return
@@ -167,7 +173,9 @@ def plan_cmd(
     except CampaignError as exc:
         raise fail(str(exc)) from None
     with database_errors():
-        summary = summarize(get_engine(), campaign=campaign, period=the_period, now=moment)
+        summary = summarize(
+            get_engine(), campaign=campaign, period=the_period, now=moment, settings=settings
+        )
     data = summary.as_dict()
     if json_out:
         print_json(data)
@@ -255,12 +263,15 @@ def resend_uncertain(
     # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
     from campaigns.reconcile import release_uncertain
     from models.db import get_engine
+    from models.settings import get_settings
 
     if not yes:
         raise fail("this may send a message twice; add --yes to confirm")
     campaign = _load(name)
     with database_errors():
-        released = release_uncertain(get_engine(), campaign=campaign.name, period=period)
+        released = release_uncertain(
+            get_engine(), campaign=campaign.name, period=period, settings=get_settings()
+        )
     if json_out:
         print_json({"campaign": campaign.name, "period": period, "released": released})
     else:

@@ -7,7 +7,6 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -20,7 +19,7 @@ err_console = Console(stderr=True)
 JSON = typer.Option(False, "--json", help="Print JSON for scripts")
 
 
-def _default(value: Any) -> Any:
+def _default(value: object) -> object:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if hasattr(value, "model_dump"):
@@ -28,12 +27,12 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-def print_json(data: Any) -> None:
+def print_json(data: object) -> None:
     """One JSON document on stdout, nothing else."""
     sys.stdout.write(json.dumps(data, default=_default, ensure_ascii=False, indent=2) + "\n")
 
 
-def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Table:
     t = Table(title=title, title_justify="left")
     for col in columns:
         t.add_column(col)
@@ -42,7 +41,7 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     return t
 
 
-def key_values(title: str, data: Mapping[str, Any]) -> Table:
+def key_values(title: str, data: Mapping[str, object]) -> Table:
     t = Table(title=title, title_justify="left", show_header=False)
     t.add_column(style="bold")
     t.add_column(justify="right")

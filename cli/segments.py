@@ -43,7 +43,8 @@ def list_cmd(json_out: bool = JSON) -> None:
         console.print("no segments yet: run `homecoming segments refresh`")
         return
     columns = ["segment", "kind", "as_of", "size", "entered", "left"]
-    console.print(table("segments", columns, [[d[c] for c in columns] for d in data]))
+    rows = [[d["segment"], d["kind"], d["as_of"], d["size"], d["entered"], d["left"]] for d in data]
+    console.print(table("segments", columns, rows))
 
 
 @app.command("show")

@@ -42,6 +42,7 @@ from flows.throttle import rate_limiter
 from models.base import utcnow
 from models.campaigns import MessageStatus
 from models.db import get_engine
+from models.settings import get_settings
 
 FLOW_NAME = "campaign-period"
 
@@ -55,12 +56,14 @@ FLOW_NAME = "campaign-period"
 )
 def prepare_task(campaign: Campaign, period: Period, now: datetime) -> Prepared:
     """Reconcile rows caught mid-send, then record the period's plan in the ledger."""
+    settings = get_settings()  # read once per task run, passed down
     return prepare(
         get_engine(),
         campaign=campaign,
         period=period,
         now=now,
-        transport=transport_for(campaign.channel),
+        transport=transport_for(campaign.channel, settings),
+        settings=settings,
     )
 
 
@@ -72,12 +75,14 @@ def send_task(campaign: Campaign, period: str, now: datetime | None, batches: in
 
     ``now`` None sends on the clock (the send-time rules and ``sent_at`` at each message).
     """
+    settings = get_settings()  # read once per task run, passed down
     return send_step(
         get_engine(),
         campaign=campaign,
         period=period,
         now=now,
-        transport=transport_for(campaign.channel),
+        transport=transport_for(campaign.channel, settings),
+        settings=settings,
         renderer=render.default_renderer(),
         max_batches=batches,
         throttle=rate_limiter(),
@@ -179,7 +184,12 @@ def campaign_period_flow(
     try:
         definition = load_campaign(campaign, engine=engine, renderer=render.default_renderer())
         result = run_period(
-            engine, campaign=definition, period=period, now=moment, steps=TaskSteps()
+            engine,
+            campaign=definition,
+            period=period,
+            now=moment,
+            steps=TaskSteps(),
+            settings=get_settings(),
         )
     except CampaignError as exc:
         raise ValueError(str(exc)) from None

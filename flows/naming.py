@@ -11,6 +11,7 @@ from prefect.runtime import flow_run
 from campaigns.cadence import period_at
 from campaigns.definitions import find, load_all
 from campaigns.run import inactive_reason
+from models.settings import get_settings
 
 
 def _moment() -> datetime:
@@ -38,7 +39,7 @@ def campaign_period() -> str:
     campaign = find(name, load_all()[0])
     if campaign is None:
         return f"{name} {_moment():%Y-%m-%dT%H:%M}"  # the run itself says what is wrong
-    reason = inactive_reason(campaign, _moment())
+    reason = inactive_reason(campaign, _moment(), get_settings())
     if reason:
         return reason
     try:

@@ -9,11 +9,11 @@ batches. Lookups (``lookup``, ``lookup_from``, ``existing_rows``) go in chunks (
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, any_, bindparam, select
+from sqlalchemy import ColumnElement, Connection, Table, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.schema import ColumnDefault
 from sqlmodel import SQLModel
@@ -22,6 +22,8 @@ from ingest.errors import DATABASE_ERRORS, store_error
 from models.base import table as table_of
 from models.dialect import insert_for, is_postgresql
 
+T = TypeVar("T")
+
 CHUNK = 2_000  # keys per SQLite IN (...): well below its limit of bound parameters
 CHUNK_PG = 20_000  # keys per PostgreSQL = ANY(array): one parameter, so a whole batch
 COPY_MIN = 500  # on PostgreSQL, batches at least this big go through COPY
@@ -29,14 +31,16 @@ COPY_MIN = 500  # on PostgreSQL, batches at least this big go through COPY
 _WRITE_FAILURES: tuple[type[Exception], ...] = (OverflowError, *DATABASE_ERRORS)
 
 
-def chunks(items: Sequence[Any], conn: Connection) -> Iterator[Sequence[Any]]:
+def chunks(items: Sequence[T], conn: Connection) -> Iterator[Sequence[T]]:
     """``items`` in pieces small enough for one lookup query on this connection's database."""
     size = CHUNK_PG if is_postgresql(conn) else CHUNK
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
 
-def insert_ignore(conn: Connection, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
+def insert_ignore(
+    conn: Connection, model: type[SQLModel], rows: Sequence[Mapping[str, object]]
+) -> None:
     """Insert rows, skipping any whose unique key exists (SQLite and PostgreSQL alike).
 
     A database error comes out as :class:`StoreError` naming the table, never the values.
@@ -56,7 +60,7 @@ def insert_ignore(conn: Connection, model: type[SQLModel], rows: Sequence[dict[s
         raise store_error(exc, table=table.name) from None
 
 
-def _sqlite_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def _sqlite_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, object]]) -> None:
     """SQLite: the statement compiled once, the rows through the driver's ``executemany``.
 
     Twice as fast as Core's executemany, which rebuilds every parameter set in Python;
@@ -79,7 +83,7 @@ def _sqlite_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
         for i, p in enumerate(table.c[n].type.bind_processor(conn.dialect) for n in order)
         if p is not None
     ]
-    params: list[Any] = []
+    params: list[Sequence[object]] = []
     for row in rows:
         values = get(row)
         if convert:
@@ -94,7 +98,7 @@ def _sqlite_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
         cursor.close()
 
 
-def _copy_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def _copy_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, object]]) -> None:
     """PostgreSQL: COPY into a temporary table, then INSERT … SELECT … ON CONFLICT DO NOTHING.
 
     COPY is about ten times faster than a parameterised executemany. Identifiers come
@@ -128,7 +132,7 @@ def _copy_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]])
     )
 
 
-def _default(table: Table, name: str) -> Any:
+def _default(table: Table, name: str) -> object:
     default = table.c[name].default
     if not isinstance(default, ColumnDefault) or not (default.is_scalar or default.is_callable):
         raise ValueError(f"{table.name}.{name}: give a value, it has no Python-side default")
@@ -140,7 +144,7 @@ def lookup(conn: Connection, key_col: Any, keys: Iterable[Any], *cols: Any) -> d
     return lookup_from(conn, None, key_col, keys, *cols)
 
 
-def key_in(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
+def key_in(conn: Connection, column: Any, values: Sequence[object]) -> ColumnElement[bool]:
     """``column IN (…)``; on PostgreSQL ``= ANY(array)``, one parameter however many keys."""
     if is_postgresql(conn):
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))

@@ -7,8 +7,9 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, TypeVar
 
 from sqlalchemy import Connection, Engine, select, update
 
@@ -29,6 +30,23 @@ from models.base import table, utcnow
 from models.db import get_engine
 from models.ingest import IngestRun, Quarantine
 from models.settings import get_settings
+
+R = TypeVar("R")
+
+
+class QuarantineRow(TypedDict):
+    """One ``quarantine`` row, as :meth:`_Run._quarantine` builds it."""
+
+    run_id: int | None
+    kind: str
+    source: str
+    file_sha256: str
+    line_no: int
+    field: str | None
+    reason: str
+    raw: str
+    created_at: datetime
+
 
 log = logging.getLogger(__name__)
 KINDS = ("customers", "orders", "interactions", "shipments", "devices")
@@ -146,7 +164,7 @@ class _Run:
         self.zone = zone
         self.records: list[Record] = []
         self.raws: dict[int, str] = {}
-        self.quarantine: list[dict[str, Any]] = []
+        self.quarantine: list[QuarantineRow] = []
         self.created: Counter[str] = Counter()
         # Lines seen so far per order (and rows per return), to number them in file order.
         self.positions: dict[str, int] = {}
@@ -269,7 +287,7 @@ class _Run:
         bulk.insert_ignore(self.conn, Quarantine, fresh)
 
 
-def _only(records: list[Record], cls: type) -> list[Any]:
+def _only(records: list[Record], cls: type[R]) -> list[R]:
     return [r for r in records if isinstance(r, cls)]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -50,15 +51,14 @@ def is_postgresql(bind: Connection | Engine | Dialect) -> bool:
 # --- inserts that skip existing keys ---------------------------------------------------------
 
 
-def insert_for(conn: Connection, table: Table) -> Any:
+def insert_for(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT of the connection's own dialect: unlike the portable ``insert()`` it has
     ``on_conflict_do_nothing`` and ``on_conflict_do_update`` (same call on both backends)."""
-    dialect = postgresql if is_postgresql(conn) else sqlite
-    return dialect.insert(table)
+    return postgresql.insert(table) if is_postgresql(conn) else sqlite.insert(table)
 
 
 def insert_new(
-    conn: Connection, table: Table, values: Mapping[str, Any], *, key: list[str]
+    conn: Connection, table: Table, values: Mapping[str, object], *, key: list[str]
 ) -> bool:
     """INSERT ... ON CONFLICT (key) DO NOTHING; True when the row is new.
 
@@ -140,7 +140,7 @@ def drop_temp_table(conn: Connection, table: Table) -> None:
 
 
 def load_rows(
-    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[object]]
 ) -> None:
     """Append plain rows (values the driver takes as they are) as fast as the backend can:
     COPY on PostgreSQL, about ten times faster than parameters per row; batched
@@ -155,7 +155,7 @@ def load_rows(
         finally:
             cursor.close()
         return
-    batch: list[dict[str, Any]] = []
+    batch: list[dict[str, object]] = []
     for row in rows:
         batch.append(dict(zip(columns, row, strict=True)))
         if len(batch) >= LOAD_BATCH:
@@ -245,7 +245,7 @@ def _utc_month_label_pg(element: utc_month_label, compiler: Any, **kw: Any) -> s
     return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM')"
 
 
-class utc_date(FunctionElement[Any]):
+class utc_date(FunctionElement[date]):
     """The UTC calendar day of a timestamp column, to count distinct purchase days."""
 
     inherit_cache = True
@@ -261,7 +261,7 @@ def _utc_date_pg(element: utc_date, compiler: Any, **kw: Any) -> str:
     return f"(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC')::date"
 
 
-class utc_midnight(FunctionElement[Any]):
+class utc_midnight(FunctionElement[datetime]):
     """Midnight UTC at the start of a DATE value, to compare a timestamp column with.
 
     SQLite keeps timestamps as text, some with microseconds and some without
@@ -284,7 +284,7 @@ def _utc_midnight_pg(element: utc_midnight, compiler: Any, **kw: Any) -> str:
     return f"(CAST({day} AS DATE)::timestamp AT TIME ZONE 'UTC')"
 
 
-class next_utc_day(FunctionElement[Any]):
+class next_utc_day(FunctionElement[datetime]):
     """The first instant of the UTC day after a timestamp, comparable with the column."""
 
     inherit_cache = True
@@ -304,7 +304,7 @@ def _next_utc_day_pg(element: next_utc_day, compiler: Any, **kw: Any) -> str:
     )
 
 
-class shift_days(FunctionElement[Any]):
+class shift_days(FunctionElement[datetime]):
     """A timestamp column plus whole days, in the column's stored form so that comparing
     the two is exact.
 

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Index, Text, case, func
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlmodel import Field, SQLModel
 
 from models.base import UTCDateTime, table, utcnow
@@ -38,7 +39,9 @@ DETRACTORS = (0, 6)  # NPS
 SCORE_COUNTS = ("csat_answers", "satisfied", "nps_answers", "promoters", "detractors")
 
 
-def score_counts(answers: Any = None) -> dict[str, ColumnElement[int]]:
+def score_counts(
+    answers: ReadOnlyColumnCollection[str, ColumnElement[Any]] | None = None,
+) -> dict[str, ColumnElement[int]]:
     """Sums over survey answers by the scales above, named as in ``SCORE_COUNTS``.
 
     ``answers`` is the columns of the answers counted, with ``kind`` and ``score`` (default

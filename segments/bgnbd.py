@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 from segments.errors import PredictionError
@@ -49,7 +50,9 @@ class BGNBD:
     message: str = ""
     customers: int = 0
 
-    def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    def p_alive(
+        self, x: NDArray[np.float64], t_x: NDArray[np.float64], T: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
         """P(alive | x, t_x, T) (eq. 11); a customer without repeat purchases is alive for sure.
 
         1 / (1 + δ(x > 0) · a / (b + x − 1) · ((α + T) / (α + t_x))^(r + x))
@@ -66,8 +69,8 @@ class BGNBD:
         return 1.0 / (1.0 + np.exp(log_odds))
 
     def expected_purchases(
-        self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
-    ) -> np.ndarray:
+        self, t: float, x: NDArray[np.float64], t_x: NDArray[np.float64], T: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
         """E[Y(t) | x, t_x, T]: expected purchases in the next ``t`` periods (eq. 10).
 
         (a + b + x − 1)/(a − 1) · [1 − ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; a+b+x−1; z)]
@@ -82,7 +85,7 @@ class BGNBD:
         bracket = 1.0 - (1.0 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
         return (a + b + x - 1) / (a - 1) * bracket * self.p_alive(x, t_x, T)
 
-    def expected_purchases_new(self, t: np.ndarray) -> np.ndarray:
+    def expected_purchases_new(self, t: NDArray[np.float64]) -> NDArray[np.float64]:
         """E[X(t)]: expected purchases of a new customer in their first ``t`` periods (eq. 9).
 
         (a + b − 1)/(a − 1) · [1 − (α/(α+t))^r · 2F1(r, b; a+b−1; t/(α+t))]
@@ -97,18 +100,28 @@ class BGNBD:
         return self.a if abs(self.a - 1.0) > 1e-7 else 1.0 + 1e-7
 
 
-def _arrays(*values: object) -> tuple[np.ndarray, ...]:
+def _arrays(*values: object) -> tuple[NDArray[np.float64], ...]:
     return tuple(np.atleast_1d(np.asarray(v, dtype=float)) for v in values)
 
 
-def log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+def log_likelihood(
+    params: NDArray[np.float64],
+    x: NDArray[np.float64],
+    t_x: NDArray[np.float64],
+    T: NDArray[np.float64],
+) -> NDArray[np.float64]:
     """Per-customer ln L for ``params`` = (r, α, a, b)."""
     return _loglik_and_gradient(np.asarray(params, dtype=float), x, t_x, T, gradient=False)[0]
 
 
 def _loglik_and_gradient(
-    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, gradient: bool = True
-) -> tuple[np.ndarray, np.ndarray | None]:
+    params: NDArray[np.float64],
+    x: NDArray[np.float64],
+    t_x: NDArray[np.float64],
+    T: NDArray[np.float64],
+    *,
+    gradient: bool = True,
+) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
     """ln L per customer and, if asked, the gradient of Σ ln L with respect to the parameters.
 
     With w = A4 / (A3 + A4) the share of the "dropped out at t_x" term:
@@ -145,7 +158,7 @@ def _loglik_and_gradient(
     return ll, grad
 
 
-def check_inputs(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> None:
+def check_inputs(x: NDArray[np.float64], t_x: NDArray[np.float64], T: NDArray[np.float64]) -> None:
     """Refuse data the model cannot describe, saying which customers and why."""
     if not (len(x) == len(t_x) == len(T)):
         raise PredictionError(
@@ -180,7 +193,7 @@ def check_inputs(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> None:
         )
 
 
-def fit(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BGNBD:
+def fit(x: NDArray[np.float64], t_x: NDArray[np.float64], T: NDArray[np.float64]) -> BGNBD:
     """Maximum-likelihood estimates of (r, α, a, b).
 
     Raises :class:`PredictionError` on inconsistent input, too few customers or repeat
@@ -192,7 +205,7 @@ def fit(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BGNBD:
     xs, txs, Ts = x, t_x / scale, T / scale
     n = len(x)
 
-    def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+    def objective(log_params: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         params = np.exp(log_params)
         ll, grad = _loglik_and_gradient(params, xs, txs, Ts)
         assert grad is not None  # asked for (gradient=True)

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import time
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
+from numpy.typing import NDArray
 from sklearn.cluster import KMeans
 from sklearn.metrics import pairwise_distances, pairwise_distances_argmin, silhouette_score
 from sklearn.preprocessing import StandardScaler
@@ -51,7 +52,15 @@ WORDS = {
 }
 
 
-def feature_matrix(engine: Engine, *, as_of: date) -> tuple[np.ndarray, np.ndarray]:
+class ClusterDescription(TypedDict):
+    """Where a cluster's centre falls among customers: :func:`describe`'s answer."""
+
+    words: str
+    centre: dict[str, float]
+    percentile: dict[str, float]
+
+
+def feature_matrix(engine: Engine, *, as_of: date) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Customer ids and the raw features of customers with an order, as of ``as_of``."""
     c = table(CustomerFeatures).c
     query = (
@@ -75,12 +84,12 @@ def feature_matrix(engine: Engine, *, as_of: date) -> tuple[np.ndarray, np.ndarr
     return data[:, 0].astype(np.int64), np.nan_to_num(data[:, 1:])
 
 
-def transform(raw: np.ndarray) -> np.ndarray:
+def transform(raw: NDArray[np.float64]) -> NDArray[np.float64]:
     """log1p of the features, negatives (net revenue after returns) counted as 0."""
     return np.log1p(np.clip(raw, 0, None))
 
 
-def choose_k(scaled: np.ndarray, *, seed: int) -> tuple[int, float, dict[int, float]]:
+def choose_k(scaled: NDArray[np.float64], *, seed: int) -> tuple[int, float, dict[int, float]]:
     """The k in ``K_RANGE`` with the best silhouette, each fitted and scored on a sample."""
     rng = np.random.default_rng(seed)
     fit_rows = rng.choice(len(scaled), size=min(FIT_SAMPLE, len(scaled)), replace=False)
@@ -101,7 +110,7 @@ def choose_k(scaled: np.ndarray, *, seed: int) -> tuple[int, float, dict[int, fl
     return best, scores[best], scores
 
 
-def describe(centroid: np.ndarray, raw: np.ndarray) -> dict[str, Any]:
+def describe(centroid: NDArray[np.float64], raw: NDArray[np.float64]) -> ClusterDescription:
     """Where a centre (raw units) falls in each feature's distribution, and in words.
 
     The percentile counts ties as half, so a centre of 1 order among many one-order
@@ -130,7 +139,7 @@ def describe(centroid: np.ndarray, raw: np.ndarray) -> dict[str, Any]:
 
 def fit(
     engine: Engine, *, as_of: date, k: int | None = None, seed: int = 0
-) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+) -> tuple[dict[str, Any], NDArray[np.int64], NDArray[np.int64]]:
     """Fit, store and return the model (as a dict of its row), with ids and labels."""
     started = time.perf_counter()
     ids, raw = feature_matrix(engine, as_of=as_of)
@@ -180,7 +189,7 @@ def fit(
     return row, ids, labels
 
 
-def assign(raw: np.ndarray, model: dict[str, Any]) -> np.ndarray:
+def assign(raw: NDArray[np.float64], model: dict[str, Any]) -> NDArray[np.int64]:
     """The nearest stored centre of each customer, in the stored scaler's space."""
     mean, scale = np.array(model["scaler_mean"]), np.array(model["scaler_scale"])
     centroids = np.array(model["centroids"])

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.special import digamma, gammaln
 
 from segments.errors import PredictionError
@@ -52,7 +53,7 @@ class GammaGamma:
         """E[M] of a customer not yet seen: p γ / (q − 1), infinite when q ≤ 1."""
         return self.p * self.v / (self.q - 1) if self.q > 1 else float("inf")
 
-    def expected_value(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    def expected_value(self, x: NDArray[np.float64], m: NDArray[np.float64]) -> NDArray[np.float64]:
         """E[M | x, m]; a customer without repeat purchases gets the population mean.
 
         With q ≤ 1 the population mean does not exist and ``nan`` is returned for them.
@@ -64,7 +65,9 @@ class GammaGamma:
         return out
 
 
-def log_likelihood(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+def log_likelihood(
+    params: NDArray[np.float64], x: NDArray[np.float64], m: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """Per-customer ln L for ``params`` = (p, q, γ), customers with x ≥ 1 and m > 0."""
     p, q, v = params
     px = p * x
@@ -79,7 +82,9 @@ def log_likelihood(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarr
     )
 
 
-def _gradient(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+def _gradient(
+    params: NDArray[np.float64], x: NDArray[np.float64], m: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """∂/∂p = Σ x [ψ(px+q) − ψ(px) + ln m + ln x − ln(γ+mx)];
     ∂/∂q = Σ [ψ(px+q) − ψ(q) + ln γ − ln(γ+mx)];  ∂/∂γ = Σ [q/γ − (px+q)/(γ+mx)]."""
     p, q, v = params
@@ -95,7 +100,7 @@ def _gradient(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
     )
 
 
-def check_inputs(x: np.ndarray, m: np.ndarray) -> None:
+def check_inputs(x: NDArray[np.float64], m: NDArray[np.float64]) -> None:
     if len(x) != len(m):
         raise PredictionError(
             f"x and m must have one value per customer; got {len(x)} and {len(m)}"
@@ -113,7 +118,7 @@ def check_inputs(x: np.ndarray, m: np.ndarray) -> None:
             )
 
 
-def fit(x: np.ndarray, m: np.ndarray) -> GammaGamma:
+def fit(x: NDArray[np.float64], m: NDArray[np.float64]) -> GammaGamma:
     """Maximum-likelihood estimates of (p, q, γ) on the customers with x ≥ 1 and m > 0.
 
     Raises :class:`PredictionError` on bad input, too few repeat customers, or when the
@@ -133,7 +138,7 @@ def fit(x: np.ndarray, m: np.ndarray) -> GammaGamma:
     scale = float(np.mean(m))  # money unit in which γ starts near 1
     ms = m / scale
 
-    def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+    def objective(log_params: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         params = np.exp(log_params)
         value = -float(log_likelihood(params, x, ms).sum())
         if not np.isfinite(value):

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.optimize import OptimizeResult, minimize
 
 LOG_BOUND = 25.0  # parameters stay within e^±25: beyond, the likelihood is flat
 
 
 def minimize_log_params(
-    objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    objective: Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]],
     starts: Sequence[Sequence[float]],
 ) -> tuple[OptimizeResult, bool]:
     """(the best result, whether it converged) of L-BFGS-B with analytic gradients.

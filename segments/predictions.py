@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import Engine, insert
 
 from models.base import utcnow
@@ -73,7 +74,7 @@ def customer_value(
     horizon: float,
     discount_rate: float = 0.0,
     steps: int = 12,
-) -> np.ndarray:
+) -> NDArray[np.float64]:
     """Predicted value per customer over ``horizon`` (in the summary's time unit).
 
     Σ_k (E[Y(t_k)] − E[Y(t_{k−1})]) · E[M] / (1 + d)^k with t_k = k · horizon / steps and

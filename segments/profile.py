@@ -7,7 +7,8 @@ to the customer features of the latest refresh; only counts and averages come ba
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Any, TypedDict
 
 from sqlalchemy import (
     Column,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Float,
+    Row,
     and_,
     case,
     cast,
@@ -44,6 +46,40 @@ AVERAGES = (
 )
 
 
+class Snapshot(TypedDict):
+    """A segment's latest snapshot: :func:`last_snapshot`'s answer."""
+
+    as_of: date
+    size: int
+    entered: int
+    left: int
+
+
+class Listed(TypedDict):
+    """One segment in :func:`listing`; the figures are None until its first refresh."""
+
+    segment: str
+    as_of: date | None
+    size: int | None
+    entered: int | None
+    left: int | None
+    kind: str
+    description: str
+
+
+class Profile(TypedDict):
+    """What a segment's members look like: :func:`profile`'s answer."""
+
+    members_with_features: int
+    averages: dict[str, float | None]
+    share_buyers: float | None
+    share_with_open_ticket: float | None
+    top_locales: dict[str, int]
+    top_countries: dict[str, int]
+    top_categories: dict[str, int]
+    rfm_segments: dict[str, int]
+
+
 def kind_of(name: str) -> str:
     """What made a segment: its name's prefix (``rfm``, ``predicted``, ``cluster``,
     ``lifecycle``), or ``rule`` for a marketer's definition."""
@@ -51,7 +87,9 @@ def kind_of(name: str) -> str:
     return prefix if prefix in COMPUTED_KINDS else "rule"
 
 
-def _latest_rows(conn: Connection, segment: str | None = None) -> list[Any]:
+def _latest_rows(
+    conn: Connection, segment: str | None = None
+) -> list[Row[tuple[str, date, int, int, int]]]:
     """segment, as_of, size, entered, left of each segment's latest snapshot, by name."""
     latest = latest_snapshots(segment=segment).subquery("latest")
     return list(
@@ -63,34 +101,52 @@ def _latest_rows(conn: Connection, segment: str | None = None) -> list[Any]:
     )
 
 
-def last_snapshot(conn: Connection, segment: str) -> dict[str, Any] | None:
+def last_snapshot(conn: Connection, segment: str) -> Snapshot | None:
     """as_of, size, entered and left of ``segment``'s latest snapshot; None if never refreshed."""
     rows = _latest_rows(conn, segment)
-    return {k: v for k, v in rows[0]._asdict().items() if k != "segment"} if rows else None
+    if not rows:
+        return None
+    r = rows[0]
+    return {"as_of": r.as_of, "size": r.size, "entered": r.entered, "left": r.left}
 
 
-def listing(engine: Engine) -> list[dict[str, Any]]:
+def listing(engine: Engine) -> list[Listed]:
     """Every segment with its kind, description and latest snapshot (size, entered, left);
     segments defined but not refreshed yet come last, with empty figures."""
     definitions, _ = load_all()
     described = {d.name: d.description for d in definitions}
     with engine.connect() as conn:
         rows = _latest_rows(conn)
-    data: list[dict[str, Any]] = [
-        {**r._asdict(), "kind": kind_of(r.segment), "description": described.get(r.segment, "")}
+    data: list[Listed] = [
+        {
+            "segment": r.segment,
+            "as_of": r.as_of,
+            "size": r.size,
+            "entered": r.entered,
+            "left": r.left,
+            "kind": kind_of(r.segment),
+            "description": described.get(r.segment, ""),
+        }
         for r in rows
     ]
     seen = {d["segment"] for d in data}
     data += [
-        {"segment": name, "as_of": None, "size": None, "entered": None, "left": None}
-        | {"kind": kind_of(name), "description": text}
+        {
+            "segment": name,
+            "as_of": None,
+            "size": None,
+            "entered": None,
+            "left": None,
+            "kind": kind_of(name),
+            "description": text,
+        }
         for name, text in sorted(described.items())
         if name not in seen  # defined but not refreshed yet
     ]
     return data
 
 
-def profile(conn: Connection, segment: str) -> dict[str, Any]:
+def profile(conn: Connection, segment: str) -> Profile:
     """Averages of key features, and the most common locales, countries and categories."""
     members = members_select(segment)
     where = F.customer_id.in_(members)

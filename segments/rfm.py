@@ -22,9 +22,10 @@ floating-point arithmetic of the edges is the same as pandas'.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import (
     Case,
     ColumnElement,
@@ -68,7 +69,7 @@ def segment_of(r: int, f: int) -> str:
     raise ValueError(f"no RFM segment for R={r}, F={f}")
 
 
-def levels() -> np.ndarray:
+def levels() -> NDArray[np.float64]:
     """The inner quantile levels of a 5-bin ``qcut``, computed as pandas computes them."""
     q = np.linspace(0, 1, 6)
     np.putmask(q, 5 * q != np.arange(6), np.nextafter(q, 1))
@@ -84,7 +85,7 @@ def positions(n: int) -> list[int]:
     return sorted(out)
 
 
-def quintile_edges(known: dict[int, Any], n: int) -> list[float]:
+def quintile_edges(known: Mapping[int, float], n: int) -> list[float]:
     """The four edges from the values at ``positions(n)`` of a sorted column of ``n`` values.
 
     A sorted stand-in array holds the known values at their positions (and copies of them
@@ -110,8 +111,8 @@ def _edges(conn: Connection, stage: Table, n: int) -> tuple[list[float], list[fl
         .subquery()
     )
     wanted = positions(n)
-    days: dict[int, Any] = {}
-    money: dict[int, Any] = {}
+    days: dict[int, int] = {}
+    money: dict[int, float] = {}
     for d, m, r_pos, m_pos in conn.execute(
         select(ranked).where(or_(ranked.c.r_pos.in_(wanted), ranked.c.m_pos.in_(wanted)))
     ):

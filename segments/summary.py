@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import Date, Engine, Float, Select, case, cast, func, literal, select
 
 from models.base import table
@@ -41,17 +41,17 @@ FETCH = 50_000
 class Summary:
     """One entry per customer, ordered by customer id."""
 
-    customer_id: np.ndarray
-    x: np.ndarray
-    t_x: np.ndarray
-    T: np.ndarray
-    monetary: np.ndarray
+    customer_id: NDArray[np.int64]
+    x: NDArray[np.float64]
+    t_x: NDArray[np.float64]
+    T: NDArray[np.float64]
+    monetary: NDArray[np.float64]
     time_unit: str = "days"
 
     def __len__(self) -> int:
         return len(self.customer_id)
 
-    def subset(self, rows: np.ndarray) -> Summary:
+    def subset(self, rows: NDArray[np.int64]) -> Summary:
         return Summary(
             self.customer_id[rows],
             self.x[rows],
@@ -62,7 +62,7 @@ class Summary:
         )
 
 
-def summary_select(calibration_end: date) -> Select[Any]:
+def summary_select(calibration_end: date) -> Select[tuple[int, int, int, int, float]]:
     """customer_id, x, t_x and T in days, and monetary, for purchases up to ``calibration_end``."""
     o = table(Order).c
     end_day = (calibration_end - EPOCH).days
@@ -109,7 +109,7 @@ def customer_summary(engine: Engine, *, calibration_end: date, time_unit: str = 
     """The summary as numpy arrays, streamed from the database in chunks."""
     if time_unit not in TIME_UNITS:
         raise ValueError(f"time unit {time_unit!r} is not valid; expected days or weeks")
-    parts: list[np.ndarray] = []
+    parts: list[NDArray[np.float64]] = []
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=FETCH).execute(
             summary_select(calibration_end)

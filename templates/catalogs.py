@@ -18,14 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from models.yaml_loader import YamlError, load_file
 from templates.errors import CatalogBroken, TemplateInvalid
 from templates.locales import chain, language, normalize
 
 
-def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+def flatten(data: Mapping[str, object], prefix: str = "") -> dict[str, str]:
     """``{"a": {"b": "x"}}`` -> ``{"a.b": "x"}``; numbers become text, None is refused."""
     out: dict[str, str] = {}
     for key, value in data.items():

@@ -20,7 +20,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
@@ -39,11 +39,12 @@ from templates.mjml_check import check_document, position_to_line
 from templates.plaintext import to_text_template
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _JINJA = re.compile(r"(\{\{.*?\}\}|\{%.*?%\})", re.DOTALL)
 _POSITION = re.compile(r"position (\d+):(\d+)")
 
 
-def _finalize(value: Any) -> Any:
+def _finalize(value: T) -> T:
     if value is None:
         raise RenderError("a value printed in the message is None")
     return value

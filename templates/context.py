@@ -79,7 +79,7 @@ def convert(value: Any, path: str) -> Any:
     return value
 
 
-def node(data: Mapping[str, Any], path: str) -> Node:
+def node(data: Mapping[str, object], path: str) -> Node:
     """A mapping known to be complete (store, texts), converted the same way."""
     result = convert(data, path)
     assert isinstance(result, Node)

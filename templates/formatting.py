@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import TypeVar
 
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
@@ -25,17 +25,19 @@ from jinja2.runtime import Context
 from templates.errors import RenderError
 from templates.locales import babel_locale
 
+T = TypeVar("T")
+
 LOCALE_VAR = "_format_locale"
 DATE_FORMATS = ("short", "medium", "long", "full")
 
 
-def _defined(value: Any) -> Any:
+def _defined(value: T) -> T:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     return value
 
 
-def _decimal(value: Any, what: str) -> Decimal:
+def _decimal(value: object, what: str) -> Decimal:
     value = _defined(value)
     if isinstance(value, bool):
         raise RenderError(f"{what}: a number is expected, not a yes/no value")
@@ -82,7 +84,7 @@ def _tag(context: Context) -> str:
 
 
 @pass_context
-def money(context: Context, value: Any, currency: Any) -> str:
+def money(context: Context, value: object, currency: object) -> str:
     amount = _decimal(value, "money")
     code = _defined(currency)
     if not isinstance(code, str) or len(code) != 3 or not code.isalpha():
@@ -91,17 +93,17 @@ def money(context: Context, value: Any, currency: Any) -> str:
 
 
 @pass_context
-def number(context: Context, value: Any) -> str:
+def number(context: Context, value: object) -> str:
     return _number(_decimal(value, "number"), _tag(context))
 
 
 @pass_context
-def percent(context: Context, value: Any) -> str:
+def percent(context: Context, value: object) -> str:
     return _percent(_decimal(value, "percent"), _tag(context))
 
 
 @pass_context
-def date_filter(context: Context, value: Any, style: str = "long") -> str:
+def date_filter(context: Context, value: object, style: str = "long") -> str:
     value = _defined(value)
     if isinstance(value, str):
         try:

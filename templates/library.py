@@ -282,7 +282,7 @@ def _manifest(
     return out
 
 
-def check_brand(doc: Any, path: Path) -> dict[str, Any]:
+def check_brand(doc: object, path: Path) -> dict[str, Any]:
     """The brand settings, checked: they go into every template as attributes and text."""
     if not isinstance(doc, Mapping):
         raise TemplateInvalid(f"{path}: the brand file is a mapping")

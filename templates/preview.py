@@ -12,9 +12,12 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from templates.render import Renderer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Route
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -134,7 +137,7 @@ def screenshots(
     except ImportError:  # pragma: no cover - playwright is a dependency of previews
         raise PreviewError("playwright is not installed: pip install playwright") from None
 
-    def offline(route: Any) -> None:
+    def offline(route: Route) -> None:
         if route.request.resource_type == "image":
             route.fulfill(status=200, content_type="image/svg+xml", body=PLACEHOLDER)
         else:

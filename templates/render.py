@@ -92,7 +92,7 @@ class RenderedPush:
     locale: str
 
 
-def _names_fit_headers(context: Mapping[str, Any], where: str) -> None:
+def _names_fit_headers(context: Mapping[str, object], where: str) -> None:
     """The customer's names go into the ``To`` header after rendering: refuse a line break
     now, while the failure is still this recipient's alone."""
     customer = context.get("customer")

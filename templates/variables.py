@@ -38,9 +38,9 @@ def check_variables(source: str, fields: dict[str, Field], *, kind: str) -> list
     return sorted(set(out))
 
 
-def _chain(node: nodes.Node) -> tuple[nodes.Node, list[Any], list[nodes.Node]]:
+def _chain(node: nodes.Node) -> tuple[nodes.Node, list[object], list[nodes.Node]]:
     """``a.b['c'][x]`` -> (Name a, ["b", "c", "*"], [x])."""
-    comps: list[Any] = []
+    comps: list[object] = []
     dynamic: list[nodes.Node] = []
     while isinstance(node, nodes.Getattr | nodes.Getitem):
         if isinstance(node, nodes.Getattr):

@@ -174,7 +174,11 @@ def create_app(
             return JSONResponse({"status": "ignored", "reason": "Message is not JSON"})
         try:
             (outcome,) = await run_in_threadpool(
-                process_events, engine_of(request), [event], now=now_of(request)
+                process_events,
+                engine_of(request),
+                [event],
+                now=now_of(request),
+                settings=settings_of(request),
             )
         except MalformedEvent:
             outcome = "malformed"

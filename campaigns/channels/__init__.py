@@ -12,15 +12,14 @@ from campaigns.channels.null import NullTransport
 from campaigns.channels.outbox import OutboxTransport
 from campaigns.channels.ses import SesTransport
 from campaigns.channels.sns import SnsTransport
-from models.settings import Settings, get_settings
+from models.settings import Settings
 from models.store import Channel
 
 __all__ = ["Delivery", "Outgoing", "SendError", "Transport", "transport_for"]
 
 
-def transport_for(channel: str, settings: Settings | None = None) -> Transport:
+def transport_for(channel: str, settings: Settings) -> Transport:
     """The configured transport of a channel (``email`` or ``push``)."""
-    settings = settings or get_settings()
     name = settings.email_transport if channel == Channel.email else settings.push_transport
     if name == "outbox":
         return OutboxTransport(settings.outbox_dir, channel=channel)

@@ -283,15 +283,18 @@ def test_batches_and_limits(engine: Engine, aws: dict[str, Any]) -> None:
 def test_parse_requires_an_ses_event() -> None:
     for bad in [None, [], {}, {"eventType": "Bounce"}, {"eventType": "Nope", "mail": {}}]:
         with pytest.raises(events.MalformedEvent):
-            parse_ses_event(bad)
+            parse_ses_event(bad, tag=get_settings().ledger_tag)
     with pytest.raises(events.MalformedEvent):
-        parse_ses_event({"eventType": "Open", "mail": {"messageId": "x"}, "open": {}})
+        parse_ses_event(
+            {"eventType": "Open", "mail": {"messageId": "x"}, "open": {}},
+            tag=get_settings().ledger_tag,
+        )
     legacy = {
         "notificationType": "Bounce",
         "bounce": {"bounceType": "Permanent", "timestamp": "2026-01-01T00:00:00Z"},
         "mail": {"messageId": "m-1", "timestamp": "2026-01-01T00:00:00Z"},
     }
-    parsed = parse_ses_event(legacy)
+    parsed = parse_ses_event(legacy, tag=get_settings().ledger_tag)
     assert (parsed.event_type, parsed.detail, parsed.ledger_id) == ("bounce", "Permanent/", None)
 
 
@@ -343,7 +346,14 @@ def test_bounce_and_complaint_from_the_queue_stop_all_further_marketing(
     audience = select(Customer.__table__.c.id.label("customer_id"))
     outcomes = {
         o.customer_id: o
-        for chunk in plan(engine, campaign=campaign, period=period, now=now, audience=audience)
+        for chunk in plan(
+            engine,
+            campaign=campaign,
+            period=period,
+            now=now,
+            settings=get_settings(),
+            audience=audience,
+        )
         for o in chunk
     }
     assert (outcomes[bounced].status, outcomes[bounced].reason) == ("suppressed", "bounced")

@@ -118,7 +118,14 @@ def test_the_outbox_itself_proves_what_was_sent(engine: Engine, tmp_path: Path) 
     # ... and was killed while writing the third: a temporary file, never linked.
     leftover = outbox.directory / f".{claimed[2]}.0123abcd.tmp"
     leftover.write_bytes(b"Subject: half a message")
-    report = reconcile(engine, campaign="news", period="2026-W48", transport=outbox, now=LATER)
+    report = reconcile(
+        engine,
+        campaign="news",
+        period="2026-W48",
+        transport=outbox,
+        settings=get_settings(),
+        now=LATER,
+    )
     assert (report.confirmed_sent, report.resent, report.uncertain) == (2, 2, 0)
     assert not leftover.exists()
     result = run_period(
@@ -170,7 +177,12 @@ def test_the_journal_settles_each_row_and_the_rest_waits(engine: Engine, tmp_pat
         )
     provider = Provider()
     report = reconcile(
-        engine, campaign="news", period="2026-W48", transport=provider, journal_dir=directory
+        engine,
+        campaign="news",
+        period="2026-W48",
+        transport=provider,
+        journal_dir=directory,
+        settings=get_settings(),
     )
     assert report.as_dict() | {"evidence": None} == {
         "checked": 7,
@@ -191,7 +203,12 @@ def test_the_journal_settles_each_row_and_the_rest_waits(engine: Engine, tmp_pat
     assert (rows[ids[4]].status, rows[ids[4]].provider_message_id) == ("sent", "ses-5")
     # A second reconciliation changes nothing more.
     again = reconcile(
-        engine, campaign="news", period="2026-W48", transport=provider, journal_dir=directory
+        engine,
+        campaign="news",
+        period="2026-W48",
+        transport=provider,
+        journal_dir=directory,
+        settings=get_settings(),
     )
     assert (again.settled, again.uncertain) == (0, 2)
 
@@ -202,7 +219,12 @@ def test_claims_from_another_host_wait_for_their_lease(
     planned(engine, 2)
     crash_claim(engine, 2, "another-host:4242:abc")
     report = reconcile(
-        engine, campaign="news", period="2026-W48", transport=Provider(), journal_dir=tmp_path
+        engine,
+        campaign="news",
+        period="2026-W48",
+        transport=Provider(),
+        journal_dir=tmp_path,
+        settings=get_settings(),
     )
     assert (report.in_progress, report.settled) == (2, 0)
     with engine.begin() as conn:
@@ -210,14 +232,24 @@ def test_claims_from_another_host_wait_for_their_lease(
             Message.__table__.update().values(claimed_at=datetime.now(UTC) - timedelta(hours=2))
         )
     report = reconcile(
-        engine, campaign="news", period="2026-W48", transport=Provider(), journal_dir=tmp_path
+        engine,
+        campaign="news",
+        period="2026-W48",
+        transport=Provider(),
+        journal_dir=tmp_path,
+        settings=get_settings(),
     )
     assert (report.uncertain, report.settled) == (2, 0)  # lease and grace ran out, no evidence
     # Resending without evidence is the operator's explicit choice: a setting, or a command.
     monkeypatch.setenv("HOMECOMING_RESEND_UNCERTAIN_AFTER_GRACE", "true")
     get_settings.cache_clear()
     report = reconcile(
-        engine, campaign="news", period="2026-W48", transport=Provider(), journal_dir=tmp_path
+        engine,
+        campaign="news",
+        period="2026-W48",
+        transport=Provider(),
+        journal_dir=tmp_path,
+        settings=get_settings(),
     )
     assert report.resent_after_grace == 2
     assert {r.status for r in ledger(engine)} == {"planned"}
@@ -234,7 +266,12 @@ def test_a_live_claim_in_this_process_is_left_alone(
     try:
         crash_claim(engine, 2, claimer)
         report = reconcile(
-            engine, campaign="news", period="2026-W48", transport=Provider(), journal_dir=tmp_path
+            engine,
+            campaign="news",
+            period="2026-W48",
+            transport=Provider(),
+            journal_dir=tmp_path,
+            settings=get_settings(),
         )
     finally:
         ACTIVE_CLAIMERS.discard(claimer)

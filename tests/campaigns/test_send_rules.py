@@ -23,6 +23,7 @@ from campaigns.planning import summarize
 from campaigns.run import run_period
 from campaigns.send import send_due
 from campaigns.send_rules import SendRules
+from models.settings import get_settings
 from tests.campaigns.conftest import (
     FakeRenderer,
     add_customers,
@@ -315,6 +316,7 @@ def test_sending_stops_at_the_end_date(engine: Engine, outbox: Path) -> None:
         period="2026-W48",
         now=after_end,
         transport=OutboxTransport(outbox, channel="email"),
+        settings=get_settings(),
         renderer=FakeRenderer(),
         definition=last,
     )
@@ -357,7 +359,7 @@ def test_the_next_allowed_moment_is_the_first_one(
     existing: list[int], at: int, zone_name: str, count: int, gap: int
 ) -> None:
     """Against a minute-by-minute scan: not quiet, no cap broken, nothing earlier allowed."""
-    rules = SendRules(weekly("news"))  # type: ignore[arg-type]
+    rules = SendRules(weekly("news"), get_settings())  # type: ignore[arg-type]
     assert rules.quiet == QUIET
     caps: list[Caps | None] = [Caps(count, 2, gap)]
     times = [T0 + timedelta(minutes=m) for m in existing]
@@ -390,7 +392,6 @@ def test_the_flow_completes_for_an_ended_campaign_and_counts_deferrals(
     from prefect.client.orchestration import get_client
 
     from flows.campaigns import campaign_period_flow
-    from models.settings import get_settings
 
     name = f"rules_{engine.dialect.name}"  # artifacts live on the shared server
     folder = tmp_path / "definitions"
