@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert
 
+from campaigns.channels.outbox import OutboxTransport
 from campaigns.definitions import MARKETING_KINDS, Campaign, parse_campaign
+from campaigns.run import run_period
 from models.campaigns import Message
 from models.segments import SegmentMember, SegmentSnapshot
 from models.settings import get_settings
@@ -236,6 +238,24 @@ def ledger(engine: Engine, campaign_name: str | None = None) -> list[Any]:
         query = query.where(Message.campaign == campaign_name)
     with engine.connect() as conn:
         return list(conn.execute(query))
+
+
+def weekly(name: str, *, day: str = "monday", hour: int = 10, extra: str = "") -> object:
+    return campaign(
+        f"name: {name}\nkind: newsletter\nsegments: [vip]\n"
+        f"cadence: {{every: weekly, day: {day}, hour: {hour}, time_zone: Europe/Berlin}}\n{extra}"
+    )
+
+
+def run(engine: Engine, definition: object, now: datetime | None, outbox: Path, **kwargs):
+    return run_period(
+        engine,
+        campaign=definition,  # type: ignore[arg-type]
+        now=now,
+        renderer=FakeRenderer(),
+        email_transport=OutboxTransport(outbox, channel="email"),
+        **kwargs,
+    )
 
 
 # --- Amazon SES and SNS through moto's server ------------------------------------------------

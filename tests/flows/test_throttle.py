@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from models.settings import get_settings
 from tests.campaigns.conftest import add_customers, add_segment
-from tests.campaigns.test_surveys import T0, ticket
+from tests.campaigns.surveys import T0, ticket
 from tests.web.helpers import customer
 
 NEWS = """\

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine, insert, select
 
 from models.campaigns import Message
-from models.store import Consent, Customer
+from models.store import Consent, Customer, Interaction
 
 _PERIODS = itertools.count(1)
 
@@ -148,3 +148,8 @@ def email_links(email: EmailMessage) -> list[str]:
             found += re.findall(r"https?://[^\s<>\"')]+", part.get_content())
     found += re.findall(r"<([^>]+)>", str(email.get("List-Unsubscribe", "")))
     return list(dict.fromkeys(found))
+
+
+def interactions(engine: Engine, customer_id: int, kind: str) -> list[dict]:
+    t = Interaction.__table__
+    return rows(engine, t, t.c.customer_id == customer_id, t.c.kind == kind)
