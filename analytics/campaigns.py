@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, case, func, select
 
 from analytics.connection import reading
 from analytics.orders import DEFINITION, ORD, Window, counted
 from analytics.report import Report, Table
-from analytics.stats import compare, welch
+from analytics.stats import CONFIDENCE, benjamini_hochberg, compare, welch
 from models.base import table
 from models.campaigns import SURVEY_KINDS, Message, MessageStatus
 from models.dialect import shift_days
@@ -27,7 +28,11 @@ TEXT = (
     "days) after the send: the first sent_at of their messages, or the planned send_at for "
     "the hold-out. Uplift is the difference of conversion rates with a 95 % Newcombe "
     "(hybrid score) interval and a two-sided p-value (pooled z-test; Fisher's exact test when "
-    "an expected count is below 5); relative uplift is the ratio of rates minus 1 with a "
+    "an expected count is below 5); the q-value adjusts the p-values of all comparisons shown "
+    "for their number (Benjamini-Hochberg), and only comparisons with q below 5 % are "
+    "significant, so at most 5 % of what is flagged is expected to be noise; a period whose "
+    "attribution window reaches past the latest order in the store is not observed yet and "
+    "shows no rates; relative uplift is the ratio of rates minus 1 with a "
     "log-ratio interval; mde is the smallest uplift the groups would find 80 % of the time. "
     "Revenue per customer is compared with Welch's interval. Each variant is compared with "
     "the whole hold-out of its period. Engagement: sent messages (a customer may get an email "
@@ -36,7 +41,7 @@ TEXT = (
 
 
 def outcomes(engine: Engine, *, window: Window, days: int = DEFAULT_WINDOW) -> list[tuple]:
-    """(campaign, period, variant, group, customers, converted, revenue, revenue²) per group."""
+    """(campaign, period, variant, group, customers, converted, revenue, revenue², last t0)."""
     with reading(engine) as conn:
         t0 = case((M.status == MessageStatus.sent, M.sent_at), else_=M.send_at)
         # Only periods with a hold-out can be measured (surveys have none): skip the rest.
@@ -73,6 +78,7 @@ def outcomes(engine: Engine, *, window: Window, days: int = DEFAULT_WINDOW) -> l
                 r.c.period,
                 r.c.variant,
                 r.c.status,
+                r.c.t0,
                 func.count(ORD.id).label("orders"),
                 func.coalesce(func.sum(ORD.total), 0.0).label("revenue"),
             )
@@ -86,7 +92,7 @@ def outcomes(engine: Engine, *, window: Window, days: int = DEFAULT_WINDOW) -> l
                     ORD.ordered_at <= shift_days(r.c.t0, days),
                 ),
             )
-            .group_by(r.c.campaign, r.c.period, r.c.customer_id, r.c.status, r.c.variant)
+            .group_by(r.c.campaign, r.c.period, r.c.customer_id, r.c.status, r.c.variant, r.c.t0)
             .subquery()
         )
         c = converted.c
@@ -100,6 +106,7 @@ def outcomes(engine: Engine, *, window: Window, days: int = DEFAULT_WINDOW) -> l
                 func.sum(case((c.orders > 0, 1), else_=0)),
                 func.sum(c.revenue),
                 func.sum(c.revenue * c.revenue),
+                func.max(c.t0),
             )
             .group_by(c.campaign, c.period, c.variant, c.status)
             .order_by(c.campaign, c.period)
@@ -143,24 +150,42 @@ def _add(into: Group, row: Sequence[float | None]) -> None:
         into[i] += float(value or 0)
 
 
+def orders_known_until(engine: Engine) -> datetime | None:
+    """The latest order time in the store: no conversion after it can be known yet."""
+    with reading(engine) as conn:
+        return conn.execute(select(func.max(ORD.ordered_at))).scalar()
+
+
 def campaign_effects(
     engine: Engine, *, window: Window, days: int = DEFAULT_WINDOW
 ) -> tuple[list[dict], list[dict]]:
     """(uplift rows, engagement rows): per campaign period, all recipients and each variant."""
     periods: dict[tuple[str, str], dict] = {}
-    for campaign, period, variant, status, *numbers in outcomes(engine, window=window, days=days):
+    for campaign, period, variant, status, *numbers, last in outcomes(
+        engine, window=window, days=days
+    ):
         p = periods.setdefault(
-            (campaign, period), {MessageStatus.sent: {}, MessageStatus.held_out: [0.0] * 4}
+            (campaign, period),
+            {MessageStatus.sent: {}, MessageStatus.held_out: [0.0] * 4, "last": last},
         )
+        p["last"] = max(p["last"], last)
         if status == MessageStatus.held_out:
             _add(p[MessageStatus.held_out], numbers)
         else:
             _add(p[MessageStatus.sent].setdefault(variant, [0.0] * 4), numbers)
     engaged = engagement(engine, window=window)
+    known = orders_known_until(engine)
     rows, engagement_rows = [], []
     for (campaign, period), p in sorted(periods.items()):
         if not p[MessageStatus.held_out][0]:
             continue  # held out before the window only: nothing to compare with
+        ends = p["last"] + timedelta(days=days)
+        unobserved = (
+            f"not observed yet: the attribution window of the last send ends {ends:%Y-%m-%d %H:%M} "
+            f"UTC, orders are known until {known:%Y-%m-%d %H:%M} UTC"
+            if known is None or ends > known
+            else None
+        )
         groups: dict[str, Group] = {"all": [0.0] * 4}
         for numbers in p[MessageStatus.sent].values():
             _add(groups["all"], numbers)
@@ -168,7 +193,8 @@ def campaign_effects(
         if len(p[MessageStatus.sent]) > 1 or named:
             groups.update({v: p[MessageStatus.sent][v] for v in named})
         for variant, treated in groups.items():
-            rows.append(_row(campaign, period, variant, treated, p[MessageStatus.held_out]))
+            row = _row(treated, p[MessageStatus.held_out], unobserved)
+            rows.append({"campaign": campaign, "period": period, "variant": variant, **row})
             events: dict[str, int] = {}
             for (c, per, v), kinds in engaged.items():
                 if (c, per) == (campaign, period) and (variant == "all" or v == variant):
@@ -183,6 +209,10 @@ def campaign_effects(
                     **{kind: events.get(kind, 0) for kind in ("messages", *ENGAGEMENT)},
                 }
             )
+    q_values = benjamini_hochberg([r["p_value"] for r in rows])
+    for r, q in zip(rows, q_values, strict=True):
+        r["q_value"] = q
+        r["significant"] = q is not None and q < 1 - CONFIDENCE
     return rows, engagement_rows
 
 
@@ -203,39 +233,50 @@ def unmeasured(engine: Engine, *, window: Window) -> dict[str, int]:
         return {c: int(n) for c, n in conn.execute(query.order_by(periods.c.campaign))}
 
 
-def _round(value: float | None, places: int) -> float | None:
-    return None if value is None or math.isnan(value) else round(value, places)
+def _number(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else value
 
 
-def _row(campaign: str, period: str, variant: str, treated: Group, held: Group) -> dict:
+MEASURES = (
+    "conversion", "holdout_conversion", "uplift", "ci_low", "ci_high", "relative_uplift",
+    "relative_ci_low", "relative_ci_high", "p_value", "mde", "revenue_per_recipient",
+    "revenue_per_holdout", "revenue_uplift", "revenue_ci_low", "revenue_ci_high",
+)  # fmt: skip
+
+
+def _row(treated: Group, held: Group, unobserved: str | None) -> dict:
+    """Counts, rates and their comparison; rates are not available for an unobserved window
+    (the missing orders would read as customers who did not convert)."""
     n_t, x_t, rev_t, sq_t = treated
     n_c, x_c, rev_c, sq_c = held
-    c = compare(int(x_t), int(n_t), int(x_c), int(n_c))
-    money = welch(int(n_t), rev_t, sq_t, int(n_c), rev_c, sq_c)
-    return {
-        "campaign": campaign,
-        "period": period,
-        "variant": variant,
+    counts = {
         "recipients": int(n_t),
         "holdout": int(n_c),
         "converted": int(x_t),
         "holdout_converted": int(x_c),
-        "conversion": _round(c.p_t, 4) if n_t else None,
-        "holdout_conversion": _round(c.p_c, 4) if n_c else None,
-        "uplift": _round(c.uplift, 4) if n_t and n_c else None,
-        "ci_low": _round(c.ci_low, 4),
-        "ci_high": _round(c.ci_high, 4),
-        "relative_uplift": _round(c.relative, 4),
-        "relative_ci_low": _round(c.rel_low, 4),
-        "relative_ci_high": _round(c.rel_high, 4),
-        "p_value": _round(c.p_value, 4),
+    }
+    if unobserved:
+        return {**counts, **dict.fromkeys(MEASURES), "test": "", "warning": unobserved}
+    c = compare(int(x_t), int(n_t), int(x_c), int(n_c))
+    money = welch(int(n_t), rev_t, sq_t, int(n_c), rev_c, sq_c)
+    return {
+        **counts,
+        "conversion": c.p_t if n_t else None,
+        "holdout_conversion": c.p_c if n_c else None,
+        "uplift": c.uplift if n_t and n_c else None,
+        "ci_low": _number(c.ci_low),
+        "ci_high": _number(c.ci_high),
+        "relative_uplift": c.relative,
+        "relative_ci_low": c.rel_low,
+        "relative_ci_high": c.rel_high,
+        "p_value": c.p_value,
         "test": c.test,
-        "mde": _round(c.mde, 4),
-        "revenue_per_recipient": round(rev_t / n_t, 2) if n_t else None,
-        "revenue_per_holdout": round(rev_c / n_c, 2) if n_c else None,
-        "revenue_uplift": round(money.difference, 2) if money else None,
-        "revenue_ci_low": round(money.low, 2) if money else None,
-        "revenue_ci_high": round(money.high, 2) if money else None,
+        "mde": c.mde,
+        "revenue_per_recipient": rev_t / n_t if n_t else None,
+        "revenue_per_holdout": rev_c / n_c if n_c else None,
+        "revenue_uplift": money.difference if money else None,
+        "revenue_ci_low": money.low if money else None,
+        "revenue_ci_high": money.high if money else None,
         "warning": c.warning or "",
     }
 
@@ -243,25 +284,34 @@ def _row(campaign: str, period: str, variant: str, treated: Group, held: Group) 
 UPLIFT_COLUMNS = [
     "campaign", "period", "variant", "recipients", "holdout", "converted", "holdout_converted",
     "conversion", "holdout_conversion", "uplift", "ci_low", "ci_high", "relative_uplift",
-    "relative_ci_low", "relative_ci_high", "p_value", "test", "mde", "revenue_per_recipient",
-    "revenue_per_holdout", "revenue_uplift", "revenue_ci_low", "revenue_ci_high", "warning",
+    "relative_ci_low", "relative_ci_high", "p_value", "q_value", "significant", "test", "mde",
+    "revenue_per_recipient", "revenue_per_holdout", "revenue_uplift", "revenue_ci_low",
+    "revenue_ci_high", "warning",
 ]  # fmt: skip
 TERMINAL = [
     "campaign", "period", "variant", "recipients", "holdout", "conversion", "holdout_conversion",
-    "uplift", "ci_low", "ci_high", "relative_uplift", "p_value", "revenue_per_recipient",
-    "revenue_per_holdout", "warning",
+    "uplift", "ci_low", "ci_high", "mde", "relative_uplift", "q_value", "significant",
+    "revenue_per_recipient", "revenue_per_holdout", "warning",
 ]  # fmt: skip
 
 
 def campaign_report(engine: Engine, *, window: Window, days: int = DEFAULT_WINDOW) -> Report:
     rows, engagement_rows = campaign_effects(engine, window=window, days=days)
-    shares = ("conversion", "holdout_conversion", "uplift", "ci_low", "ci_high", "relative_uplift",
-              "relative_ci_low", "relative_ci_high", "mde")  # fmt: skip
+    rates = ("conversion", "holdout_conversion", "relative_uplift", "relative_ci_low",
+             "relative_ci_high")  # fmt: skip
     return Report(
         kind="campaigns",
         title=f"Campaign uplift against hold-out ({days}-day attribution window)",
         tables=[
-            Table("campaign-uplift", "Campaign uplift", UPLIFT_COLUMNS, rows, shares, TERMINAL),
+            Table(
+                "campaign-uplift",
+                "Campaign uplift",
+                UPLIFT_COLUMNS,
+                rows,
+                rates,
+                TERMINAL,
+                points=("uplift", "ci_low", "ci_high", "mde"),
+            ),
             Table(
                 "campaign-engagement",
                 "Provider events per campaign period",

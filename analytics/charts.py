@@ -10,11 +10,14 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 
+from analytics.report import NOT_AVAILABLE, decimal_text
+
 PALETTE = (
     "#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c",
     "#0891b2", "#a16207", "#db2777", "#4b5563", "#65a30d",
 )  # fmt: skip
 FONT_WIDTH = 6.6  # average width of an 11 px label character, for layout
+DASHES = ("", "7 3", "2 3", "9 3 2 3")  # after the palette's ten colours, the lines dash
 
 
 def _svg(width: float, height: float, label: str, body: list[str]) -> str:
@@ -42,11 +45,11 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 
 def percent(value: float) -> str:
-    return f"{value * 100:.1f}".removesuffix(".0") + " %"
+    return decimal_text(value, 1, scale=2).removesuffix(".0") + " %"
 
 
 def points(value: float) -> str:
-    return f"{value * 100:+.1f} pt" if value else "0"
+    return decimal_text(value, 1, scale=2, sign=True) + " pt" if value else "0 pt"
 
 
 def _blue(share: float) -> str:
@@ -67,15 +70,17 @@ def heatmap(
     note: Callable[[int, int], str] | None = None,
     partial: Callable[[int, int], bool] | None = None,
     partial_text: str = "",
+    missing: Callable[[int, int], str] | None = None,
 ) -> str:
-    """A grid of shaded cells with the value (in %) written in each; None cells stay empty.
+    """A grid of shaded cells with the value (in %) written in each. Rows may be of
+    different lengths; a None inside a row is a grey "n/a" cell, ``missing(i, j)`` its reason.
 
     Cells for which ``partial(i, j)`` holds get a dashed outline (data still coming in).
     """
     cell_w, cell_h = 44, 22
     left = 12 + FONT_WIDTH * max((len(r) for r in row_labels), default=4)
     top, legend = 34, 66
-    width = left + cell_w * len(column_labels) + 16
+    width = max(left + cell_w * len(column_labels) + 16, left + 560)
     height = top + cell_h * len(row_labels) + legend
     peak = scale_max or max((v for row in values for v in row[1:] if v is not None), default=1.0)
     peak = peak or 1.0
@@ -91,13 +96,21 @@ def heatmap(
             f'<text x="{left - 8:.1f}" y="{y + cell_h / 2 + 4:.1f}" class="axis" text-anchor="end">{escape(name)}</text>'
         )
         for j, value in enumerate(row):
-            if value is None:
-                continue
             x = left + j * cell_w
+            if value is None:  # inside the row: computed, but not available
+                why = missing(i, j) if missing else ""
+                tip = f"{name}, {column_labels[j]}: {NOT_AVAILABLE}" + (f" ({why})" if why else "")
+                body.append(
+                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{cell_w - 2}" height="{cell_h - 2}" '
+                    f'rx="2" fill="#f3f4f6"><title>{escape(tip)}</title></rect>'
+                    f'<text x="{x + cell_w / 2 - 1:.1f}" y="{y + cell_h / 2 + 3:.1f}" class="cell" '
+                    f'text-anchor="middle" fill="#6b7280">{NOT_AVAILABLE}</text>'
+                )
+                continue
             share = value / peak if j else 1.0
             fill = "#e5e7eb" if j == 0 else _blue(share)
             ink = "#ffffff" if j and share > 0.55 else "#111827"
-            tip = f"{name}, {column_labels[j]}: {value * 100:.1f} %" + (
+            tip = f"{name}, {column_labels[j]}: {percent(value)}" + (
                 f" ({note(i, j)})" if note else ""
             )
             dashed = partial is not None and partial(i, j)
@@ -108,7 +121,7 @@ def heatmap(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{cell_w - 2}" height="{cell_h - 2}" '
                 f'rx="2" fill="{fill}"{outline}><title>{escape(tip)}</title></rect>'
                 f'<text x="{x + cell_w / 2 - 1:.1f}" y="{y + cell_h / 2 + 3:.1f}" class="cell" '
-                f'text-anchor="middle" fill="{ink}">{value * 100:.1f}</text>'
+                f'text-anchor="middle" fill="{ink}">{decimal_text(value, 1, scale=2)}</text>'
             )
     # Colour legend: month 0 is grey (always 100 %), the scale runs from 0 to the peak.
     y = top + cell_h * len(row_labels) + 18
@@ -142,20 +155,32 @@ def lines(
     markers: bool = True,
     tip: Callable[[str, float, float], str] | None = None,
 ) -> str:
-    """One line per series on shared numeric axes; the legend sits at the right."""
+    """One line per series on shared numeric axes, any number of them: the legend sits
+    below the plot with every name in full, wrapping onto as many rows as it needs, and
+    after the palette's colours the lines dash."""
     if not any(series.values()):
         return '<p class="empty">No data for this chart yet.</p>'
     names = list(series)
-    legend_w = 24 + FONT_WIDTH * min(34, max(len(n) for n in names))
-    width, height = 860, 320
-    left, right, top, bottom = 58, legend_w + 16, 14, 44
+    left, right, top, bottom = 58, 16, 14, 44 if x_title else 30
+    items = [30 + FONT_WIDTH * len(n) + 18 for n in names]
+    width = max(860.0, left + max(items) + right)
+    placed: list[tuple[float, int]] = []  # (x, row) of each legend item
+    x, rows = float(left), 0
+    for w in items:
+        if x > left and x + w > width - right:
+            x, rows = float(left), rows + 1
+        placed.append((x, rows))
+        x += w
+    plot_h = 262
+    legend_top = top + plot_h + bottom + 6
+    height = legend_top + 17 * (rows + 1) + 4
     xs = [x for pts in series.values() for x, _ in pts] + [x for x, _ in x_ticks]
     x_lo, x_hi = min(xs), max(xs)
     ys = [y for pts in series.values() for _, y in pts]
     y_lo, y_hi = y_range if y_range else (min(0.0, min(ys)), max(ys))
     y_ticks = nice_ticks(y_lo, y_hi)
     y_lo, y_hi = min(y_ticks[0], y_lo), max(y_ticks[-1], y_hi)
-    plot_w, plot_h = width - left - right, height - top - bottom
+    plot_w = width - left - right
 
     def px(x: float) -> float:
         return left + (plot_w * (x - x_lo) / (x_hi - x_lo) if x_hi > x_lo else plot_w / 2)
@@ -166,12 +191,12 @@ def lines(
     body = []
     for t in y_ticks:
         body.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{py(t):.1f}" y2="{py(t):.1f}" class="grid"/>'
+            f'<line x1="{left}" x2="{left + plot_w:.1f}" y1="{py(t):.1f}" y2="{py(t):.1f}" class="grid"/>'
             f'<text x="{left - 6}" y="{py(t) + 4:.1f}" class="axis" text-anchor="end">{escape(y_format(t))}</text>'
         )
     if y_lo < 0 < y_hi:
         body.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{py(0):.1f}" y2="{py(0):.1f}" class="zero"/>'
+            f'<line x1="{left}" x2="{left + plot_w:.1f}" y1="{py(0):.1f}" y2="{py(0):.1f}" class="zero"/>'
         )
     for x, text in x_ticks:
         body.append(
@@ -180,41 +205,49 @@ def lines(
         )
     if x_title:
         body.append(
-            f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" class="axis" text-anchor="middle">{escape(x_title)}</text>'
+            f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h + 36}" class="axis" text-anchor="middle">{escape(x_title)}</text>'
         )
-    body.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" class="frame"/>')
+    body.append(
+        f'<rect x="{left}" y="{top}" width="{plot_w:.1f}" height="{plot_h}" class="frame"/>'
+    )
     for i, name in enumerate(names):
         colour = PALETTE[i % len(PALETTE)]
+        dash = DASHES[(i // len(PALETTE)) % len(DASHES)]
+        style = f' stroke-dasharray="{dash}"' if dash else ""
         pts = sorted(series[name])
-        if not pts:
-            continue
-        path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
-        body.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        if pts:
+            path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
+            body.append(
+                f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{style}>'
+                f"<title>{escape(name)}</title></polyline>"
+            )
         if markers:
             for x, y in pts:
                 text = tip(name, x, y) if tip else f"{name}: {y_format(y)}"
                 body.append(
                     f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3.2" fill="{colour}"><title>{escape(text)}</title></circle>'
                 )
-        ly = top + 12 + i * 17
-        short = name if len(name) <= 34 else name[:33] + "…"
+        lx, row = placed[i]
+        ly = legend_top + 17 * row + 10
         body.append(
-            f'<rect x="{width - right + 14}" y="{ly - 8}" width="12" height="4" fill="{colour}"/>'
-            f'<text x="{width - right + 30}" y="{ly - 2}" class="legend">{escape(short)}<title>{escape(name)}</title></text>'
+            f'<line x1="{lx:.1f}" x2="{lx + 22:.1f}" y1="{ly - 4}" y2="{ly - 4}" stroke="{colour}" '
+            f'stroke-width="2.5"{style}/>'
+            f'<text x="{lx + 28:.1f}" y="{ly}" class="legend">{escape(name)}</text>'
         )
     return _svg(width, height, label, body)
 
 
 def intervals(
-    items: Sequence[tuple[str, float, float, float, str]],
+    items: Sequence[tuple[str, float, float, float, str, bool]],
     *,
     label: str,
     value_format: Callable[[float], str] = points,
 ) -> str:
     """A dot per estimate with its confidence interval as a whisker, around a zero line.
 
-    ``items``: (name, estimate, low, high, tooltip). Green: the interval is above zero;
-    red: below; grey: it includes zero (no effect shown).
+    ``items``: (name, estimate, low, high, tooltip, significant). Only what stays
+    significant after the correction for many comparisons is coloured: green above zero,
+    red below; everything else is grey, however far its interval is from zero.
     """
     if not items:
         return '<p class="empty">No campaign period with both recipients and a hold-out yet.</p>'
@@ -222,8 +255,8 @@ def intervals(
     left = 16 + FONT_WIDTH * min(48, max(len(n) for n, *_ in items))
     width, top, bottom = 860, 10, 40
     height = top + row_h * len(items) + bottom
-    lo = min(0.0, *(low for _, _, low, _, _ in items))
-    hi = max(0.0, *(high for _, _, _, high, _ in items))
+    lo = min(0.0, *(item[2] for item in items))
+    hi = max(0.0, *(item[3] for item in items))
     ticks = nice_ticks(lo, hi, 6)
     lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
     plot_w = width - left - 70
@@ -244,9 +277,9 @@ def intervals(
         f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" class="axis" text-anchor="middle">'
         "uplift in conversion, recipients minus hold-out, with 95 % interval</text>"
     )
-    for i, (name, estimate, low, high, tip) in enumerate(items):
+    for i, (name, estimate, low, high, tip, significant) in enumerate(items):
         y = top + row_h * i + row_h / 2
-        colour = "#16a34a" if low > 0 else "#dc2626" if high < 0 else "#6b7280"
+        colour = "#6b7280" if not significant else "#16a34a" if estimate > 0 else "#dc2626"
         short = name if len(name) <= 48 else name[:47] + "…"
         body.append(
             f'<text x="{left - 10:.1f}" y="{y + 4:.1f}" class="axis" text-anchor="end">{escape(short)}</text>'

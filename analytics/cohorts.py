@@ -8,13 +8,15 @@ from sqlalchemy import Engine, func, or_, select
 from analytics.connection import reading
 from analytics.localtime import month_label, store_zone
 from analytics.orders import DEFINITION, Window, order_months, partial_month
-from analytics.report import Report, Table
+from analytics.report import MIN_BASE, Report, Table, join_notes, share, small_base
 
 TEXT = (
     "Cohort retention: customers are grouped by the calendar month of their first order "
     "(in the store's time zone); month k is the share of the cohort who ordered in the k-th "
     "calendar month after it, so month 0 is always 100 %. A cohort's row stops at the last "
-    "month with data (or the --to date), whose figure covers only the days up to then."
+    "month with data (or the --to date). n/a: a month the data does not cover to its end "
+    f"(its share would only count the days so far), or a cohort of fewer than {MIN_BASE} "
+    "customers (see note; the counts are in the JSON)."
 )
 
 
@@ -37,22 +39,36 @@ def cohort_counts(engine: Engine, *, window: Window) -> tuple[dict[int, dict[int
 
 
 def cohort_table(engine: Engine, *, window: Window | None = None) -> list[dict]:
-    """``[{"cohort": "2010-12", "size": N, "retention": [1.0, 0.366, ...], "customers": [...]}]``.
+    """``[{"cohort": "2010-12", "size": N, "retention": [1.0, 0.366…, ...], "customers":
+    [...], "note": ""}]``.
 
-    Retention is a fraction rounded to 3 places (0.1 %), month 0 first; ``customers``
-    holds the exact counts behind it.
+    Retention is an unrounded fraction, month 0 first, None where it is not available (a
+    cohort below ``MIN_BASE`` customers, a month the data does not cover to its end; the
+    note says which); ``customers`` holds the exact counts behind it.
     """
-    counts, last = cohort_counts(engine, window=window or Window.of(None, None, store_zone()))
+    window = window or Window.of(None, None, store_zone())
+    counts, last = cohort_counts(engine, window=window)
+    unfinished = partial_month(engine, window)
     out = []
     for cohort in sorted(counts):
         size = counts[cohort][0]
         active = [counts[cohort].get(k, 0) for k in range(last - cohort + 1)]
+        retention = [
+            share(n, size, observed=cohort + k != unfinished) for k, n in enumerate(active)
+        ]
+        cut = unfinished is not None and unfinished - cohort < len(active)
         out.append(
             {
                 "cohort": month_label(cohort),
                 "size": size,
-                "retention": [round(n / size, 3) for n in active],
+                "retention": retention,
                 "customers": active,
+                "note": join_notes(
+                    small_base(size),
+                    f"m{unfinished - cohort} ({month_label(unfinished)}) is not over in the data"
+                    if cut and unfinished is not None and size >= MIN_BASE
+                    else "",
+                ),
             }
         )
     return out
@@ -67,6 +83,7 @@ def cohort_report(engine: Engine, *, window: Window) -> Report:
             "cohort": c["cohort"],
             "size": c["size"],
             **dict(zip(months, c["retention"], strict=False)),
+            "note": c["note"],
         }
         for c in cohorts
     ]
@@ -78,7 +95,7 @@ def cohort_report(engine: Engine, *, window: Window) -> Report:
             Table(
                 "cohort-retention",
                 "Cohort retention",
-                ["cohort", "size", *months],
+                ["cohort", "size", *months, "note"],
                 rows,
                 tuple(months),
             )

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, FromClause, RowMapping, select
 from analytics.connection import reading
 from analytics.localtime import LocalTime, month_label
 from analytics.orders import Window
-from analytics.report import Report, Table
+from analytics.report import MIN_BASE, Report, Table, join_notes, share, small_base
 from models.base import table
 from models.segments import latest_members
 from models.surveys import SCORE_COUNTS, SurveyAnswer, score_counts
@@ -34,6 +34,7 @@ class Scores(TypedDict):
     promoters: int
     detractors: int
     nps: float | None
+    note: str  # why a score is not available, empty when both are
 
 
 TEXT = (
@@ -42,23 +43,29 @@ TEXT = (
     "answers on the 0–10 scale, from −100 to 100. A customer's current answer counts (a changed "
     "score replaces the first), dated when first given; months are calendar months in the "
     "store's time zone. By segment: membership in each segment's latest snapshot on or before "
-    "the end of the window."
+    "the end of the window. n/a: fewer than "
+    f"{MIN_BASE} answers of the kind in the group (see note)."
 )
 
 
 def scores(counts: Mapping[str, int | None] | RowMapping) -> Scores:
-    """CSAT (share of satisfied among CSAT answers, a fraction to 0.01 %) and NPS (promoters
-    minus detractors, per cent of NPS answers, to 0.1) from the ``SCORE_COUNTS``; None where
-    there are no answers of the kind."""
+    """CSAT (share of satisfied among CSAT answers, a fraction) and NPS (promoters minus
+    detractors, per cent of NPS answers) from the ``SCORE_COUNTS``, unrounded; None (n/a)
+    with fewer than ``MIN_BASE`` answers of the kind, the reason in ``note``."""
     n_csat, satisfied, n_nps, promoters, detractors = (int(counts[k] or 0) for k in SCORE_COUNTS)
+    nps = share(promoters - detractors, n_nps)
     return {
         "csat_answers": n_csat,
         "satisfied": satisfied,
-        "csat": round(satisfied / n_csat, 4) if n_csat else None,
+        "csat": share(satisfied, n_csat),
         "nps_answers": n_nps,
         "promoters": promoters,
         "detractors": detractors,
-        "nps": round(100 * (promoters - detractors) / n_nps, 1) if n_nps else None,
+        "nps": None if nps is None else 100 * nps,
+        "note": join_notes(
+            small_base(n_csat, "CSAT answers", "CSAT") if n_csat else "",
+            small_base(n_nps, "NPS answers", "NPS") if n_nps else "",
+        ),
     }
 
 
@@ -113,7 +120,8 @@ def _grouped(engine: Engine, *, window: Window, keys: tuple[str, ...]) -> list[d
 
 
 NPS = {"nps": 1}
-COLUMNS = ["csat_answers", "satisfied", "csat", "nps_answers", "promoters", "detractors", "nps"]
+COLUMNS = ["csat_answers", "satisfied", "csat", "nps_answers", "promoters", "detractors", "nps",
+           "note"]  # fmt: skip
 
 
 def csat_report(engine: Engine, *, window: Window, by: str = "survey") -> Report:

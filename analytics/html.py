@@ -8,12 +8,11 @@ from html import escape
 
 from analytics import charts
 from analytics.localtime import month_label
-from analytics.report import Report, Table
+from analytics.report import MIN_BASE, NOT_AVAILABLE, Report, Table, decimal_text, guarded
 
 MAX_ROWS = 200
 MAX_COHORTS = 24
 MAX_MONTHS = 25
-MAX_SEGMENT_LINES = 10
 MAX_INTERVALS = 40
 
 STYLE = """
@@ -39,38 +38,60 @@ details{margin:14px 0}summary{cursor:pointer;font-weight:600;color:#374151}
 ol.defs{padding-left:20px;color:#374151;font-size:12.5px;max-width:980px}ol.defs li{margin:3px 0}
 """
 TEXT_COLUMNS = {"cohort", "segment", "as_of", "group", "locale", "country", "campaign",
-                "period", "variant", "test", "warning", "survey", "month"}  # fmt: skip
+                "period", "variant", "test", "warning", "survey", "month", "note", "table",
+                "choice", "kind"}  # fmt: skip
 
 
-def cell(value: object, *, is_percent: bool = False, decimals: int = 2) -> str:
-    """A value as people read it (the CSV and JSON keep full fractions)."""
-    if value is None or value == "":
-        return "–"
+def cell(
+    value: object,
+    *,
+    is_percent: bool = False,
+    is_points: bool = False,
+    decimals: int = 2,
+    unit: bool = True,
+) -> str:
+    """A value as people read it, rounded once, half-up (CSV and JSON keep full precision).
+
+    Rates are per cent ("%"), differences of rates percentage points ("pt", signed); with
+    ``unit=False`` the unit is left to the column header. None is "n/a".
+    """
+    if value is None:
+        return NOT_AVAILABLE
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if is_percent and isinstance(value, int | float):
-        return f"{value * 100:.1f} %"
+    number = isinstance(value, int | float)
+    if number and (is_percent or is_points):
+        text = decimal_text(float(value), 1, scale=2, sign=is_points)  # type: ignore[arg-type]
+        return f"{text} {'pt' if is_points else '%'}" if unit else text
     if isinstance(value, float):
-        return f"{value:,.{decimals}f}" if abs(value) >= 1 or value == 0 else f"{value:.4g}"
+        if math.isnan(value):
+            return NOT_AVAILABLE
+        return decimal_text(value, decimals) if abs(value) >= 1 or value == 0 else f"{value:.4g}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
 
 
+def header(table: Table, column: str) -> str:
+    """A column name with the unit its cells are shown in."""
+    if column in table.points:
+        return f"{column} pt"
+    return f"{column} %" if column in table.percent else column
+
+
 def table_html(table: Table, limit: int = MAX_ROWS) -> str:
     if not table.rows:
         return '<p class="empty">No rows.</p>'
-    percent = set(table.percent)
+    percent, points = set(table.percent), set(table.points)
 
     def cls(col: str) -> str:
         return ' class="text"' if col in TEXT_COLUMNS else ""
 
-    head = "".join(f"<th{cls(c)}>{escape(c)}</th>" for c in table.columns)
+    head = "".join(f"<th{cls(c)}>{escape(header(table, c))}</th>" for c in table.columns)
     body = "".join(
         "<tr>"
         + "".join(
-            f"<td{cls(c)}>{escape(cell(r.get(c), is_percent=c in percent, decimals=table.decimals.get(c, 2)))}</td>"
-            for c in table.columns
+            f"<td{cls(c)}>{escape(_cell(table, r, c, percent, points))}</td>" for c in table.columns
         )
         + "</tr>"
         for r in table.rows[:limit]
@@ -81,6 +102,16 @@ def table_html(table: Table, limit: int = MAX_ROWS) -> str:
         else ""
     )
     return f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>{more}'
+
+
+def _cell(table: Table, row: dict, column: str, percent: set[str], points: set[str]) -> str:
+    return cell(
+        row.get(column),
+        is_percent=column in percent,
+        is_points=column in points,
+        decimals=table.decimals.get(column, 2),
+        unit=False,
+    )
 
 
 def _month_ticks(months: list[int], most: int = 12) -> list[tuple[float, str]]:
@@ -111,7 +142,7 @@ def repeat_charts(report: Report) -> str:
     return (
         "<h3>Customer retention rate by month</h3>"
         + charts.lines(
-            {"retention rate (E − N) / S": pts},
+            {"retention rate: retained / S": pts},
             label="customer retention rate by month",
             x_ticks=_month_ticks(months),
             y_range=(floor, max([1.0, *(y for _, y in pts)])),
@@ -125,12 +156,7 @@ def cohort_charts(report: Report) -> str:
     if not cohorts:
         return '<p class="empty">No orders yet.</p>'
     width = min(MAX_MONTHS, max(len(c["retention"]) for c in cohorts))
-    values = [
-        [c["retention"][k] if k < len(c["retention"]) else None for k in range(width)]
-        for c in cohorts
-    ]
-    label = report.data.get("partial_month")
-    partial = _month_number(label) if label else None
+    values = [c["retention"][:width] for c in cohorts]
     clipped = len(report.data["cohorts"]) > len(cohorts)
     note = (
         f'<p class="note">The {len(cohorts)} most recent cohorts; all are in the table.</p>'
@@ -145,32 +171,33 @@ def cohort_charts(report: Report) -> str:
             values,
             label="cohort retention heat map",
             note=lambda i, j: f"{cohorts[i]['customers'][j]:,} of {cohorts[i]['size']:,} customers",
-            partial=lambda i, j: _month_number(cohorts[i]["cohort"]) + j == partial,
-            partial_text=(
-                f"{report.data['partial_month']}: the data stops before the end of this month, "
-                "so its figures are lower than they will be"
-                if partial is not None
-                else ""
+            missing=lambda i, j: (
+                f"{cohorts[i]['customers'][j]:,} of {cohorts[i]['size']:,} "
+                f"customers; {cohorts[i]['note']}"
             ),
         )
-        + note
+        + '<p class="note">n/a: a cohort below the minimum base, or a month the data does not '
+        "cover to its end (the note column says which).</p>" + note
     )
 
 
 def segment_charts(report: Report) -> str:
     curves = report.data["curves"]
-    biggest = sorted(curves, key=lambda s: -curves[s]["members"])[:MAX_SEGMENT_LINES]
+    segments = report.data.get("segments", sorted(curves))
     series = {
         f"{s} ({curves[s]['as_of']}, {curves[s]['members']:,})": [
             (float(d), share) for d, share in enumerate(curves[s]["curve"])
         ]
-        for s in sorted(biggest)
+        for s in sorted(curves)
     }
-    out = "<h3>Retention curves: share of members who ordered within d days of the snapshot</h3>"
+    out = (
+        "<h3>Retention curves: share of members who ordered within d days of the snapshot, "
+        "after each segment's latest snapshot with all 90 days observed</h3>"
+    )
     if not series:
         return out + (
-            '<p class="empty">No snapshot is 30 days older than the last order yet, so no '
-            "window has been fully observed.</p>"
+            '<p class="empty">No snapshot is 90 days older than the last order yet (or none '
+            f"has {MIN_BASE} members), so no curve has been fully observed.</p>"
         )
     out += charts.lines(
         series,
@@ -179,9 +206,13 @@ def segment_charts(report: Report) -> str:
         x_title="days after the snapshot",
         markers=False,
     )
-    if len(curves) > len(biggest):
-        out += f'<p class="note">The {len(biggest)} largest of {len(curves)} segments.</p>'
-    over_time = {s: v for s, v in report.data["over_time"].items() if s in biggest and len(v) > 1}
+    left_out = [s for s in segments if s not in curves]
+    if left_out:
+        out += (
+            f'<p class="note">No curve for {escape(", ".join(left_out))}: no snapshot with all '
+            f"90 days observed and at least {MIN_BASE} members.</p>"
+        )
+    over_time = {s: v for s, v in report.data["over_time"].items() if len(v) > 1}
     if over_time:
         dates = sorted({d for v in over_time.values() for d, _ in v})
         index = {d: i for i, d in enumerate(dates)}
@@ -195,7 +226,11 @@ def segment_charts(report: Report) -> str:
 
 
 def campaign_charts(report: Report) -> str:
-    rows = [r for r in report.main.rows if r["uplift"] is not None][-MAX_INTERVALS:]
+    rows = [
+        r
+        for r in report.main.rows
+        if None not in (r.get("uplift"), r.get("ci_low"), r.get("ci_high"))
+    ][-MAX_INTERVALS:]
     items = [
         (
             f"{r['campaign']} {r['period']}"
@@ -203,16 +238,28 @@ def campaign_charts(report: Report) -> str:
             r["uplift"],
             r["ci_low"],
             r["ci_high"],
-            f"{r['campaign']} {r['period']} {r['variant']}: {r['conversion']:.1%} of "
-            f"{r['recipients']:,} vs {r['holdout_conversion']:.1%} of {r['holdout']:,}; "
-            f"uplift {r['uplift'] * 100:+.2f} pt [{r['ci_low'] * 100:+.2f}, {r['ci_high'] * 100:+.2f}], "
-            f"p = {r['p_value']}",
+            f"{r['campaign']} {r['period']} {r['variant']}: {_pct(r['conversion'])} of "
+            f"{r['recipients']:,} vs {_pct(r['holdout_conversion'])} of {r['holdout']:,}; "
+            f"uplift {_pt(r['uplift'])} [{_pt(r['ci_low'])}, {_pt(r['ci_high'])}], "
+            f"p = {cell(r['p_value'])}, q = {cell(r['q_value'])}"
+            + (" (significant)" if r["significant"] else ""),
+            bool(r["significant"]),
         )
         for r in rows
     ]
-    return "<h3>Uplift against hold-out (each variant against the whole hold-out)</h3>" + (
-        charts.intervals(items, label="campaign uplift with 95 % intervals")
+    title = (
+        "<h3>Uplift against hold-out (each variant against the whole hold-out; coloured "
+        "only where significant after the Benjamini-Hochberg correction)</h3>"
     )
+    return title + charts.intervals(items, label="campaign uplift with 95 % intervals")
+
+
+def _pct(value: float | None) -> str:
+    return cell(value, is_percent=True)
+
+
+def _pt(value: float | None) -> str:
+    return cell(value, is_points=True)
 
 
 def csat_charts(report: Report) -> str:
@@ -229,6 +276,12 @@ def csat_charts(report: Report) -> str:
                     (float(_month_number(r["month"])), r[measure])
                 )
         if not series and measure == "nps":
+            continue
+        if not series:
+            out += (
+                f'<h3>{escape(title)}</h3><p class="empty">No survey has {MIN_BASE} answers in '
+                "a month yet (the table has the counts).</p>"
+            )
             continue
         months = sorted({int(x) for pts in series.values() for x, _ in pts})
         out += f"<h3>{escape(title)}</h3>" + charts.lines(
@@ -251,6 +304,7 @@ CHARTS = {
 
 
 def section(report: Report) -> str:
+    report = guarded(report)
     parts = [f'<section id="{escape(report.kind)}"><h2>{escape(report.title)}</h2>']
     if report.window:
         parts.append(f'<p class="meta">Window: {escape(report.window)}</p>')

@@ -1,4 +1,5 @@
-"""Repeat-purchase rate, and the customer retention rate (E - N) / S by month."""
+"""Repeat-purchase rate, and the customer retention rate (retained / S) by month and over the
+whole window."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from sqlalchemy import Engine, FromClause, case, func, literal, or_, select
 
 from analytics.connection import reading
 from analytics.localtime import month_label
-from analytics.orders import DEFINITION, ORD, Window, counted, order_months
-from analytics.report import Report, Table
+from analytics.orders import DEFINITION, ORD, Window, counted, order_months, partial_month
+from analytics.report import MIN_BASE, Report, Table, join_notes, share, small_base
 from models.base import table
 from models.segments import latest_members
 from models.store import Customer
@@ -20,14 +21,22 @@ ACTIVE_MONTHS = 12
 REPEAT_TEXT = (
     "Repeat-purchase rate: customers with two or more orders in the window, among customers "
     "with at least one order in the window. By segment: membership in each segment's latest "
-    "snapshot on or before the end of the window."
+    "snapshot on or before the end of the window. "
+    f"A group of fewer than {MIN_BASE} customers shows n/a (see note)."
 )
 CRR_TEXT = (
-    "Customer retention rate of a period: (E − N) / S. A customer is active at an instant if "
+    "Customer retention rate of a period: retained / S. A customer is active at an instant if "
     f"they ordered in the {ACTIVE_MONTHS} calendar months before it; S is the customers active "
-    "at the start of the period, E those active at its end, N those whose first order falls in "
-    "the period. Churned: active at the start, no longer at the end. Months are calendar "
-    "months in the store's time zone; the first month of data has no start base and is left out."
+    "at the start of the period, retained those of them active all through it to its end "
+    "(one who lapsed and came back was lost and won back), churned the others (S − "
+    "retained). E is all customers active at the end and N those whose first "
+    "order falls in the period, shown for context. The rate is retained / S rather than the "
+    "textbook (E − N) / S because E − N also counts customers who come back after more than "
+    f"{ACTIVE_MONTHS} months (not in S), so it can exceed 100 %, and over a long window N "
+    "includes new customers who have lapsed again, so it falls far below 0. Months are "
+    "calendar months in the store's time zone; the first month of data has no start base and "
+    f"is left out. n/a: S below {MIN_BASE} customers, or a period ending in a month the data "
+    "has not fully covered (see note)."
 )
 
 
@@ -68,8 +77,9 @@ def repeat_rate(engine: Engine, *, window: Window, by: str = "none") -> list[dic
             by if by != "none" else "group": key if key is not None else "unknown",
             "customers": int(n),
             "repeat_customers": int(r or 0),
-            "repeat_rate": round(int(r or 0) / n, 4),
-            "orders_per_customer": round(int(o) / n, 3),  # PostgreSQL sums counts as numeric
+            "repeat_rate": share(int(r or 0), int(n)),
+            "orders_per_customer": int(o) / n,  # PostgreSQL sums counts as numeric
+            "note": small_base(int(n)),
         }
         for key, n, r, o in rows
     ]
@@ -145,27 +155,41 @@ def activity_runs(
 def retention_rate(
     engine: Engine, *, window: Window, active_months: int = ACTIVE_MONTHS
 ) -> tuple[list[dict], dict | None]:
-    """Monthly rows, and one row for the whole window (its first to its last month)."""
+    """Monthly rows, and one row for the whole window: its first month to its last month
+    that the data covers to the end (a month still running would count as churn)."""
     runs = activity_runs(engine, window=window, active_months=active_months)
     if runs is None:
         return [], None
     k1 = max(runs.first_month + 1, window.first_month or runs.first_month + 1)
     k2 = runs.last_month
-    monthly = [_row(runs, k, k, month_label(k)) for k in range(k1, k2 + 1)]
-    overall = _row(runs, k1, k2, f"{month_label(k1)} to {month_label(k2)}") if k1 <= k2 else None
+    unfinished = partial_month(engine, window)
+    monthly = [_row(runs, k, k, month_label(k), unfinished) for k in range(k1, k2 + 1)]
+    if unfinished is not None and unfinished <= k2:
+        k2 = unfinished - 1
+    overall = (
+        _row(runs, k1, k2, f"{month_label(k1)} to {month_label(k2)}", unfinished)
+        if k1 <= k2
+        else None
+    )
     return [r for r in monthly if r["start_customers"]], overall
 
 
-def _row(runs: Runs, k1: int, k2: int, label: str) -> dict:
+def _row(runs: Runs, k1: int, k2: int, label: str, unfinished: int | None) -> dict:
     s, e, n = runs.active(k1), runs.active(k2 + 1), runs.new(k1, k2)
     kept = runs.active_both(k1, k2 + 1)
+    observed = unfinished is None or k2 < unfinished
     return {
         "period": label,
         "start_customers": s,
+        "retained": kept,
+        "churned": s - kept,
         "new_customers": n,
         "end_customers": e,
-        "churned": s - kept,
-        "retention_rate": round((e - n) / s, 4) if s else None,
+        "retention_rate": share(kept, s, observed=observed),
+        "note": join_notes(
+            small_base(s, "customers active at the start"),
+            "" if observed else f"{month_label(k2)} is not over in the data: rate not shown",
+        ),
     }
 
 
@@ -176,10 +200,12 @@ def repeat_report(engine: Engine, *, window: Window, by: str = "none") -> Report
     crr_cols = [
         "period",
         "start_customers",
+        "retained",
+        "churned",
         "new_customers",
         "end_customers",
-        "churned",
         "retention_rate",
+        "note",
     ]
     return Report(
         kind="repeat",
@@ -188,7 +214,14 @@ def repeat_report(engine: Engine, *, window: Window, by: str = "none") -> Report
             Table(
                 "repeat-purchase",
                 "Repeat-purchase rate" + (f" by {by}" if by != "none" else ""),
-                [group, "customers", "repeat_customers", "repeat_rate", "orders_per_customer"],
+                [
+                    group,
+                    "customers",
+                    "repeat_customers",
+                    "repeat_rate",
+                    "orders_per_customer",
+                    "note",
+                ],
                 rows,
                 ("repeat_rate",),
             ),

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Engine, and_, case, func, select
 from analytics.connection import reading
 from analytics.localtime import LocalTime, local_midnight
 from analytics.orders import DEFINITION, ORD, Window, counted, last_order_day
-from analytics.report import Report, Table
+from analytics.report import MIN_BASE, Report, Table, join_notes, share, small_base
 from models.base import table
 from models.dialect import date_day
 from models.segments import SegmentMember
@@ -24,9 +24,9 @@ TEXT = (
     "Segment retention: the members of a segment on a snapshot date; ordered within N days is "
     "the share of them with an order on one of the N days after the snapshot date (days in the "
     "store's time zone; the snapshot day itself is not counted), and revenue per member is the "
-    "value of those orders over all members. A window that has not fully passed by the last "
-    "order in the data is left blank (observed_days says how far the data reaches). By segment: "
-    "all snapshot dates of a segment pooled, each member counted once per snapshot."
+    "value of those orders over all members. observed_days says how far the data reaches. By segment: "
+    "all snapshot dates of a segment pooled, each member counted once per snapshot. "
+    f"n/a: a window not fully observed, or fewer than {MIN_BASE} members (see note)."
 )
 
 
@@ -130,14 +130,22 @@ def segment_rows(outcomes: dict[tuple[str, date], Outcome], *, by: str = "snapsh
     for (segment, as_of), o in sorted(outcomes.items()):
         row: dict = {"segment": segment, "as_of": as_of.isoformat(), "members": o.members}
         for d in DAYS:
-            seen = o.observed >= d
-            row[f"ordered_{d}d"] = round(o.ordered_within(d) / o.members, 4) if seen else None
+            row[f"ordered_{d}d"] = share(o.ordered_within(d), o.members, observed=o.observed >= d)
         for d in DAYS:
-            seen = o.observed >= d
-            row[f"revenue_per_member_{d}d"] = round(o.revenue[d] / o.members, 2) if seen else None
+            row[f"revenue_per_member_{d}d"] = (
+                o.revenue[d] / o.members if o.observed >= d and o.members else None
+            )
         row["observed_days"] = o.observed
+        row["note"] = join_notes(small_base(o.members, "members"), _unobserved(o.observed))
         rows.append(row)
     return rows
+
+
+def _unobserved(observed: int) -> str:
+    waiting = [f"{d}" for d in DAYS if observed < d]
+    if not waiting:
+        return ""
+    return f"only {observed} days observed: {', '.join(waiting)}-day figures not shown"
 
 
 def _pooled_row(segment: str, snaps: list[Outcome]) -> dict:
@@ -146,16 +154,18 @@ def _pooled_row(segment: str, snaps: list[Outcome]) -> dict:
         "snapshots": len(snaps),
         "members": sum(o.members for o in snaps),
     }
+    notes = []
     for d in DAYS:
         seen = [o for o in snaps if o.observed >= d]
         n = sum(o.members for o in seen)
-        row[f"ordered_{d}d"] = round(sum(o.ordered_within(d) for o in seen) / n, 4) if n else None
+        row[f"ordered_{d}d"] = share(sum(o.ordered_within(d) for o in seen), n)
+        if n < MIN_BASE:
+            notes.append(f"{d} days: {n:,} members observed, below the minimum base of {MIN_BASE}")
     for d in DAYS:
         seen = [o for o in snaps if o.observed >= d]
         n = sum(o.members for o in seen)
-        row[f"revenue_per_member_{d}d"] = (
-            round(sum(o.revenue[d] for o in seen) / n, 2) if n else None
-        )
+        row[f"revenue_per_member_{d}d"] = sum(o.revenue[d] for o in seen) / n if n else None
+    row["note"] = join_notes(*notes)
     return row
 
 
@@ -166,9 +176,9 @@ def segment_report(engine: Engine, *, window: Window, by: str = "snapshot") -> R
     shares = tuple(f"ordered_{d}d" for d in DAYS)
     money = [f"revenue_per_member_{d}d" for d in DAYS]
     if by == "segment":
-        columns = ["segment", "snapshots", "members", *shares, *money]
+        columns = ["segment", "snapshots", "members", *shares, *money, "note"]
     else:
-        columns = ["segment", "as_of", "members", *shares, *money, "observed_days"]
+        columns = ["segment", "as_of", "members", *shares, *money, "observed_days", "note"]
     return Report(
         kind="segments",
         title="Segment retention after each snapshot"
@@ -177,15 +187,22 @@ def segment_report(engine: Engine, *, window: Window, by: str = "snapshot") -> R
         tables=[Table("segment-retention", "Segment retention", columns, rows, shares)],
         definitions=[TEXT, DEFINITION],
         window=window.describe() + "; --from/--to select snapshot dates",
-        data={"curves": _curves(outcomes), "over_time": _over_time(outcomes)},
+        data={
+            "curves": _curves(outcomes),
+            "over_time": _over_time(outcomes),
+            "segments": sorted({s for s, _ in outcomes}),
+        },
     )
 
 
 def _curves(outcomes: dict[tuple[str, date], Outcome]) -> dict[str, dict]:
-    """Each segment's latest snapshot that has observed at least 30 days: its retention curve."""
+    """Each segment's latest snapshot whose whole 90-day horizon is observed, with at least
+    ``MIN_BASE`` members: its retention curve (share who ordered within d days)."""
     latest: dict[str, tuple[date, Outcome]] = {}
     for (segment, as_of), o in outcomes.items():
-        if o.observed >= DAYS[0] and (segment not in latest or as_of > latest[segment][0]):
+        if o.observed < HORIZON or o.members < MIN_BASE:
+            continue
+        if segment not in latest or as_of > latest[segment][0]:
             latest[segment] = (as_of, o)
     return {
         s: {"as_of": a.isoformat(), "members": o.members, "curve": o.curve()}
@@ -194,13 +211,12 @@ def _curves(outcomes: dict[tuple[str, date], Outcome]) -> dict[str, dict]:
 
 
 def _over_time(outcomes: dict[tuple[str, date], Outcome]) -> dict[str, list[tuple[str, float]]]:
-    """The 30-day share per segment over snapshot dates (complete windows only)."""
+    """The 30-day share per segment over snapshot dates (observed windows, enough members)."""
     out: dict[str, list[tuple[str, float]]] = {}
     for (segment, as_of), o in sorted(outcomes.items()):
-        if o.observed >= DAYS[0]:
-            out.setdefault(segment, []).append(
-                (as_of.isoformat(), o.ordered_within(DAYS[0]) / o.members)
-            )
+        value = share(o.ordered_within(DAYS[0]), o.members, observed=o.observed >= DAYS[0])
+        if value is not None:
+            out.setdefault(segment, []).append((as_of.isoformat(), value))
     return out
 
 

@@ -11,6 +11,10 @@
   time with these group sizes and the hold-out's rate.
 - Revenue per customer: Welch's interval for the difference of means, from sums and sums
   of squares the database returns.
+- Many comparisons at once: Benjamini-Hochberg adjusted p-values (q-values; Benjamini &
+  Hochberg 1995, JRSS B 57), so that among the comparisons called significant at q < 5 %
+  at most 5 % are expected to be noise, however many a report shows. Nine comparisons
+  at 95 % each would otherwise flag a campaign with no effect one time in three.
 """
 
 from __future__ import annotations
@@ -122,6 +126,22 @@ def compare(x_t: int, n_t: int, x_c: int, n_c: int) -> Comparison:
         n_t, x_t, n_c, x_c, p_t, p_c, p_t - p_c, low, high,
         relative, rel_low, rel_high, p, test, smallest, warning,
     )  # fmt: skip
+
+
+def benjamini_hochberg(p_values: list[float | None]) -> list[float | None]:
+    """Adjusted p-values in the given order (None where there is no test).
+
+    q_(i) = min over j >= i of p_(j) · m / j, p sorted ascending, capped at 1.
+    """
+    tested = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    m = len(tested)
+    out: list[float | None] = [None] * len(p_values)
+    running = 1.0
+    for rank in range(m, 0, -1):
+        p, i = tested[rank - 1]
+        running = min(running, p * m / rank)
+        out[i] = running
+    return out
 
 
 @dataclass(frozen=True)

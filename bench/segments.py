@@ -12,8 +12,7 @@ PostgreSQL, executemany on SQLite).
 For each size and backend, a full refresh (features, RFM, predictions, clusters, rules,
 snapshots) runs in a process of its own, so its peak memory (``ru_maxrss``) is its own.
 Next to it, in another process, a plain pandas script computes the same RFM scores
-(``qcut`` of recency, of the first-appearance rank of order counts, and of revenue) from the
-same orders: once from rows already in memory, once reading them from the database first.
+(quintile bins of recency, order count and revenue, ties in one bin) from the same orders: once from rows already in memory, once reading them from the database first.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
@@ -241,6 +241,12 @@ def _count(url: str, table: str) -> int:
         return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0)
 
 
+def quintiles(values: pd.Series, labels: list[int]) -> pd.Series:
+    """Quintile bins where a value on an edge falls in the lower bin (``qcut``, with ties)."""
+    edges = values.astype(float).quantile([0.2, 0.4, 0.6, 0.8]).to_numpy()
+    return pd.Series(np.array(labels)[np.searchsorted(edges, values, side="left")], values.index)
+
+
 def rfm_pandas(frame: pd.DataFrame) -> pd.DataFrame:
     """Recency, frequency and monetary scores, the plain pandas way."""
     day = frame.ordered_at.dt.normalize()
@@ -249,17 +255,15 @@ def rfm_pandas(frame: pd.DataFrame) -> pd.DataFrame:
         .groupby("customer_id", sort=False)
         .agg(
             last=("day", "max"),
-            first=("ordered_at", "min"),
             n=("total", "size"),
             revenue=("total", "sum"),
         )
     )
-    g = g.sort_values(["first"], kind="stable")
     g["revenue"] = g.revenue.round(2)
     days = (pd.Timestamp(END).normalize() - g["last"]).dt.days
-    g["r"] = pd.qcut(days, 5, labels=[5, 4, 3, 2, 1])
-    g["f"] = pd.qcut(g.n.rank(method="first"), 5, labels=[1, 2, 3, 4, 5])
-    g["m"] = pd.qcut(g.revenue, 5, labels=[1, 2, 3, 4, 5])
+    g["r"] = quintiles(days, [5, 4, 3, 2, 1])
+    g["f"] = quintiles(g.n, [1, 2, 3, 4, 5])
+    g["m"] = quintiles(g.revenue, [1, 2, 3, 4, 5])
     return g
 
 

@@ -67,6 +67,27 @@ def demo(
             ([run[c] for c in columns] for run in summary["campaigns"]),
         )
     )
+    console.print(
+        table(
+            "campaign effects: the generator's true uplift against what the report measures "
+            "(pt, 95 % interval; flagged: significant after the Benjamini-Hochberg correction)",
+            ["campaign", "period", "variant", "true", "measured", "interval", "flagged"],
+            (
+                [
+                    e["campaign"],
+                    e["period"],
+                    e["variant"],
+                    f"{e['true_uplift'] * 100:+.1f}",
+                    "n/a" if e["uplift"] is None else f"{e['uplift'] * 100:+.1f}",
+                    ""
+                    if e["ci_low"] is None
+                    else f"[{e['ci_low'] * 100:+.1f}, {e['ci_high'] * 100:+.1f}]",
+                    "yes" if e["significant"] else "",
+                ]
+                for e in summary["effects"]
+            ),
+        )
+    )
     surveys = summary["surveys"]
     console.print(
         table(

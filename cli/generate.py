@@ -19,9 +19,19 @@ def generate(
         datetime(2026, 11, 20), "--end", formats=["%Y-%m-%d"], help="Last day of history"
     ),
     years: float = typer.Option(2.0, "--years", min=0.1, help="Years of history before --end"),
+    respond: bool = typer.Option(
+        False,
+        "--respond",
+        help="Instead of a new store: the customers' response orders to the messages sent so "
+        "far in the database, written to --out as responses.csv (then loaded) with the true "
+        "effect of every campaign period in truth.json",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts"),
 ) -> None:
     """Write customers, orders, interactions, shipments and devices CSVs (see docs/formats.md)."""
+    if respond:
+        _respond(out, seed, date(end.year, end.month, end.day), json_out)
+        return
     with progress(disable=json_out) as bar:
         task = bar.add_task("generating customers", total=customers)
         counts = write_store(
@@ -40,3 +50,24 @@ def generate(
                 f"synthetic store in {out}", {f"{k}.csv": f"{v:,}" for k, v in counts.items()}
             )
         )
+
+
+def _respond(out: Path, seed: int, end: date, json_out: bool) -> None:
+    from flows.responses import answer_campaigns
+    from models.db import get_engine
+
+    out.mkdir(parents=True, exist_ok=True)
+    answered = answer_campaigns(get_engine(), store=out, seed=seed, end=end)
+    if json_out:
+        print_json({"out": str(out), **answered})
+        return
+    console.print(
+        key_values(
+            f"responses in {out}",
+            {
+                "response orders (responses.csv, loaded)": f"{answered['responses']:,}",
+                "quarantined": f"{answered['quarantined']:,}",
+                "campaign periods and variants (truth.json)": f"{len(answered['comparisons']):,}",
+            },
+        )
+    )

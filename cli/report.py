@@ -13,7 +13,7 @@ from rich.console import Console
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from analytics.build import BY, KINDS, build, build_all, check
-from analytics.render import to_csv, to_html, to_json, to_terminal
+from analytics.render import CSV_LAYOUT, to_csv, to_html, to_json, to_terminal
 from cli.output import console, fail
 from models.db import get_engine, safe_url
 from models.settings import get_settings
@@ -40,7 +40,11 @@ def report(
     end: datetime | None = typer.Option(
         None, "--to", formats=["%Y-%m-%d"], help="Last day included (store time zone)"
     ),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, csv, json or html"),
+    fmt: Format = typer.Option(
+        Format.table,
+        "--format",
+        help="table, csv, json or html. Every format holds every table. " + CSV_LAYOUT,
+    ),
     out: Path | None = typer.Option(
         None, "--out", help=f"Write to this file (html default: ./{DEFAULT_HTML})"
     ),
@@ -54,15 +58,19 @@ def report(
     ),
     json_out: bool = typer.Option(False, "--json", help="Same as --format json"),
 ) -> None:
-    """Reports analysts can defend: each one states how its numbers are defined."""
+    """Reports analysts can defend: each one states how its numbers are defined.
+
+    Rates over too small a base, or over a period the data does not cover to its end, show
+    n/a (CSV: empty, JSON: null) with the reason in the note column. The terminal and HTML
+    round once, half-up, at display (rates in %, differences in pt); CSV and JSON keep full
+    precision.
+    """
     fmt = Format.json if json_out else fmt
     try:
         if kind != "all":
             check(kind, by)
         elif by:
             raise ValueError("--by applies to one report kind, not to all")
-        if fmt is Format.csv and kind == "all":
-            raise ValueError("CSV holds one table: name a report kind, e.g. report cohorts")
         engine = get_engine()
         s, e = (start.date() if start else None), (end.date() if end else None)
         reports = (
@@ -88,7 +96,7 @@ def report(
         text = to_html(reports)
         out = out or DEFAULT_HTML
     elif fmt is Format.csv:
-        text = to_csv(reports[0])
+        text = to_csv(reports)
     elif kind == "all":
         text = json.dumps({r.kind: json.loads(to_json(r)) for r in reports}, indent=2) + "\n"
     else:

@@ -65,12 +65,17 @@ def show(
             data["definition"] = definition.source
         if name.startswith("cluster:"):
             data["cluster"] = cluster_profile(get_engine(), name)
+            if data["cluster"]:
+                data.setdefault("description", data["cluster"]["words"])
         data["profile"] = profile(conn, name)
     if json_out:
         print_json(data)
         return
-    head = {k: v for k, v in data.items() if k != "profile"}
+    head = {k: v for k, v in data.items() if k not in ("profile", "cluster")}
     console.print(key_values(f"segment {name}", head))
+    if data.get("cluster"):
+        centre = data["cluster"]["centre"]
+        console.print(key_values("cluster centre (a typical member)", centre))
     prof = data["profile"]
     console.print(key_values("average member", prof["averages"]))
     for key in ("top_locales", "top_countries", "top_categories", "rfm_segments"):

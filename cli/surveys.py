@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
 
 from cli.output import console, database_errors, fail, print_json, table
+
+if TYPE_CHECKING:
+    from analytics.surveys import SurveyDefinition
 
 app = typer.Typer(
     help="Triggered CSAT, NPS and feedback surveys: send what is due, list, results.",
@@ -112,39 +116,73 @@ def list_cmd(json_out: bool = JSON) -> None:
 
 @app.command("results")
 def results(json_out: bool = JSON) -> None:
-    """Per survey: messages sent, answers, and CSAT (share of 4-5 answers) or NPS."""
+    """Per survey: messages sent, answers, CSAT (share of 4-5 answers) or NPS, and the
+    count and share of each choice of a feedback survey.
+
+    Every survey defined in the campaign definitions is listed with its kind, also before
+    its first answer. Rates over fewer than the minimum base show n/a (JSON null) and the
+    reason in note; JSON numbers are unrounded fractions.
+    """
     # imported on use: keeps `homecoming --help` fast, Prefect after cli.main's defaults
+    from analytics.report import NOT_AVAILABLE, decimal_text
     from analytics.surveys import survey_results
     from models.db import get_engine
 
     with database_errors():
-        data = survey_results(get_engine())
+        data = survey_results(get_engine(), survey_definitions())
     if json_out:
         print_json({"surveys": data})
         return
     if not data:
-        console.print("no survey answers yet")
+        console.print("no surveys defined, sent or answered yet")
         return
 
     def share(value: float | None) -> str:
-        return "-" if value is None else f"{value:.1%}"
+        return NOT_AVAILABLE if value is None else decimal_text(value, 1, scale=2)
 
     console.print(
         table(
             "Survey results",
-            ["survey", "kind", "sent", "answers", "response", "CSAT", "NPS", "comments"],
+            ["survey", "kind", "sent", "answers", "response %", "CSAT %", "NPS", "comments"],
             [
                 (
                     d["survey"],
-                    d["kind"] or "-",
+                    d["kind"] or NOT_AVAILABLE,
                     d["sent"],
                     d["answers"],
                     share(d["response_rate"]),
                     share(d["csat"]),
-                    "-" if d["nps"] is None else f"{d['nps']:+.1f}",
+                    NOT_AVAILABLE if d["nps"] is None else decimal_text(d["nps"], 1, sign=True),
                     d["comments"],
                 )
                 for d in data
             ],
         )
     )
+    for d in data:
+        if "choice_breakdown" in d:
+            console.print(
+                table(
+                    f"{d['survey']}: answers by choice",
+                    ["choice", "answers", "share %"],
+                    [(c["choice"], c["answers"], share(c["share"])) for c in d["choice_breakdown"]],
+                )
+            )
+    for d in data:
+        if d["note"]:
+            console.print(f"[yellow]{d['survey']}:[/] {d['note']}", highlight=False)
+
+
+def survey_definitions() -> dict[str, SurveyDefinition]:
+    """{survey: SurveyDefinition} from the valid triggered campaign definitions that ask
+    for an answer (the list command reports the invalid ones)."""
+    from analytics.surveys import SurveyDefinition
+    from campaigns.survey_triggers import triggered_campaigns
+    from models.campaigns import ANSWER_KINDS
+
+    campaigns, _ = triggered_campaigns()
+    return {
+        c.name: SurveyDefinition(ANSWER_KINDS[c.kind], c.survey_options.choices)
+        for c in campaigns
+        if c.kind in ANSWER_KINDS
+    }

@@ -11,7 +11,7 @@ from prefect.cache_policies import NONE
 from analytics.build import build_all
 from analytics.html import cell
 from analytics.render import to_html
-from analytics.report import Report
+from analytics.report import Report, guarded
 from flows.naming import timed
 from models.db import get_engine
 from models.settings import get_settings
@@ -56,7 +56,7 @@ def _plain(value: object) -> object:
 def summary(reports: list[Report], html_path: str) -> str:
     """The headline numbers in markdown: what an operator checks in the Prefect UI."""
     lines = ["# Retention report", "", f"HTML report: `{html_path}`", ""]
-    for report in reports:
+    for report in map(guarded, reports):
         lines += [f"## {report.title}", "", f"*{report.window}*", ""]
         main = report.main
         shown = (main.terminal or main.columns)[:9]
@@ -65,7 +65,12 @@ def summary(reports: list[Report], html_path: str) -> str:
             lines.append("|" + "---|" * len(shown))
             for row in main.rows[:15]:
                 values = (
-                    cell(row.get(c), is_percent=c in main.percent, decimals=main.decimals.get(c, 2))
+                    cell(
+                        row.get(c),
+                        is_percent=c in main.percent,
+                        is_points=c in main.points,
+                        decimals=main.decimals.get(c, 2),
+                    )
                     for c in shown
                 )
                 lines.append("| " + " | ".join(v.replace("|", "/") for v in values) + " |")

@@ -26,6 +26,7 @@ from prefect.cache_policies import NONE
 from sqlalchemy import Engine, func, select
 
 from analytics.build import build_all
+from analytics.campaigns import DEFAULT_WINDOW, campaign_effects
 from analytics.orders import Window, order_count
 from analytics.render import to_html
 from analytics.repeat import repeat_rate
@@ -37,6 +38,7 @@ from campaigns.definitions import Campaign
 from campaigns.run import RunResult, load_campaign, resolve_period, run_period
 from campaigns.surveys import send_due_surveys
 from flows.ingest import publish_summaries
+from flows.responses import answer_campaigns
 from ingest.run import ingest_file
 from models.campaigns import MessageStatus
 from models.db import get_engine, upgrade
@@ -70,6 +72,7 @@ class DemoContext:
     seed: int
     end: date
     port: int | None = None  # where the web service answers surveys; None: any free port
+    campaign_weeks: int = WEEKS
     summary: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -104,9 +107,12 @@ class DemoContext:
 
     @property
     def weeks(self) -> list[date]:
-        """Mondays of the last full weeks before ``end``, oldest first: the campaign weeks."""
-        last = self.end - timedelta(days=self.end.weekday() + 7)
-        return [last - timedelta(weeks=n) for n in reversed(range(WEEKS))]
+        """Mondays of the campaign weeks, oldest first: the last full weeks whose sends
+        (late ones up to a day into the next week) have a whole attribution window of
+        history after them, so the report can measure every period the demo sends."""
+        latest = self.end - timedelta(days=7 + 1 + DEFAULT_WINDOW)
+        last = latest - timedelta(days=latest.weekday())
+        return [last - timedelta(weeks=n) for n in reversed(range(self.campaign_weeks))]
 
 
 def fresh_database(ctx: DemoContext) -> None:
@@ -211,6 +217,24 @@ def _waves(
     return waves, waves[-1]
 
 
+def respond_to_campaigns(ctx: DemoContext) -> None:
+    """Some recipients order because of a message (the generator's known effects, in
+    ``store/truth.json``), so the report has real effects to find and null ones to leave;
+    the summary sets each true effect beside what the campaign report measures."""
+    answered = answer_campaigns(ctx.engine, store=ctx.store, seed=ctx.seed, end=ctx.end)
+    truth = {(t["campaign"], t["period"], t["variant"]): t for t in answered["comparisons"]}
+    rows, _ = campaign_effects(ctx.engine, window=Window())
+    ctx.summary["responses"] = answered["responses"]
+    ctx.summary["effects"] = [
+        {
+            **{k: r[k] for k in ("campaign", "period", "variant", "uplift", "ci_low", "ci_high")},
+            "true_uplift": truth[(r["campaign"], r["period"], r["variant"])]["true_uplift"],
+            "significant": r["significant"],
+        }
+        for r in rows
+    ]
+
+
 def answer_surveys(ctx: DemoContext) -> None:
     """Surveys due after the deliveries and resolved tickets of the last weeks, answered by
     part of the customers through the running web service; CSAT from what they answered."""
@@ -248,6 +272,7 @@ STEPS: list[tuple[str, Step]] = [
     ("store-summary", store_summary),
     ("refresh-segments", refresh_segments),
     ("send-campaigns", send_campaigns),
+    ("respond-to-campaigns", respond_to_campaigns),
     ("answer-surveys", answer_surveys),
     ("retention-report", write_report),
 ]
@@ -258,7 +283,7 @@ def demo_flow(
     folder: str = ".homecoming/demo",
     customers: int = 3000,
     seed: int = 7,
-    end: str = "2026-11-20",
+    end: str = "2026-12-01",
     port: int | None = None,
 ) -> dict[str, Any]:
     """The whole loop in ``folder`` (recreated); ``port`` is where the web service answers

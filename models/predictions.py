@@ -45,7 +45,8 @@ class ClusterModel(SQLModel, table=True):
 
     Features are log1p-transformed, then standardised with ``scaler_mean`` and
     ``scaler_scale``; ``centroids`` are in that standardised space (one list per cluster,
-    ``cluster:0`` first); ``profiles`` describe each cluster in plain words.
+    in ascending cluster id, the ids being the ``profiles`` keys); ``profiles`` describe each
+    cluster in plain words, and keep their ids from one fit to the next.
     """
 
     __tablename__ = "cluster_model"

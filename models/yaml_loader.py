@@ -18,6 +18,8 @@ it would replace is not used silently in its place (:func:`replaced_by_broken`).
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -217,7 +219,17 @@ class Located:
 
 
 def load(text: str, source: str) -> Any:
-    """The document as plain Python values (None when empty)."""
+    """The document as plain Python values (None when empty).
+
+    Parsed once per (text, source) in a process: a run reads the same catalogs and
+    definitions at every wave, and parsing them was most of a wave's time. Callers get
+    their own copy, so changing one never changes the cached document.
+    """
+    return copy.deepcopy(_parse(text, source))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse(text: str, source: str) -> Any:
     loader, root = _loader(text, source)
     if root is None:
         return None

@@ -3,11 +3,25 @@
 Features come from ``customer_features`` (computed in SQL by the refresh) for customers
 with an order; each is log1p-transformed (they are heavily skewed) and standardised.
 The number of clusters is the one with the best silhouette, on a sample, among 2..8
-unless given. A fixed seed makes everything reproducible. Clusters are numbered by
-spend (``cluster:0`` the lowest) and described in plain words from where their centre
-falls in the overall distribution ("recent, frequent, high spend"). Each fit is stored
-in ``cluster_model`` with a new version, its features, scaler and centres, so a later
-refresh can assign customers with it (``reuse=True``) and analysts can see what it was.
+unless given. A fixed seed makes everything reproducible. Clusters are described in plain
+words from where their centre falls in the overall distribution ("recent, frequent,
+high-spend, long-standing customers"). Each fit is stored in ``cluster_model`` with a new
+version, its features, scaler and centres, so a later refresh can assign customers with
+it (``reuse=True``) and analysts can see what it was.
+
+Ids are stable across refits, so ``cluster:3`` keeps meaning the same kind of customer:
+a new fit is matched to the previous model (:func:`stable_ids`), centre to centre, in the
+new fit's standardised space (the previous centres are taken back to log1p units with
+their own scaler). The assignment minimises the total distance
+(``scipy.optimize.linear_sum_assignment``); a pair counts as the same cluster when the new
+centre lies within ``MATCH_SHARE`` (half) of the distance from the previous centre to its
+nearest other previous centre, i.e. it is unambiguously nearer to that cluster than to
+any other. Matched clusters keep the previous id and words; any other cluster takes a new
+id (one more than the highest ever used), and ids of clusters that vanished are never
+reused. The first fit numbers clusters by spend (``cluster:0`` the lowest).
+
+The ids live in the ``profiles`` keys (``cluster:N``); ``centroids`` are stored in ascending
+id order, so no other column is needed (:func:`cluster_ids`).
 
 Plain KMeans (``n_init="auto"``) rather than MiniBatchKMeans: measured by
 ``bench/predictions.py`` on 1,000,000 customers, MiniBatchKMeans was slower and ended
@@ -22,6 +36,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.metrics import pairwise_distances, pairwise_distances_argmin, silhouette_score
 from sklearn.preprocessing import StandardScaler
@@ -30,7 +45,7 @@ from threadpoolctl import threadpool_limits
 
 from models.base import table, utcnow
 from models.predictions import ClusterModel
-from models.segments import CustomerFeatures
+from models.segments import CustomerFeatures, SegmentSnapshot, latest_snapshots
 from segments.errors import PredictionError
 
 FEATURES = ("days_since_last_order", "orders", "revenue", "tenure_days")
@@ -43,11 +58,15 @@ MIN_CUSTOMERS = 20
 # thread pool made choosing k 20 times slower and the fit on 1,000,000 customers slower too.
 THREADS = 1
 FETCH = 50_000
+# A new centre keeps a previous cluster's id when nearer to it than this share of the
+# distance from that centre to its nearest other previous centre (see the module text).
+MATCH_SHARE = 0.5
+ONE_TIME = 1.5  # a centre below this many orders is a cluster of one-time buyers
 # Words for the lower, middle and upper third of each feature's distribution.
 WORDS = {
     "days_since_last_order": ("recent", "cooling", "lapsed"),
     "orders": ("infrequent", "occasional", "frequent"),
-    "revenue": ("low spend", "mid spend", "high spend"),
+    "revenue": ("low-spend", "mid-spend", "high-spend"),
     "tenure_days": ("new", "", "long-standing"),
 }
 
@@ -114,10 +133,12 @@ def describe(centroid: NDArray[np.float64], raw: NDArray[np.float64]) -> Cluster
     """Where a centre (raw units) falls in each feature's distribution, and in words.
 
     The percentile counts ties as half, so a centre of 1 order among many one-order
-    customers sits in the middle of them rather than at the bottom.
+    customers sits in the middle of them rather than at the bottom. For one-time buyers
+    tenure is the same number as recency, so it is not said twice.
     """
     percentiles: dict[str, float] = {}
     words: list[str] = []
+    one_time = centroid[FEATURES.index("orders")] < ONE_TIME
     for i, feature in enumerate(FEATURES):
         column = np.sort(raw[:, i])
         below = np.searchsorted(column, centroid[i], side="left")
@@ -126,21 +147,63 @@ def describe(centroid: NDArray[np.float64], raw: NDArray[np.float64]) -> Cluster
         percentiles[feature] = round(float(pct), 3)
         low, mid, high = WORDS[feature]
         word = low if pct < 1 / 3 else high if pct > 2 / 3 else mid
-        if feature == "orders" and centroid[i] < 1.5:
-            word = "one-off"
+        if feature == "orders" and one_time:
+            word = "one-time"
+        if feature == "tenure_days" and one_time:
+            word = ""
         if word:
             words.append(word)
     return {
-        "words": ", ".join(words),
+        "words": ", ".join(words) + " customers",
         "centre": {f: round(float(v), 2) for f, v in zip(FEATURES, centroid, strict=True)},
         "percentile": percentiles,
     }
 
 
+def cluster_ids(model: dict[str, Any]) -> NDArray[np.int64]:
+    """The id of each stored centre, in the order of ``centroids`` (ascending ids)."""
+    return np.array(sorted(int(key.split(":")[1]) for key in model["profiles"]), dtype=np.int64)
+
+
+def stable_ids(
+    centres: NDArray[np.float64],
+    previous: NDArray[np.float64],
+    previous_ids: NDArray[np.int64],
+    *,
+    next_id: int,
+    spend: NDArray[np.float64],
+) -> NDArray[np.int64]:
+    """An id for each new centre: the matched previous centre's, else a new one.
+
+    ``centres`` and ``previous`` are in one space. New ids go to unmatched clusters in
+    order of ``spend``, from ``next_id`` up.
+    """
+    ids = np.full(len(centres), -1, dtype=np.int64)
+    if len(previous):
+        apart = np.linalg.norm(previous[:, None, :] - previous[None, :, :], axis=2)
+        np.fill_diagonal(apart, np.inf)
+        reach = MATCH_SHARE * apart.min(axis=1)
+        cost = np.linalg.norm(centres[:, None, :] - previous[None, :, :], axis=2)
+        for i, j in zip(*linear_sum_assignment(cost), strict=True):
+            if cost[i, j] < reach[j]:
+                ids[i] = previous_ids[j]
+    for i in np.argsort(spend, kind="stable"):
+        if ids[i] < 0:
+            ids[i], next_id = next_id, next_id + 1
+    return ids
+
+
+def _highest_id(engine: Engine) -> int:
+    """The highest cluster id any stored model ever used (-1 before the first fit)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(table(ClusterModel).c.profiles)).scalars()
+        return max((int(max(cluster_ids({"profiles": p}), default=-1)) for p in rows), default=-1)
+
+
 def fit(
     engine: Engine, *, as_of: date, k: int | None = None, seed: int = 0
 ) -> tuple[dict[str, Any], NDArray[np.int64], NDArray[np.int64]]:
-    """Fit, store and return the model (as a dict of its row), with ids and labels."""
+    """Fit, store and return the model (as a dict of its row), with customer and cluster ids."""
     started = time.perf_counter()
     ids, raw = feature_matrix(engine, as_of=as_of)
     if len(ids) < MIN_CUSTOMERS:
@@ -158,15 +221,31 @@ def fit(
         if k is None:
             k, silhouette, _ = choose_k(scaled, seed=seed)
         kmeans = KMeans(n_clusters=k, n_init="auto", random_state=seed).fit(scaled)
-    # Number clusters by spend, so cluster:0 is always the lowest-spending one.
-    order = np.argsort(kmeans.cluster_centers_[:, FEATURES.index("revenue")], kind="stable")
+    before = latest_model(engine)
+    if before is None:
+        previous, previous_ids = np.empty((0, len(FEATURES))), np.empty(0, dtype=np.int64)
+    else:  # the previous centres, back to log1p units, then in the new scaler's space
+        logged_before = np.array(before["centroids"]) * before["scaler_scale"]
+        previous = scaler.transform(logged_before + np.array(before["scaler_mean"]))
+        previous_ids = cluster_ids(before)
+    spend = kmeans.cluster_centers_[:, FEATURES.index("revenue")]
+    fitted_ids = stable_ids(
+        kmeans.cluster_centers_,
+        previous,
+        previous_ids,
+        next_id=_highest_id(engine) + 1,
+        spend=spend,
+    )
+    order = np.argsort(fitted_ids)  # centres stored in ascending id order
     centroids = kmeans.cluster_centers_[order]
-    labels = np.argsort(order)[kmeans.labels_]
+    labels = fitted_ids[kmeans.labels_]
     raw_centres = np.expm1(scaler.inverse_transform(centroids))
-    sizes = np.bincount(labels, minlength=k)
-    profiles = {
-        f"cluster:{i}": {"size": int(sizes[i]), **describe(raw_centres[i], raw)} for i in range(k)
-    }
+    profiles = {}
+    for cid, centre in zip(fitted_ids[order], raw_centres, strict=True):
+        key = f"cluster:{cid}"
+        profiles[key] = {"size": int((labels == cid).sum()), **describe(centre, raw)}
+        if before is not None and key in before["profiles"]:  # the same cluster: same words
+            profiles[key]["words"] = before["profiles"][key]["words"]
     with engine.begin() as conn:
         version = (conn.execute(select(func.max(ClusterModel.version))).scalar() or 0) + 1
         row = {
@@ -190,11 +269,12 @@ def fit(
 
 
 def assign(raw: NDArray[np.float64], model: dict[str, Any]) -> NDArray[np.int64]:
-    """The nearest stored centre of each customer, in the stored scaler's space."""
+    """The id of the nearest stored centre of each customer, in the stored scaler's space."""
     mean, scale = np.array(model["scaler_mean"]), np.array(model["scaler_scale"])
     centroids = np.array(model["centroids"])
     with threadpool_limits(THREADS):
-        return pairwise_distances_argmin((transform(raw) - mean) / scale, centroids)
+        nearest = pairwise_distances_argmin((transform(raw) - mean) / scale, centroids)
+    return cluster_ids(model)[nearest]
 
 
 def latest_model(engine: Engine) -> dict[str, Any] | None:
@@ -212,12 +292,30 @@ def latest_model(engine: Engine) -> dict[str, Any] | None:
 
 
 def cluster_profile(engine: Engine, segment: str) -> dict[str, Any] | None:
-    """The stored plain-words profile of ``cluster:N`` in the latest model, for ``show``."""
-    model = latest_model(engine)
-    if model is None:
-        return None
-    profile = model["profiles"].get(segment)
-    return None if profile is None else {"model_version": model["version"], **profile}
+    """The plain-words profile of ``cluster:N`` in the latest model that has it, for ``show``."""
+    c = table(ClusterModel).c
+    with engine.connect() as conn:
+        for version, profiles in conn.execute(
+            select(c.version, c.profiles).order_by(c.version.desc())
+        ):
+            if segment in profiles:  # the words first: what ``show`` prints leads with them
+                profile = profiles[segment]
+                return {"words": profile["words"], "model_version": version} | profile
+    return None
+
+
+def _left_over(engine: Engine, *, as_of: date) -> set[str]:
+    """Cluster segments that had members at their last snapshot before ``as_of``."""
+    s = table(SegmentSnapshot).c
+    last = latest_snapshots(before=as_of).where(s.segment.like("cluster:%")).subquery()
+    with engine.connect() as conn:
+        return set(
+            conn.execute(
+                select(s.segment)
+                .join(last, (last.c.segment == s.segment) & (last.c.as_of == s.as_of))
+                .where(s.size > 0)
+            ).scalars()
+        )
 
 
 def cluster_segments(
@@ -228,7 +326,8 @@ def cluster_segments(
     seed: int = 0,
     reuse: bool = False,
 ) -> dict[str, list[int]]:
-    """Members of each ``cluster:N`` as of ``as_of``.
+    """Members of each ``cluster:N`` as of ``as_of``; clusters of an earlier fit that no
+    longer exist come back empty, so their snapshot says so (rather than the old members).
 
     ``reuse`` assigns customers with the last stored model instead of refitting (it fits
     when there is none); otherwise a new model is fitted and stored.
@@ -238,5 +337,6 @@ def cluster_segments(
         model, ids, labels = fit(engine, as_of=as_of, k=k, seed=seed)
     else:
         ids, raw = feature_matrix(engine, as_of=as_of)
-        labels = assign(raw, model) if len(ids) else np.empty(0, dtype=int)
-    return {f"cluster:{i}": ids[labels == i].tolist() for i in range(model["k"])}
+        labels = assign(raw, model) if len(ids) else np.empty(0, dtype=np.int64)
+    found = {f"cluster:{i}": ids[labels == i].tolist() for i in cluster_ids(model)}
+    return {name: [] for name in sorted(_left_over(engine, as_of=as_of))} | found

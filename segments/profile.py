@@ -26,6 +26,7 @@ from sqlalchemy import (
 
 from models.base import table
 from models.segments import CustomerFeatures, SegmentSnapshot, latest_snapshots
+from segments.clustering import latest_model
 from segments.definitions import load_all
 from segments.membership import members_select
 
@@ -114,6 +115,8 @@ def listing(engine: Engine) -> list[Listed]:
     """Every segment with its kind, description and latest snapshot (size, entered, left);
     segments defined but not refreshed yet come last, with empty figures."""
     definitions, _ = load_all()
+    model = latest_model(engine)
+    clusters = {name: p["words"] for name, p in (model["profiles"] if model else {}).items()}
     described = {d.name: d.description for d in definitions}
     with engine.connect() as conn:
         rows = _latest_rows(conn)
@@ -125,7 +128,7 @@ def listing(engine: Engine) -> list[Listed]:
             "entered": r.entered,
             "left": r.left,
             "kind": kind_of(r.segment),
-            "description": described.get(r.segment, ""),
+            "description": described.get(r.segment, clusters.get(r.segment, "")),
         }
         for r in rows
     ]

@@ -1,18 +1,28 @@
-"""RFM scores (1-5) by quintiles, and the named recency-frequency segments.
+"""RFM scores (1-5) by quintiles of each value, and the named recency-frequency segments.
 
-Over the customers with at least one order as of the refresh date, each score is exactly
-what ``pandas.qcut(values, 5, labels=...)`` gives on the same numbers:
+Over the customers with at least one order as of the refresh date, every score is a
+function of that customer's own value, and the same rule serves all three:
 
-- **R**: ``qcut(days_since_last_order, 5, labels=[5, 4, 3, 2, 1])`` (fewer days score higher);
-- **F**: ``qcut(orders.rank(method="first"), 5, labels=[1, 2, 3, 4, 5])`` where the customers
-  stand in order of first appearance (first order time, then customer id), so equal order
-  counts are ranked by who bought first;
-- **M**: ``qcut(revenue, 5, labels=[1, 2, 3, 4, 5])`` (revenue net of returns, in cents).
+- **R**: ``days_since_last_order``, labels 5, 4, 3, 2, 1 (fewer days score higher);
+- **F**: ``orders``, labels 1..5;
+- **M**: ``revenue`` (net of returns and cancellations, in currency units), labels 1..5.
 
-A "quintile cut" means: the edges are the 20/40/60/80 % quantiles with linear
-interpolation between the two nearest sorted values (numpy's default ``linear`` method,
-at the levels ``qcut`` uses), and a value equal to an edge falls in the lower bin. Where
-ties make two edges equal, ``qcut`` refuses to cut; here the lower bin simply stays empty.
+The rule: the four edges are the 20/40/60/80 % quantiles of the values with linear
+interpolation (numpy's default ``linear`` method, at the levels ``pandas.qcut`` uses), and
+a value gets the label of the first bin whose upper edge it does not exceed, so a value
+equal to an edge falls in the lower bin. Equal values therefore always share a score:
+two customers with the same order count get the same F whatever their order dates or
+ids. Where the edges are distinct this is exactly ``pandas.qcut(values, 5, labels=...)``.
+
+Order counts tie massively (most customers of a shop buy once or twice), so F edges may
+coincide: with edges 1, 1, 2, 4 the bins between equal edges stay empty (no F=2 here) and
+the others keep their labels (F=5 still means above the 80 % edge). One-order customers
+always score F=1, so a recent one-off buyer is ``new_customers`` (R=5) or
+``promising`` (R=4). Ranking ties apart instead (``rank(method="first")`` by first order)
+gave equal counts different scores by date, and on the UCI Online Retail file left those
+two segments empty; with this rule all ten are populated there (docs/segments.md).
+Quintile scoring as in Hughes, *Strategic Database Marketing* (1994); the quantiles are
+Hyndman & Fan's (1996) definition 7.
 
 The database sorts and scores with window functions, as the staged features are written
 into ``customer_features`` (``scored_select``; no row is updated afterwards). Python reads
@@ -60,6 +70,12 @@ SEGMENT_MAP: list[tuple[tuple[int, ...], tuple[int, ...], str]] = [
 SEGMENTS = tuple(name for _, _, name in SEGMENT_MAP)
 ASCENDING = (1, 2, 3, 4, 5)
 DESCENDING = (5, 4, 3, 2, 1)
+# The value each score bins, with the score's name and labels (low value first).
+SCORED: dict[str, tuple[str, tuple[int, ...]]] = {
+    "days_since_last_order": ("r", DESCENDING),
+    "orders": ("f", ASCENDING),
+    "revenue": ("m", ASCENDING),
+}
 
 
 def segment_of(r: int, f: int) -> str:
@@ -97,30 +113,26 @@ def quintile_edges(known: Mapping[int, float], n: int) -> list[float]:
     return [float(e) for e in np.quantile(filled, levels(), method="linear")]
 
 
-def _edges(conn: Connection, stage: Table, n: int) -> tuple[list[float], list[float]]:
-    """Recency and monetary edges from the staged buyers, sorted by the database."""
+def _edges(conn: Connection, stage: Table, n: int) -> dict[str, list[float]]:
+    """The edges of each scored column over the staged buyers, sorted by the database."""
     c = stage.c
     ranked = (
         select(
-            c.days_since_last_order.label("days"),
-            c.revenue.label("revenue"),
-            (func.row_number().over(order_by=c.days_since_last_order) - 1).label("r_pos"),
-            (func.row_number().over(order_by=c.revenue) - 1).label("m_pos"),
+            *(c[col].label(col) for col in SCORED),
+            *((func.row_number().over(order_by=c[col]) - 1).label(f"{col}_pos") for col in SCORED),
         )
         .where(c.orders > 0)
         .subquery()
     )
     wanted = positions(n)
-    days: dict[int, int] = {}
-    money: dict[int, float] = {}
-    for d, m, r_pos, m_pos in conn.execute(
-        select(ranked).where(or_(ranked.c.r_pos.in_(wanted), ranked.c.m_pos.in_(wanted)))
-    ):
-        if r_pos in wanted:
-            days[int(r_pos)] = d
-        if m_pos in wanted:
-            money[int(m_pos)] = m
-    return quintile_edges(days, n), quintile_edges(money, n)
+    known: dict[str, dict[int, float]] = {col: {} for col in SCORED}
+    at = [ranked.c[f"{col}_pos"] for col in SCORED]
+    for row in conn.execute(select(ranked).where(or_(*(p.in_(wanted) for p in at)))):
+        for i, col in enumerate(SCORED):
+            pos = int(row[len(SCORED) + i])
+            if pos in wanted:
+                known[col][pos] = row[i]
+    return {col: quintile_edges(known[col], n) for col in SCORED}
 
 
 def _bin(value: ColumnElement[float], edges: list[float], labels: tuple[int, ...]) -> Case[int]:
@@ -139,14 +151,10 @@ def scored_select(conn: Connection, stage: Table) -> Select:
     n = conn.execute(select(func.count()).where(buyer)).scalar_one()
     if n == 0:
         return select(*c, null(), null(), null(), null(), null())
-    r_edges, m_edges = _edges(conn, stage, n)
-    f_edges = [float(e) for e in np.quantile(np.arange(1, n + 1, dtype=float), levels())]
+    edges = _edges(conn, stage, n)
     group = case((buyer, 1), else_=0)
-    windows = select(  # narrow: the sorts carry ids, not whole rows
+    windows = select(  # narrow: the sort carries ids, not whole rows
         c.customer_id.label("cid"),
-        func.row_number()
-        .over(partition_by=group, order_by=(c.orders, c.first_order_at, c.customer_id))
-        .label("f_rank"),
         func.percent_rank().over(partition_by=group, order_by=c.revenue).label("pct"),
     ).subquery("windows")
     w = windows.c
@@ -154,9 +162,10 @@ def scored_select(conn: Connection, stage: Table) -> Select:
         select(
             *c,
             case((buyer, w.pct)).label("pct"),
-            case((buyer, _bin(c.days_since_last_order, r_edges, DESCENDING))).label("r"),
-            case((buyer, _bin(w.f_rank, f_edges, ASCENDING))).label("f"),
-            case((buyer, _bin(c.revenue, m_edges, ASCENDING))).label("m"),
+            *(
+                case((buyer, _bin(c[col], edges[col], labels))).label(score)
+                for col, (score, labels) in SCORED.items()
+            ),
         )
         .join_from(stage, windows, w.cid == c.customer_id)
         .subquery("scored")

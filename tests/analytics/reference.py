@@ -75,6 +75,21 @@ def retention(engine: Engine, k: int, active_months: int = 12) -> dict[str, int]
     }
 
 
+def retained(engine: Engine, k1: int, k2: int, active_months: int = 12) -> int:
+    """Customers active at the start of every month from ``k1`` to ``k2 + 1``: active at
+    the start of the period and at its end without lapsing in between."""
+    o = orders(engine)
+    months = o.groupby("customer_id").month.apply(set)
+
+    def active_at_start(m: int) -> set[int]:
+        return {c for c, ms in months.items() if any(m - active_months <= x < m for x in ms)}
+
+    kept = active_at_start(k1)
+    for m in range(k1 + 1, k2 + 2):
+        kept &= active_at_start(m)
+    return len(kept)
+
+
 def segment_retention(engine: Engine, zone: str = "UTC") -> dict[tuple[str, date], dict]:
     """{(segment, as_of): members, buyers within 30/60/90 days, revenue within, observed}."""
     o = orders(engine, zone)

@@ -6,13 +6,17 @@ import csv
 import io
 import json
 import re
+from html import escape
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from rich.console import Console
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from analytics.build import KINDS
+from analytics.report import Report, Table
 from cli.main import app
 
 runner = CliRunner()
@@ -26,33 +30,135 @@ def invoke(*args: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_kind_in_every_format(store: Engine, kind: str, tmp_path: Path) -> None:
+def test_every_table_reaches_every_format(store: Engine, kind: str, tmp_path: Path) -> None:
     from analytics.build import build
     from models.db import get_engine
 
-    title = build(get_engine(), kind).title
+    report = build(get_engine(), kind)
     table = invoke(kind)
-    assert title in table.stdout and "[1]" in table.stdout  # definitions come with numbers
-    rows = list(csv.DictReader(io.StringIO(invoke(kind, "--format", "csv").stdout)))
-    assert rows
+    assert report.title in table.stdout and "[1]" in table.stdout  # definitions with numbers
+    flat = " ".join(table.stdout.split())
+    text = invoke(kind, "--format", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(text)))
+    frame = pd.read_csv(io.StringIO(text))  # one call for a pandas user
     data = json.loads(invoke(kind, "--format", "json").stdout)
     assert data["definitions"] and data["report"] == kind
-    if kind == "cohorts":
-        assert len(data["cohorts"]) == len(rows)
-        first = data["cohorts"][0]
-        assert set(first) >= {"cohort", "size", "retention"} and first["retention"][0] == 1.0
-    else:
-        main = next(
-            v
-            for k, v in data.items()
-            if isinstance(v, list) and k not in ("warnings", "definitions")
-        )
-        assert len(main) == len(rows)
     out = tmp_path / f"{kind}.html"
     invoke(kind, "--format", "html", "--out", str(out))
     page = out.read_text()
+    for t in report.tables:
+        assert t.title in flat, t.key
+        assert len([r for r in rows if r["table"] == t.key]) == len(t.rows), t.key
+        assert (frame.table == t.key).sum() == len(t.rows)
+        assert set(t.columns) <= set(frame.columns)
+        assert len(data[t.key.replace("-", "_")]) == len(t.rows), t.key
+        assert escape(t.title) in page, t.key
+    if kind == "cohorts":
+        first = data["cohorts"][0]
+        assert set(first) >= {"cohort", "size", "retention"} and first["retention"][0] == 1.0
     assert (
         page.count("<svg") >= 1 and "<script" not in page and "http" not in page.split("<body>")[1]
+    )
+
+
+def test_csv_of_the_whole_report_reads_back_as_the_json(store: Engine) -> None:
+    frame = pd.read_csv(io.StringIO(invoke("all", "--format", "csv").stdout))
+    data = json.loads(invoke("all", "--json").stdout)
+    for report in data.values():
+        for key, rows in report.items():
+            if not isinstance(rows, list) or key in ("warnings", "definitions", "cohorts"):
+                continue
+            part = frame[frame.table == key.replace("_", "-")]
+            assert len(part) == len(rows), key
+            for column in {c for r in rows for c in r}:
+                values = [r.get(column) for r in rows]
+                if all(isinstance(v, float) or v is None for v in values):
+                    got = part[column].tolist()
+                    for a, b in zip(got, values, strict=True):  # full precision, n/a empty
+                        assert (pd.isna(a) and b is None) or a == b, (key, column)
+
+
+def test_no_report_shows_an_impossible_number(store: Engine) -> None:
+    """Over every table of every report: rates in [0, 1], differences in [-1, 1], or n/a."""
+    from analytics.build import build_all
+    from analytics.report import RELATIVE, guarded
+
+    reports = build_all(store)
+    for report in reports:
+        assert guarded(report) is report  # nothing for the guard to hide
+        for table in report.tables:
+            for column in table.percent:
+                if column.startswith(RELATIVE):
+                    continue
+                values = [r.get(column) for r in table.rows]
+                assert all(v is None or 0 <= v <= 1 for v in values), (table.key, column)
+            for column in table.points:
+                values = [r.get(column) for r in table.rows]
+                assert all(v is None or -1 <= v <= 1 for v in values), (table.key, column)
+            if any(r.get(c) is None for r in table.rows for c in table.percent):
+                assert "note" in table.columns or report.warnings, table.key
+
+
+def test_guard_hides_an_impossible_rate_in_every_format() -> None:
+    from analytics.html import to_html
+    from analytics.render import to_csv, to_json, to_terminal
+
+    report = _hand_built(rate=-35.895)
+    console = Console(width=200, record=True)
+    console.print(to_terminal(report))
+    shown = console.export_text()
+    assert "-3589" not in shown and "n/a" in shown and "outside its possible range" in shown
+    [row] = [r for r in csv.DictReader(io.StringIO(to_csv(report))) if r["table"] == "rates"]
+    assert row["retention_rate"] == ""
+    assert json.loads(to_json(report))["rates"][0]["retention_rate"] is None
+    page = to_html([report])
+    assert "-3589" not in page and "outside its possible range" in page
+    assert report.tables[1].rows[0]["retention_rate"] == -35.895  # the report is not changed
+
+
+def test_rounding_happens_once_half_up_at_display() -> None:
+    """0.0095 is 0.95 pt: "1.0", not the binary float's "0.9"; 0.02345 is 2.345 pt: "2.3",
+    not "2.4" from rounding to 0.0235 first. CSV and JSON keep the fractions."""
+    from analytics.html import to_html
+    from analytics.render import to_csv, to_json, to_terminal
+
+    report = _hand_built(rate=0.5)
+    console = Console(width=200, record=True)
+    console.print(to_terminal(report))
+    shown = console.export_text()
+    assert re.search(r"uplift pt\s+ci_high pt", shown)
+    assert re.search(r"\+1\.0\s+\+2\.3\b", shown), shown
+    page = to_html([report])
+    assert "<th>uplift pt</th>" in page and "<td>+1.0</td><td>+2.3</td>" in page
+    assert "<th>retention_rate %</th>" in page
+    [row] = [r for r in csv.DictReader(io.StringIO(to_csv(report))) if r["table"] == "uplift"]
+    assert (float(row["uplift"]), float(row["ci_high"])) == (0.0095, 0.02345)
+    data = json.loads(to_json(report))
+    assert (data["uplift"][0]["uplift"], data["uplift"][0]["ci_high"]) == (0.0095, 0.02345)
+
+
+def _hand_built(rate: float) -> Report:
+    return Report(
+        kind="campaigns",
+        title="Hand-built",
+        tables=[
+            Table(
+                "uplift",
+                "Uplift",
+                ["campaign", "conversion", "uplift", "ci_high"],
+                [{"campaign": "c", "conversion": 0.25, "uplift": 0.0095, "ci_high": 0.02345}],
+                ("conversion",),
+                points=("uplift", "ci_high"),
+            ),
+            Table(
+                "rates",
+                "Rates",
+                ["period", "retention_rate", "note"],
+                [{"period": "2025-01", "retention_rate": rate, "note": ""}],
+                ("retention_rate",),
+            ),
+        ],
+        definitions=["defined"],
     )
 
 
@@ -90,7 +196,6 @@ def test_bad_input_is_a_clear_error(store: Engine) -> None:
         (["cohorts", "--by", "segment"], "it takes no --by"),
         (["cohorts", "--time-zone", "Mars/Base"], "unknown time zone 'Mars/Base'"),
         (["cohorts", "--from", "2026-02-01", "--to", "2026-01-01"], "is after --to"),
-        (["all", "--format", "csv"], "CSV holds one table"),
     ]
     for args, message in cases:
         result = runner.invoke(app, ["report", *args])

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy.stats import chi2_contingency, fisher_exact, ttest_ind
+from scipy.stats import chi2_contingency, false_discovery_control, fisher_exact, ttest_ind
 
-from analytics.stats import compare, log_ratio, newcombe, welch
+from analytics.stats import benjamini_hochberg, compare, log_ratio, newcombe, welch
 
 # Newcombe (1998), Statistics in Medicine 17:873-890, Table II, method 10 (hybrid score).
 NEWCOMBE = [
@@ -107,3 +107,15 @@ def test_interval_properties(t: tuple[int, int], c: tuple[int, int]) -> None:
     if got.relative is not None:
         assert got.rel_low <= got.relative <= got.rel_high
         assert math.isclose(got.relative, (x_t / n_t) / (x_c / n_c) - 1)
+
+
+def test_benjamini_hochberg_matches_scipy_and_skips_missing_tests() -> None:
+    rng = np.random.default_rng(5)
+    p = [float(v) for v in rng.uniform(0, 0.2, 12)] + [0.001, 0.9]
+    with_gaps: list[float | None] = [None, *p[:5], None, *p[5:]]
+    got = benjamini_hochberg(with_gaps)
+    assert got[0] is None and got[6] is None
+    assert [q for q in got if q is not None] == pytest.approx(
+        list(false_discovery_control(p, method="bh"))
+    )
+    assert benjamini_hochberg([]) == []

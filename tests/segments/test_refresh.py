@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 
 from cli.segments import app
 from ingest.run import ingest_file
-from models import Customer, CustomerFeatures, SegmentMember, SegmentSnapshot
+from models import ClusterModel, Customer, CustomerFeatures, SegmentMember, SegmentSnapshot
 from models.settings import get_settings
 from segments import rfm
 from segments.errors import PredictionError
@@ -204,6 +205,7 @@ def test_cli_refresh_json_show_list(database_url: str, engine: Engine, store: Pa
     assert data["description"]
     listed = json.loads(runner.invoke(app, ["list", "--json"]).stdout)["segments"]
     assert {d["segment"]: d["size"] for d in listed} == sizes
+    assert all(d["description"] for d in listed if d["segment"].startswith("cluster:"))
     missing = runner.invoke(app, ["show", "nope"])
     assert missing.exit_code == 2 and "no segment 'nope'" in missing.output
 
@@ -279,3 +281,60 @@ def test_flow_publishes_sizes(
     assert artifact is not None
     rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
     assert {r["segment"]: r["size"] for r in rows} == result["sizes"]
+
+
+def clusters(engine: Engine, as_of: date) -> dict[str, set[int]]:
+    """Members of each cluster segment with members as of ``as_of``."""
+    found = {
+        name: members(engine, name, as_of)
+        for name in segment_names(engine)
+        if name.startswith("cluster:")
+    }
+    return {name: ids for name, ids in found.items() if ids}
+
+
+def test_refreshing_unchanged_data_changes_no_cluster(engine: Engine, store: Path) -> None:
+    load(engine, store)
+    first = refresh(engine, as_of=END)
+    before = clusters(engine, END)
+    again = refresh(engine, as_of=END)
+    after = clusters(engine, END)
+    assert len(before) >= 2 and after == before
+    assert {n: s for n, s in again.sizes.items() if n.startswith("cluster:")} == {
+        n: s for n, s in first.sizes.items() if n.startswith("cluster:")
+    }
+    with engine.connect() as conn:
+        fits = conn.execute(select(ClusterModel.profiles).order_by(ClusterModel.version)).all()
+    assert len(fits) == 2 and fits[0][0] == fits[1][0]  # same ids, sizes and words
+
+
+def test_a_later_refresh_keeps_the_ids_of_clusters_still_there(engine: Engine, store: Path) -> None:
+    load(engine, store)
+    refresh(engine, as_of=END - timedelta(days=7))
+    earlier = clusters(engine, END - timedelta(days=7))
+    refresh(engine, as_of=END)  # the store's last week of orders is new
+    later = clusters(engine, END)
+    still_there = 0
+    for name, ids in earlier.items():
+        # The cluster now holding most of its customers, who are most of that cluster too,
+        # is the same cluster: it must have kept its name.
+        heir = max(later, key=lambda other: len(later[other] & ids))
+        shared = len(later[heir] & ids)
+        if shared > len(ids) / 2 and shared > len(later[heir]) / 2:
+            assert heir == name
+            still_there += 1
+    assert still_there == len(earlier) >= 2  # a week of orders moves no cluster away
+
+
+def test_cli_show_describes_a_cluster_in_words(
+    database_url: str, engine: Engine, store: Path
+) -> None:
+    load(engine, store)
+    refresh(engine, as_of=END)
+    name = next(n for n in clusters(engine, END))
+    data = json.loads(runner.invoke(app, ["show", name, "--json"]).stdout)
+    words = data["cluster"]["words"]
+    assert words.endswith(" customers") and data["cluster"]["size"] == data["size"]
+    assert data["description"] == words
+    shown = runner.invoke(app, ["show", name])
+    assert shown.exit_code == 0 and words in re.sub(r"[│\s]+", " ", shown.output)

@@ -1,4 +1,5 @@
-"""RFM in SQL agrees exactly with an independent pandas computation; every buyer in one segment."""
+"""RFM in SQL agrees exactly with an independent pandas computation of the documented rule;
+equal values share a score; every buyer in one segment, and every segment populated on real data."""
 
 from __future__ import annotations
 
@@ -22,6 +23,27 @@ AS_OF = date(2026, 6, 30)
 
 def qcut(values: pd.Series, labels: list[int]) -> pd.Series:
     return pd.qcut(values, 5, labels=labels).astype(int)
+
+
+def quintiles(values: pd.Series, labels: list[int]) -> pd.Series:
+    """The documented rule in pandas: edges at the 20/40/60/80 % quantiles (linear), a value
+    on an edge in the lower bin, so ties share a bin and a bin between equal edges is empty.
+    Where ``qcut`` accepts the values (no two of its edges, min and max included, equal) it
+    is ``qcut``; that is checked too."""
+    edges = values.astype(float).quantile([0.2, 0.4, 0.6, 0.8]).to_numpy()
+    got = pd.Series(np.array(labels)[np.searchsorted(edges, values, side="left")], values.index)
+    if len({values.min(), *edges, values.max()}) == 6:
+        pd.testing.assert_series_equal(got, qcut(values, labels), check_names=False)
+    return got
+
+
+def rfm_columns(g: pd.DataFrame) -> pd.DataFrame:
+    """r, f, m and the segment from days since the last order, order count and revenue."""
+    g["r"] = quintiles(g.days, [5, 4, 3, 2, 1])
+    g["f"] = quintiles(g.n, [1, 2, 3, 4, 5])
+    g["m"] = quintiles(g.revenue, [1, 2, 3, 4, 5])
+    g["segment"] = [rfm.segment_of(r, f) for r, f in zip(g.r, g.f, strict=True)]
+    return g
 
 
 def bins_from_edges(values: list[float], edges: list[float], labels: tuple[int, ...]) -> list[int]:
@@ -125,17 +147,11 @@ def pandas_rfm(orders: pd.DataFrame, returns: pd.DataFrame, as_of: date) -> pd.D
     orders["customer_id"] = orders.customer_id.astype(int)
     orders["day"] = orders.ordered_at.dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
     g = orders.groupby("customer_id").agg(
-        last=("day", "max"), first=("ordered_at", "min"), n=("external_id", "count"),
-        total=("total", "sum"),
+        last=("day", "max"), n=("external_id", "count"), total=("total", "sum"),
     )  # fmt: skip
     g["revenue"] = (g.total - back.reindex(g.index).fillna(0.0)).map(lambda v: round(v, 2))
     g["days"] = (pd.Timestamp(as_of) - g["last"]).dt.days
-    g = g.reset_index().sort_values(["first", "customer_id"])  # order of first appearance
-    g["r"] = qcut(g.days, [5, 4, 3, 2, 1])
-    g["f"] = qcut(g.n.rank(method="first"), [1, 2, 3, 4, 5])
-    g["m"] = qcut(g.revenue, [1, 2, 3, 4, 5])
-    g["segment"] = [rfm.segment_of(r, f) for r, f in zip(g.r, g.f, strict=True)]
-    return g.set_index("customer_id")
+    return rfm_columns(g)
 
 
 def scores(engine: Engine) -> pd.DataFrame:
@@ -152,7 +168,7 @@ def scores(engine: Engine) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_scores_match_pandas_qcut(engine: Engine, seed: int) -> None:
+def test_scores_match_pandas(engine: Engine, seed: int) -> None:
     orders, back = random_store(engine, seed)
     with engine.begin() as conn:
         refresh_features(conn, as_of=AS_OF)
@@ -164,6 +180,46 @@ def test_scores_match_pandas_qcut(engine: Engine, seed: int) -> None:
     for col in ("r", "f", "m", "segment"):
         np.testing.assert_array_equal(got[col].to_numpy(), want[col].to_numpy(), err_msg=col)
     assert sizes == want.segment.value_counts().to_dict()
+    # Equal values, equal scores: nothing but the customer's own number decides them.
+    values = got.join(want[["n", "days", "revenue"]])
+    for value, score in (("n", "f"), ("days", "r"), ("revenue", "m")):
+        assert (values.groupby(value)[score].nunique() == 1).all(), score
+
+
+def test_equal_order_counts_get_equal_f_whatever_the_dates_and_ids(engine: Engine) -> None:
+    """Most customers buy once, on dates spread over the year, the oldest with the highest
+    ids; a few buy three or six times. Ranking ties apart would spread the one-order
+    customers over F=1..3 by date; the rule gives them one score."""
+    rng = random.Random(7)
+    counts = [1] * 60 + [3] * 25 + [6] * 15
+    rng.shuffle(counts)
+    created = datetime(2025, 1, 1, tzinfo=UTC)
+    orders = []
+    for cid, n in enumerate(counts, start=1):
+        first = datetime(2026, 6, 1, tzinfo=UTC) - timedelta(days=cid)  # higher id, older
+        for k in range(n):
+            orders.append(
+                {
+                    "external_id": f"o{cid}-{k}",
+                    "customer_id": cid,
+                    "ordered_at": first + timedelta(days=k),
+                    "total": 10.0,
+                    "items": 1,
+                }
+            )
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Customer),
+            [{"id": i, "external_id": f"c{i}", "created_at": created} for i in range(1, 101)],
+        )
+        conn.execute(insert(Order), orders)
+        refresh_features(conn, as_of=AS_OF)
+    got = scores(engine)
+    n = pd.Series(counts, index=range(1, 101)).loc[got.index]
+    assert (got.f.groupby(n).nunique() == 1).all()
+    np.testing.assert_array_equal(got.f.to_numpy(), quintiles(n, [1, 2, 3, 4, 5]).to_numpy())
+    by_count = got.f.groupby(n).first()
+    assert by_count[1] == 1 and by_count.is_monotonic_increasing
 
 
 def test_segment_map_covers_every_score_pair_once() -> None:
@@ -218,14 +274,10 @@ def online_retail_reference(as_of: date) -> pd.DataFrame:
     )
     g = invoices.groupby("customer", sort=False).agg(
         last=("when", "max"), n=("amount", "size"), total=("amount", "sum")
-    )  # sort=False keeps the order of first appearance
+    )
     g["revenue"] = (g.total - back.reindex(g.index).fillna(0.0)).map(lambda v: round(v, 2))
     g["days"] = (pd.Timestamp(as_of) - g["last"].dt.tz_localize(None).dt.normalize()).dt.days
-    g["r"] = qcut(g.days, [5, 4, 3, 2, 1])
-    g["f"] = qcut(g.n.rank(method="first"), [1, 2, 3, 4, 5])
-    g["m"] = qcut(g.revenue, [1, 2, 3, 4, 5])
-    g["segment"] = [rfm.segment_of(r, f) for r, f in zip(g.r, g.f, strict=True)]
-    return g
+    return rfm_columns(g)
 
 
 @pytest.mark.slow
@@ -254,4 +306,8 @@ def test_online_retail_every_customer_in_exactly_one_segment(engine: Engine) -> 
     for col in ("r", "f", "m", "segment"):
         np.testing.assert_array_equal(got[col].to_numpy(), want[col].to_numpy(), err_msg=col)
     assert sum(sizes.values()) == len(want)
+    # Every named segment has customers, and every recent one-off buyer is a new customer.
+    assert set(sizes) == set(rfm.SEGMENTS) and min(sizes.values()) > 0
+    recent_once = want[(want.n == 1) & (want.r == 5)].index
+    assert len(recent_once) > 0 and (got.loc[recent_once, "segment"] == "new_customers").all()
     print("RFM segment sizes, Online Retail as of 2011-12-11:", dict(sorted(sizes.items())))
