@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from cli.output import console, database_errors, fail, key_values, print_json, table
 from cli.predict import predict
@@ -19,6 +20,7 @@ from segments.preview import preview as run_preview
 from segments.profile import kind_of, last_snapshot, listing, profile
 from segments.refresh import refresh as run_refresh
 from segments.rules import DefinitionError
+from segments.vocabulary import database_vocabulary, static_vocabulary
 
 app = typer.Typer(
     help="Customer segments: RFM, marketer rules, lifecycle stages, clusters, predictions.",
@@ -110,8 +112,18 @@ def preview(
 
 @app.command("validate")
 def validate(json_out: bool = JSON) -> None:
-    """Check every definition; exit 1 listing each mistake's file, line and what would be valid."""
-    definitions, errors = load_all(settings=get_settings())
+    """Check every definition; exit 1 listing each mistake's file, line and what would be valid.
+
+    Category, locale and country names are checked against the database when it can be
+    read; otherwise only what is known without it, and the output says so.
+    """
+    try:
+        vocabulary = database_vocabulary(get_engine())
+    except (SQLAlchemyError, ImportError) as exc:  # a bad URL or a missing driver
+        vocabulary = static_vocabulary(f"database not usable ({exc}): names checked statically")
+    definitions, errors = load_all(settings=get_settings(), vocabulary=vocabulary)
+    files = len({e.source for e in errors})
+    summary = f"{len(definitions)} valid, {_count(len(errors), 'error')} in {_count(files, 'file')}"
     if json_out:
         print_json(
             {
@@ -120,14 +132,25 @@ def validate(json_out: bool = JSON) -> None:
                     {"file": e.source, "line": e.line, "message": e.message, "error": str(e)}
                     for e in errors
                 ],
+                "error_count": len(errors),
+                "files_with_errors": files,
+                "checked_against": "database" if vocabulary.from_database else "static",
+                "note": vocabulary.note,
+                "summary": summary,
             }
         )
     else:
         for e in errors:
             console.print(f"[red]{e}[/]", highlight=False, soft_wrap=True)
-        console.print(f"{len(definitions)} valid, {len(errors)} with mistakes")
+        if vocabulary.note:
+            console.print(f"note: {vocabulary.note}", highlight=False, soft_wrap=True)
+        console.print(summary, highlight=False)
     if errors:
         raise typer.Exit(1)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 @app.command("refresh")

@@ -118,3 +118,20 @@ class CustomerFeatures(SQLModel, table=True):
     f_score: int | None = None
     m_score: int | None = None
     rfm_segment: str | None = Field(default=None, max_length=32)
+
+
+class CustomerPrediction(SQLModel, table=True):
+    """Each buyer's predictions from the latest model fit, so rules can set their own thresholds.
+
+    Replaced whole by every successful fit (BG/NBD and Gamma-Gamma, in days); when a fit is
+    skipped the previous predictions stay, with the date they were made (``as_of``).
+    Derived data, without a foreign key, like ``customer_features``.
+    """
+
+    __tablename__ = "customer_prediction"
+
+    customer_id: int = Field(primary_key=True)
+    as_of: date
+    p_alive: float = Field(description="Probability the customer is still buying (0-1)")
+    expected_orders_90d: float = Field(description="Expected purchase days in the next 90 days")
+    clv: float = Field(description="Predicted value of the next 365 days, in currency units")

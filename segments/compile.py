@@ -1,24 +1,29 @@
 """Rules to SQL (bound parameters only) and, for checking, to a plain Python evaluation.
 
 Both follow the same semantics: a comparison on a missing value is false (so ``not`` of
-it is true), ``between`` includes both ends, and date comparisons work by whole UTC days.
+it is true), ``between`` includes both ends, date comparisons work by whole UTC days, and
+text (categories, locales, countries, any name) compares without regard to case, on every
+database. Counted ``bought_category`` and the prediction fields read their own tables by
+customer id: a customer with no prediction compares false, like a missing value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select, true
 
 from models.base import table
-from models.segments import CustomerFeatures, SegmentMember
-from segments.features import FIELDS, MARK
+from models.segments import CustomerFeatures, CustomerPrediction, SegmentMember
+from models.store import Order, OrderLine, Product, counted_order
+from segments.features import MARK, PREDICTED, RULE_FIELDS
 from segments.membership import members_select
 from segments.rules import All, Any_, Bought, Compare, Condition, InSegment, Not, RelativeDate
 
 F = table(CustomerFeatures).c
+P = table(CustomerPrediction).c
 
 
 def _day(value: Any, as_of: date) -> date:
@@ -64,10 +69,13 @@ def to_sql(
         if isinstance(c, Not):
             return not_(sql(c.item))
         if isinstance(c, Bought):
+            if c.counted:
+                return F.customer_id.in_(_counted_orders(c, as_of))
+            bought = func.lower(F.bought_categories)
             return or_(
                 false(),
                 *(
-                    F.bought_categories.contains(f"{MARK}{name}{MARK}", autoescape=True)
+                    bought.contains(f"{MARK}{name.lower()}{MARK}", autoescape=True)
                     for name in c.categories
                 ),
             )
@@ -82,12 +90,50 @@ def to_sql(
     return sql(cond)
 
 
+def _counted_orders(c: Bought, as_of: date) -> Any:
+    """Customers with at least ``c.at_least`` counted orders holding a line in one of the
+    categories, by the end of ``as_of`` and, with ``within_days``, no more than that many
+    days before it (as ``days_since_last_order`` counts days)."""
+    o, line, product = table(Order).c, table(OrderLine).c, table(Product).c
+    window = [o.ordered_at < _start(as_of + timedelta(days=1))]
+    if c.within_days is not None:
+        window.append(o.ordered_at >= _start(as_of - timedelta(days=c.within_days)))
+    return (
+        select(o.customer_id)
+        .select_from(
+            table(OrderLine)
+            .join(table(Order), line.order_id == o.id)
+            .join(table(Product), product.sku == line.sku)
+        )
+        .where(
+            counted_order(),
+            *window,
+            func.lower(product.category).in_(sorted({n.lower() for n in c.categories})),
+        )
+        .group_by(o.customer_id)
+        .having(func.count(func.distinct(o.id)) >= c.at_least)
+    )
+
+
 def _compare_sql(cond: Compare, as_of: date) -> ColumnElement[bool]:
-    col = F[cond.field]
+    if cond.field in PREDICTED:  # one row per customer with a prediction
+        if cond.op == "is_null":
+            predicted = F.customer_id.in_(select(P.customer_id))
+            return not_(predicted) if cond.value else predicted
+        test = _test(P[cond.field], cond, as_of)
+        return F.customer_id.in_(select(P.customer_id).where(test))
+    return _test(F[cond.field], cond, as_of)
+
+
+def _test(col: Any, cond: Compare, as_of: date) -> ColumnElement[bool]:
     op, value = cond.op, cond.value
     if op == "is_null":
         return col.is_(None) if value else col.is_not(None)
-    if FIELDS[cond.field] == "date":
+    kind = RULE_FIELDS[cond.field]
+    if kind == "text":  # names compare without regard to case
+        col = func.lower(col)
+        value = tuple(v.lower() for v in value) if isinstance(value, tuple) else value.lower()
+    if kind == "date":
         if op in ("in", "not_in", "ne"):
             days = value if op != "ne" else (value,)
             any_day = or_(
@@ -122,8 +168,13 @@ def evaluate(
     as_of: date,
     categories: set[str],
     member_of: Callable[[str], bool],
+    orders: Sequence[tuple[datetime, Collection[str]]] = (),
 ) -> bool:
-    """The same rule evaluated in Python on one customer's features (for tests and previews)."""
+    """The same rule evaluated in Python on one customer's features (for tests and previews).
+
+    ``categories``: every category the customer bought; ``orders``: each counted order's
+    time and categories (for a counted ``bought_category``); predictions are in ``row``.
+    """
 
     def ev(c: Condition) -> bool:
         if isinstance(c, All):
@@ -133,7 +184,19 @@ def evaluate(
         if isinstance(c, Not):
             return not ev(c.item)
         if isinstance(c, Bought):
-            return bool(categories & set(c.categories))
+            names = {n.lower() for n in c.categories}
+            if not c.counted:
+                return bool(names & {n.lower() for n in categories})
+            first = date.min if c.within_days is None else as_of - timedelta(days=c.within_days)
+            return (
+                sum(
+                    1
+                    for at, cats in orders
+                    if first <= at.astimezone(UTC).date() <= as_of
+                    and names & {n.lower() for n in cats}
+                )
+                >= c.at_least
+            )
         if isinstance(c, InSegment):
             return member_of(c.segment)
         return _compare_py(c, row.get(c.field), as_of)
@@ -147,6 +210,9 @@ def _compare_py(c: Compare, value: Any, as_of: date) -> bool:
     if value is None:
         return False
     want = c.value
+    if isinstance(value, str):  # names compare without regard to case
+        value = value.lower()
+        want = tuple(v.lower() for v in want) if isinstance(want, tuple) else want.lower()
     if isinstance(value, datetime):  # compared by UTC day, written apart from the SQL on purpose
         value = value.astimezone(UTC).date()
         want = tuple(_day(v, as_of) for v in want) if isinstance(want, tuple) else _day(want, as_of)

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from models.settings import Settings, get_settings
 from models.yaml_loader import YamlError, intended_name, read_text, replaced_by_broken
+from segments.conditions import All
 from segments.rfm import SEGMENTS as RFM_SEGMENTS
-from segments.rules import Definition, DefinitionError, parse_definition
+from segments.rules import Definition, DefinitionError, Parsed, parse_checked
+from segments.vocabulary import Vocabulary, check_values, static_vocabulary
 
 BUILT_IN = Path(__file__).parent / "definitions"
 MODEL_SEGMENTS = ("predicted:churn_risk", "predicted:high_value")
@@ -30,17 +32,33 @@ def computed_names() -> set[str]:
 
 
 def load_file(path: Path) -> Definition:
+    """One file's definition; raises its first mistake."""
+    definition, errors, _ = load_checked(path)
+    if errors:
+        raise errors[0]
+    assert definition is not None
+    return definition
+
+
+def load_checked(path: Path) -> Parsed:
+    """One file's definition, or every mistake in it."""
     try:
         text = read_text(path)
     except YamlError as exc:
-        raise DefinitionError.of(exc) from None
-    return parse_definition(text, str(path))
+        return Parsed(None, [DefinitionError.of(exc)], [])
+    return parse_checked(text, str(path))
 
 
 def load_all(
-    paths: list[Path] | None = None, *, settings: Settings | None = None
+    paths: list[Path] | None = None,
+    *,
+    settings: Settings | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> tuple[list[Definition], list[DefinitionError]]:
     """Every definition in dependency order, and every mistake found (good files still load).
+
+    Names a rule compares with are checked against ``vocabulary`` (the store's categories,
+    locales and countries; default: only what is known without a database).
 
     A store's own file with the same name as a built-in one replaces it (so a marketer can
     change a lifecycle stage without touching the code), even when it is broken: then neither
@@ -49,18 +67,20 @@ def load_all(
     errors: list[DefinitionError] = []
     by_name: dict[str, Definition] = {}
     broken: list[tuple[str, Path]] = []
+    partial: list[Definition] = []  # what parsed of each broken file, for its names
     files = (
         paths
         if paths is not None
         else [p for folder in folders(settings) for p in sorted(folder.glob("*.y*ml"))]
     )
     for path in files:
-        try:
-            definition = load_file(path)
-        except DefinitionError as exc:
+        definition, found, leaves = load_checked(path)
+        if definition is None:
             name = intended_name(path)
-            errors.append(exc.not_loaded("segment", name))
+            errors.extend(exc.not_loaded("segment", name) for exc in found)
             broken.append((name, path))
+            if leaves:
+                partial.append(Definition(name, "", All(tuple(leaves)), str(path), 0))
             continue
         if definition.name.startswith(RESERVED):
             errors.append(
@@ -89,17 +109,14 @@ def load_all(
         del by_name[name]
     known = set(by_name) | computed_names()
     bad: set[str] = set()
-    for d in by_name.values():
-        for ref in d.references():
-            if ref.segment not in known and not CLUSTER.match(ref.segment):
-                errors.append(
-                    DefinitionError(
-                        d.source,
-                        ref.line,
-                        f"unknown segment {ref.segment!r}; known: {', '.join(sorted(known))}, cluster:N",
-                    )
-                )
-                bad.add(d.name)
+    vocabulary = vocabulary or static_vocabulary()
+    for d in partial:
+        errors.extend(e.not_loaded("segment", d.name) for e in check_values(d, vocabulary, known))
+    for d in list(by_name.values()):
+        found = check_values(d, vocabulary, known)
+        if found:
+            errors.extend(e.not_loaded("segment", d.name) for e in found)
+            bad.add(d.name)
     graph = {
         d.name: {r.segment for r in d.references() if r.segment in by_name}
         for d in by_name.values()
@@ -117,6 +134,8 @@ def load_all(
         )
         bad.update(cycle)
         order = [n for n in by_name if n not in bad]
+    rank = {str(p): i for i, p in enumerate(files)}  # each file's mistakes together, by line
+    errors.sort(key=lambda e: (rank.get(e.source, len(rank)), e.line or 0))
     return [by_name[n] for n in order if n not in bad], errors
 
 

@@ -91,6 +91,14 @@ FIELDS: dict[str, str] = {
     "m_score": "number",
     "rfm_segment": "text",
 }
+# Per-customer predictions a rule may use (``customer_prediction``, written by each model fit);
+# they are not columns of ``customer_features``, so a rule reads them by customer id.
+PREDICTED: dict[str, str] = {
+    "p_alive": "number",
+    "expected_orders_90d": "number",
+    "clv": "number",
+}
+RULE_FIELDS: dict[str, str] = FIELDS | PREDICTED
 SCORED = ("value_percentile", "r_score", "f_score", "m_score", "rfm_segment")
 STAGED = [c.name for c in table(CustomerFeatures).c if c.name not in SCORED]
 

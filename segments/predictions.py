@@ -7,6 +7,9 @@ optionally discounted. They feed two segments:
 - ``predicted:churn_risk``: probably gone (P(alive) < 0.3) although they used to come
   back (at least 2 repeat purchase days);
 - ``predicted:high_value``: the top decile of predicted value over the next 365 days.
+
+Each buyer's figures are kept too (``customer_prediction``: ``p_alive``,
+``expected_orders_90d``, ``clv``), so rules can use them with thresholds of their own.
 """
 
 from __future__ import annotations
@@ -18,15 +21,18 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, delete, insert
 
-from models.base import utcnow
+from models.base import table, utcnow
+from models.dialect import load_rows
 from models.predictions import ClvFit
+from models.segments import CustomerPrediction
 from segments import bgnbd, gamma_gamma
 from segments.errors import PredictionError
 from segments.summary import Summary, customer_summary
 
 HORIZON_DAYS = 365
+EXPECTED_ORDERS_DAYS = 90
 CHURN_P_ALIVE = 0.3
 CHURN_MIN_REPEAT = 2
 HIGH_VALUE_SHARE = 0.10
@@ -169,7 +175,30 @@ def predicted_segments(engine: Engine, *, as_of: date) -> dict[str, list[int]]:
                 created_at=utcnow(),
             )
         )
+        expected = bg.expected_purchases(EXPECTED_ORDERS_DAYS, s.x, s.t_x, s.T)
+        store_predictions(conn, s.customer_id, as_of, alive, expected, value)
     return {
         "predicted:churn_risk": s.customer_id[churn].tolist(),
         "predicted:high_value": s.customer_id[high].tolist(),
     }
+
+
+def store_predictions(
+    conn: Connection,
+    customer_ids: NDArray[np.int64],
+    as_of: date,
+    alive: NDArray[np.float64],
+    expected_orders: NDArray[np.float64],
+    value: NDArray[np.float64],
+) -> None:
+    """Replace ``customer_prediction`` with one fit's figures (bulk loaded: one row per buyer;
+    a customer whose figures did not come out finite gets none, so compares false)."""
+    conn.execute(delete(CustomerPrediction))
+    finite = np.isfinite(alive) & np.isfinite(expected_orders) & np.isfinite(value)
+    rows = (
+        (int(c), as_of, float(a), float(e), float(v))
+        for c, a, e, v, ok in zip(customer_ids, alive, expected_orders, value, finite, strict=True)
+        if ok
+    )
+    columns = ("customer_id", "as_of", "p_alive", "expected_orders_90d", "clv")
+    load_rows(conn, table(CustomerPrediction), columns, rows)

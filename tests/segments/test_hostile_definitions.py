@@ -16,7 +16,7 @@ from models.settings import get_settings
 from models.yaml_loader import MAX_DEPTH
 from segments.definitions import load_all
 from segments.refresh import refresh
-from segments.rules import DefinitionError, parse_definition
+from segments.rules import MAX_ERRORS, DefinitionError, parse_checked, parse_definition
 from tests.models.test_yaml_loader import billion_laughs
 
 AS_OF = date(2026, 6, 30)
@@ -106,3 +106,32 @@ def test_a_broken_store_override_is_not_replaced_by_the_built_in(store_segments:
     [error] = [e for e in errors if e.source.endswith("lifecycle_vip.yaml")]
     assert error.source.startswith(str(store_segments)) and error.line == 3
     assert "segment 'lifecycle:vip' is not loaded" in error.message
+
+
+def test_a_file_of_thousands_of_mistakes_reports_a_bounded_number() -> None:
+    rule = "".join(f"    - field{i}: {{gte: 1}}\n" for i in range(5000))
+    definition, errors, _ = parse_checked(f"name: x\nrule:\n  all:\n{rule}", "x.yaml")
+    assert definition is None
+    assert len(errors) == MAX_ERRORS + 1
+    assert errors[-1].message == f"more than {MAX_ERRORS} mistakes; stopped here, fix these first"
+    assert [e.line for e in errors[:3]] == [4, 5, 6]
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        ("bought_category: {name: coffee, at_least: 1.0e+300}", "at_least takes a whole number"),
+        ("bought_category: {name: coffee, within_days: -5}", "within_days takes a whole number"),
+        ("bought_category: {name: coffee, within_days: 99999999}", "within_days takes a whole"),
+        ("bought_category: {at_least: 2}", "bought_category needs a name"),
+        ("bought_category: {name: [coffee, [tea]]}", "expected a single value"),
+        ("clv: {min: .inf}", "out of range"),
+        ("p_alive: {min: yes}", "p_alive is a number"),
+    ],
+)
+def test_counts_and_thresholds_a_refresh_could_not_compute_are_refused(
+    rule: str, words: str
+) -> None:
+    with pytest.raises(DefinitionError) as caught:
+        parse_definition(f"name: x\nrule:\n  {rule}\n", "x.yaml")
+    assert caught.value.line == 3 and words in caught.value.message

@@ -79,7 +79,12 @@ def write(tmp: Path, name: str, text: str) -> Path:
         ("name: x\nrule:\n  orders: {is_null: maybe}\n", 3, "is_null takes true or false"),
         ("name: x\n", 1, "missing 'rule'; a segment needs name and rule"),
         ("- just\n- a list\n", 1, "expected a mapping with name, description and rule"),
-        ("name: x\nrule:\n  bought_category: {coffee: 1}\n", 3, "expected a single value"),
+        (
+            "name: x\nrule:\n  bought_category: {coffee: 1}\n",
+            3,
+            "unknown key 'coffee' in bought_category; valid keys: name, at_least, within_days",
+        ),
+        ("name: x\nrule:\n  bought_category: [[coffee]]\n", 3, "expected a single value"),
     ],
 )
 def test_mistakes_name_file_line_and_what_is_valid(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-05 16:13:56.414062
+Create Date: 2026-12-06 03:58:55.813660
 """
 
 from alembic import op
@@ -132,6 +132,14 @@ def upgrade() -> None:
     sa.Column('f_score', sa.Integer(), nullable=True),
     sa.Column('m_score', sa.Integer(), nullable=True),
     sa.Column('rfm_segment', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.PrimaryKeyConstraint('customer_id')
+    )
+    op.create_table('customer_prediction',
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('as_of', sa.Date(), nullable=False),
+    sa.Column('p_alive', sa.Float(), nullable=False),
+    sa.Column('expected_orders_90d', sa.Float(), nullable=False),
+    sa.Column('clv', sa.Float(), nullable=False),
     sa.PrimaryKeyConstraint('customer_id')
     )
     op.create_table('ingest_run',
@@ -530,6 +538,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ingest_run_sha256'))
 
     op.drop_table('ingest_run')
+    op.drop_table('customer_prediction')
     op.drop_table('customer_features')
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_external_id'))
