@@ -111,12 +111,32 @@ def _report(problems: list[Problem], *, json_out: bool) -> None:
         for p in warnings:
             console.print(f"[yellow]warning[/] {escape(str(p))}", highlight=False, soft_wrap=True)
         console.print(
-            f"{len(bad)} error(s), {len(warnings)} warning(s)"
+            f"{len(problems)} problem(s): {len(bad)} error(s), {len(warnings)} warning(s)"
             if problems
             else "all templates valid"
         )
     if bad:
         raise typer.Exit(1)
+
+
+def _check_locale(renderer: Renderer, name: str, locale: str, variant: str | None) -> None:
+    """A preview in a locale the template is not written in would silently show another
+    language: refuse it, naming the locales that would work."""
+    try:
+        choice = renderer.locale_for(name, locale, variant=variant)
+    except (RenderError, TemplateInvalid) as exc:
+        raise fail(f"{exc} (run `homecoming templates validate`)") from None
+    if choice.reason is None:
+        return
+    valid = [
+        c
+        for c in renderer.locales()
+        if renderer.locale_for(name, c, variant=variant).reason is None
+    ]
+    raise fail(
+        f"template {name} has no {locale} version ({choice.reason}); "
+        f"valid locales: {', '.join(valid)}"
+    )
 
 
 @app.command("preview")
@@ -137,6 +157,8 @@ def preview_cmd(
     if name not in renderer.names():
         raise fail(f"unknown template {name!r}; valid: {', '.join(renderer.names())}")
     locales = renderer.locales() if locale == "all" else [locale or renderer.default_locale]
+    if locale != "all":
+        _check_locale(renderer, name, locales[0], variant)
     made = []
     try:
         for code in locales:

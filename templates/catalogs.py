@@ -4,8 +4,10 @@
       subject: "What is new at {{ store.name }}"
       subject@b: "Fresh picks for you, {{ customer.first_name }}"   # variant b
 
-A key is looked up along the locale chain (``pt-BR`` -> ``pt`` -> default). A store's
-own catalogs are merged over the built-in ones key by key, so it can change one text.
+A key is looked up along a locale's own chain (``pt-BR`` -> ``pt``); which locale a
+message is written in is decided for the whole message (``templates.choosing``), so the
+default language never fills a gap key by key. A store's own catalogs are merged over the
+built-in ones key by key, so it can change one text.
 
 A catalog file that does not load (bad YAML, over a limit of ``models.yaml_loader``, a
 value that is not text) breaks its locale only, built-in texts included: a message that
@@ -19,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.yaml_loader import YamlError, load_file
+from models.yaml_loader import Located, YamlError, compose, load_file, read_text
 from templates.errors import CatalogBroken, TemplateInvalid
 from templates.locales import chain, language, normalize
 
@@ -53,6 +55,23 @@ def read_catalog(path: Path) -> dict[str, str]:
         raise CatalogBroken(f"{path}: {exc}", locale=locale) from None
 
 
+def key_lines(path: Path) -> dict[str, int]:
+    """The line of every dotted key of a catalog that loaded, so problems can point at it."""
+    try:
+        root = compose(read_text(path), str(path))
+    except YamlError:
+        return {}
+    if root is None:
+        return {}
+    located = Located(str(path))
+    located.plain(root)
+    return {
+        ".".join(str(p) for p in key): line
+        for key, line in located.lines.items()
+        if key and all(isinstance(p, str) and p != "\x00key" for p in key)
+    }
+
+
 @dataclass
 class Catalogs:
     """All locales' texts, with the lookup along a locale chain."""
@@ -62,6 +81,7 @@ class Catalogs:
     files: dict[str, list[Path]] = field(default_factory=dict)
     broken: dict[str, CatalogBroken] = field(default_factory=dict)  # locale -> why
     errors: list[TemplateInvalid] = field(default_factory=list)  # every file problem
+    lines: dict[str, dict[str, tuple[Path, int]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, folders: Iterable[Path], *, default: str) -> Catalogs:
@@ -70,6 +90,7 @@ class Catalogs:
         files: dict[str, list[Path]] = {}
         broken: dict[str, CatalogBroken] = {}
         errors: list[TemplateInvalid] = []
+        lines: dict[str, dict[str, tuple[Path, int]]] = {}
         for folder in folders:
             if not folder.is_dir():
                 continue
@@ -86,6 +107,8 @@ class Catalogs:
                 files.setdefault(locale, []).append(path)
                 try:
                     texts.setdefault(locale, {}).update(read_catalog(path))
+                    found = lines.setdefault(locale, {})
+                    found.update({k: (path, n) for k, n in key_lines(path).items()})
                 except CatalogBroken as exc:
                     broken.setdefault(locale, exc)
                     errors.append(exc)
@@ -97,7 +120,9 @@ class Catalogs:
                 f"no catalog for the default locale {default!r}; "
                 f"have: {', '.join(sorted(texts)) or 'none'}"
             )
-        return cls(texts=texts, default=normal, files=files, broken=broken, errors=errors)
+        return cls(
+            texts=texts, default=normal, files=files, broken=broken, errors=errors, lines=lines
+        )
 
     def locales(self) -> list[str]:
         """Locales whose catalogs loaded (``errors`` lists the others, for validation)."""
@@ -134,6 +159,24 @@ class Catalogs:
             if text is not None:
                 return text
         return None
+
+    def where(self, key: str, locales: Iterable[str]) -> tuple[Path, int] | None:
+        """The file and line of the text ``find`` would take for ``key``."""
+        for locale in locales:
+            if key in self.texts.get(locale, {}):
+                return self.lines.get(locale, {}).get(key)
+        return None
+
+    def has_prefix(self, prefix: str) -> bool:
+        """Whether any catalog has a key under ``prefix`` (``summer.``)."""
+        return any(k.startswith(prefix) for texts in self.texts.values() for k in texts)
+
+    def variant_keys(self, variant: str) -> frozenset[str]:
+        """Keys some catalog gives a text of their own for ``variant`` (without ``@variant``)."""
+        end = f"@{variant}"
+        return frozenset(
+            k[: -len(end)] for texts in self.texts.values() for k in texts if k.endswith(end)
+        )
 
     def variants(self, template: str) -> list[str]:
         """Variants any catalog gives texts for, for one template."""

@@ -15,10 +15,9 @@ say the same thing.
 
 from __future__ import annotations
 
-import logging
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,7 +37,6 @@ from templates.locales import direction, language
 from templates.mjml_check import check_document, position_to_line
 from templates.plaintext import to_text_template
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 _JINJA = re.compile(r"(\{\{.*?\}\}|\{%.*?%\})", re.DOTALL)
 _POSITION = re.compile(r"position (\d+):(\d+)")
@@ -101,7 +99,13 @@ def escape_text(text: str) -> Markup:
 
 
 class Translator:
-    """``_(key)`` in stage 1: the text for this locale, noting keys it had to borrow."""
+    """``_(key)`` in stage 1: the text of one template in one locale's own chain.
+
+    The locale was chosen as one that has every text the template needs (see
+    ``templates.choosing``), so a key is never borrowed from another language or from
+    another template: one message, one language, one template's texts. ``probe`` records
+    a missing key instead of failing, which is how that choice finds out.
+    """
 
     def __init__(
         self,
@@ -110,39 +114,44 @@ class Translator:
         template: str,
         locale: str,
         variant: str | None,
-        kind: str | None = None,
+        namespace: str | None = None,
+        variant_keys: frozenset[str] = frozenset(),
+        probe: bool = False,
     ) -> None:
         self.catalogs = catalogs
         self.template = template
-        self.kind = kind or template
+        self.namespace = namespace or template
         self.locale = locale
         self.variant = variant
-        self.own = catalogs.own_chain(locale)
-        self.fallback = catalogs.chain(locale)
+        self.variant_keys = variant_keys if variant else frozenset()
+        self.chain = catalogs.own_chain(locale)
+        self.probe = probe
+        self.used: list[str] = []
         self.misses: list[str] = []
-        catalogs.require(self.own, template)  # the locale's own catalogs must have loaded
+        catalogs.require(self.chain, template)
 
-    def candidates(self, key: str) -> list[str]:
-        """``.heading`` is the template's own text, else its kind's (a store's template of
-        kind promotion reuses promotion's texts unless it has its own)."""
-        if not key.startswith("."):
-            return [key]
-        own = f"{self.template}{key}"
-        return [own] if self.kind == self.template else [own, f"{self.kind}{key}"]
+    def name(self, key: str) -> str:
+        """``.heading`` is relative to the template's texts (its kind's, for a store template
+        without texts of its own); the text a variant needs carries ``@variant``."""
+        full = f"{self.namespace}{key}" if key.startswith(".") else key
+        return f"{full}@{self.variant}" if full in self.variant_keys else full
 
     def raw(self, key: str) -> str:
-        names = self.candidates(key)
-        for chain in (self.own, self.fallback):
-            if chain is self.fallback:  # a text the locale lacks needs the default's catalog
-                self.catalogs.require(chain, self.template)
-            for name in names:
-                text = self.catalogs.find(name, chain, self.variant)
-                if text is not None:
-                    if chain is self.fallback and names[0] not in self.misses:
-                        self.misses.append(names[0])
-                    return text
+        name = self.name(key)
+        if name not in self.used:
+            self.used.append(name)
+        for locale in self.chain:
+            text = self.catalogs.texts[locale].get(name)
+            if text is not None:
+                return text
+        if self.probe:
+            self.misses.append(name)
+            return ""
         raise TemplateInvalid(
-            "no catalog has this key", template=self.template, locale=self.locale, key=names[0]
+            f"no text for this key in the {self.locale} catalog",
+            template=self.template,
+            locale=self.locale,
+            key=name,
         )
 
     def __call__(self, key: str) -> Markup:
@@ -150,11 +159,8 @@ class Translator:
 
     def runtime_texts(self) -> Node:
         """Texts chosen at send time (feedback choice labels), as ``texts["key"]``."""
-        chain = self.fallback
-        texts = self.catalogs.section("common.", chain)
-        if self.kind != self.template:
-            texts.update(self.catalogs.section(f"{self.kind}.", chain))
-        texts.update(self.catalogs.section(f"{self.template}.", chain))
+        texts = self.catalogs.section("common.", self.chain)
+        texts.update(self.catalogs.section(f"{self.namespace}.", self.chain))
         return node(texts, "texts")
 
 
@@ -171,7 +177,7 @@ class CompiledEmail:
     text_source: str
     subject_source: str
     preheader_source: str
-    misses: list[str] = field(default_factory=list)
+    keys: tuple[str, ...] = ()  # every catalog key the message uses
 
 
 @dataclass(frozen=True)
@@ -183,7 +189,7 @@ class CompiledPush:
     body: Template
     title_source: str
     body_source: str
-    misses: list[str] = field(default_factory=list)
+    keys: tuple[str, ...] = ()
 
 
 def _stage2_template(env: SandboxedEnvironment, source: str, what: str, **where: Any) -> Template:
@@ -217,24 +223,15 @@ def _stage1_values(library: Library, translator: Translator, kind: str) -> dict[
     }
 
 
-def compile_email(
-    library: Library,
-    stage1: SandboxedEnvironment,
-    template: str,
-    locale: str,
-    variant: str | None,
-) -> CompiledEmail:
-    """Template x locale x variant -> the stage-2 templates of the email's parts."""
-    entry = library.entry(template)
-    where = {"template": template, "locale": locale}
-    if not entry.email:
-        raise TemplateInvalid("this template has no email", **where)
-    translator = Translator(
-        library.catalogs, template=template, locale=locale, variant=variant, kind=entry.kind
-    )
-    values = _stage1_values(library, translator, entry.kind)
+def render_stage1(
+    library: Library, stage1: SandboxedEnvironment, translator: Translator, kind: str
+) -> str:
+    """The MJML of one template in one locale (catalog texts, layout and brand filled in)."""
+    template = translator.template
+    where = {"template": template, "locale": translator.locale}
+    values = _stage1_values(library, translator, kind)
     try:
-        mjml = stage1.get_template(f"{template}.mjml").render(values)
+        return stage1.get_template(f"{template}.mjml").render(values)
     except TemplateNotFound as exc:
         raise TemplateInvalid(f"template file {exc.name} not found", **where) from None
     except TemplateSyntaxError as exc:
@@ -245,6 +242,18 @@ def compile_email(
     except SecurityError as exc:
         raise TemplateInvalid(f"{template}.mjml: {exc}", **where) from None
 
+
+def compile_email(
+    library: Library, stage1: SandboxedEnvironment, translator: Translator
+) -> CompiledEmail:
+    """Template x locale x variant -> the stage-2 templates of the email's parts."""
+    template, locale, variant = translator.template, translator.locale, translator.variant
+    entry = library.entry(template)
+    where = {"template": template, "locale": locale}
+    if not entry.email:
+        raise TemplateInvalid("this template has no email", **where)
+    mjml = render_stage1(library, stage1, translator, entry.kind)
+    values = _stage1_values(library, translator, entry.kind)
     problems = check_document(mjml)
     if problems:
         p = problems[0]
@@ -267,8 +276,10 @@ def compile_email(
     preheader_source = translator.raw(".preheader")
     _stage2_template(HTML_ENV, html, "compiled HTML", **where)
     _stage2_template(TEXT_ENV, text_source, "text part", **where)
-    _stage2_template(TEXT_ENV, subject_source, "subject", key=f"{template}.subject", **where)
-    _stage2_template(TEXT_ENV, preheader_source, "preheader", key=f"{template}.preheader", **where)
+    _stage2_template(TEXT_ENV, subject_source, "subject", key=translator.name(".subject"), **where)
+    _stage2_template(
+        TEXT_ENV, preheader_source, "preheader", key=translator.name(".preheader"), **where
+    )
     # Then all four as one template: one render per message instead of four. The text
     # parts sit in an autoescape-free block; a random separator cannot come from a value.
     separator = f"\x1e{secrets.token_hex(8)}\x1e"
@@ -286,13 +297,6 @@ def compile_email(
         ]
     )
     whole = _stage2_template(HTML_ENV, combined, "email", globals=globals_, **where)
-    if translator.misses:
-        log.warning(
-            "template %s locale %s: keys %s missing, default texts used",
-            template,
-            locale,
-            ", ".join(translator.misses),
-        )
     return CompiledEmail(
         template=template,
         locale=locale,
@@ -305,18 +309,16 @@ def compile_email(
         text_source=text_source,
         subject_source=subject_source,
         preheader_source=preheader_source,
-        misses=translator.misses,
+        keys=tuple(translator.used),
     )
 
 
-def compile_push(library: Library, template: str, locale: str, variant: str | None) -> CompiledPush:
+def compile_push(library: Library, translator: Translator) -> CompiledPush:
+    template, locale, variant = translator.template, translator.locale, translator.variant
     entry = library.entry(template)
     where = {"template": template, "locale": locale}
     if not entry.push:
         raise TemplateInvalid("this template has no push text", **where)
-    translator = Translator(
-        library.catalogs, template=template, locale=locale, variant=variant, kind=entry.kind
-    )
     title = translator.raw(".push.title")
     body = translator.raw(".push.body")
     return CompiledPush(
@@ -324,10 +326,12 @@ def compile_push(library: Library, template: str, locale: str, variant: str | No
         locale=locale,
         variant=variant,
         title=_stage2_template(
-            TEXT_ENV, title, "push title", key=f"{template}.push.title", **where
+            TEXT_ENV, title, "push title", key=translator.name(".push.title"), **where
         ),
-        body=_stage2_template(TEXT_ENV, body, "push body", key=f"{template}.push.body", **where),
+        body=_stage2_template(
+            TEXT_ENV, body, "push body", key=translator.name(".push.body"), **where
+        ),
         title_source=title,
         body_source=body,
-        misses=translator.misses,
+        keys=tuple(translator.used),
     )

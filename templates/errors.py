@@ -44,3 +44,14 @@ class CatalogBroken(TemplateInvalid, RenderError):
     It is also a :class:`RenderError`, so a send records this message (file and line)
     against each recipient of that locale and goes on with the others.
     """
+
+
+class LocaleSkipped(RenderError):
+    """The template has no texts in the customer's language and is set to skip such
+    customers (``missing_locale: skip``, or ``skip=True`` from the campaign)."""
+
+    def __init__(self, message: str, *, template: str, locale: str | None) -> None:
+        self.template = template
+        self.locale = locale
+        self.reason = message
+        super().__init__(f"{template} [{locale}]: {message}")

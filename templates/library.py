@@ -19,6 +19,7 @@ from typing import Any
 from models.yaml_loader import YamlError, load_file
 from templates.catalogs import Catalogs
 from templates.errors import TemplateInvalid
+from templates.locales import normalize
 
 HERE = Path(__file__).resolve().parent
 LEAF_TYPES = ("text", "url", "number", "date", "currency")
@@ -73,12 +74,18 @@ class Kind:
     variables: dict[str, Field]
 
 
+MISSING_LOCALE = ("fallback", "skip")
+
+
 @dataclass(frozen=True)
 class TemplateEntry:
     name: str
     kind: str
     email: bool
     push: bool
+    locales: tuple[str, ...] | None = None  # None: every locale whose catalogs are complete
+    fallback: str | None = None  # None: the store's default locale
+    missing_locale: str = "fallback"  # or "skip": a customer of another locale is skipped
 
 
 @dataclass
@@ -258,11 +265,11 @@ def _manifest(
             )
         if not isinstance(spec, Mapping):
             raise TemplateInvalid(f"{path}: {name}: a mapping like {{kind: promotion}}")
-        unknown = set(spec) - {"kind", "email", "push", "description"}
+        unknown = set(spec) - set(_ENTRY_KEYS)
         if unknown:
             raise TemplateInvalid(
                 f"{path}: {name}: unknown key {sorted(unknown)[0]!r}; "
-                "valid: kind, email, push, description",
+                f"valid: {', '.join(_ENTRY_KEYS)}",
                 template=name,
             )
         kind = spec.get("kind", name)
@@ -278,7 +285,47 @@ def _manifest(
             )
         if email and name not in sources:
             raise TemplateInvalid(f"{path}: {name}: no email/{name}.mjml", template=name)
-        out[name] = TemplateEntry(name=name, kind=kind, email=email, push=push)
+        out[name] = TemplateEntry(
+            name=name, kind=kind, email=email, push=push, **_locale_settings(path, name, spec)
+        )
+    return out
+
+
+_ENTRY_KEYS = ("kind", "email", "push", "description", "locales", "fallback", "missing_locale")
+
+
+def _locale_settings(path: Path, name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """``locales: [en, tr]``, ``fallback: en`` and ``missing_locale: skip`` of one entry."""
+    out: dict[str, Any] = {}
+    where = f"{path}: {name}"
+    if spec.get("locales") is not None:
+        given = spec["locales"]
+        tags = [normalize(t) if isinstance(t, str) else None for t in given or []]
+        if not isinstance(given, list) or not tags or None in tags:
+            raise TemplateInvalid(
+                f"{where}: locales is a list of locale tags such as [en, tr, pt-BR], not {given!r}",
+                template=name,
+                key="locales",
+            )
+        out["locales"] = tuple(t for t in tags if t)
+    if spec.get("fallback") is not None:
+        tag = normalize(str(spec["fallback"]))
+        if tag is None:
+            raise TemplateInvalid(
+                f"{where}: fallback is a locale tag such as en, not {spec['fallback']!r}",
+                template=name,
+                key="fallback",
+            )
+        out["fallback"] = tag
+    if spec.get("missing_locale") is not None:
+        choice = spec["missing_locale"]
+        if choice not in MISSING_LOCALE:
+            raise TemplateInvalid(
+                f"{where}: missing_locale is {' or '.join(MISSING_LOCALE)}, not {choice!r}",
+                template=name,
+                key="missing_locale",
+            )
+        out["missing_locale"] = choice
     return out
 
 

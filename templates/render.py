@@ -24,6 +24,7 @@ from typing import Any
 from jinja2 import Template
 from jinja2.exceptions import SecurityError, UndefinedError
 
+from templates.choosing import LocaleChoice, LocalePicker
 from templates.compile import (
     CompiledEmail,
     CompiledPush,
@@ -32,14 +33,22 @@ from templates.compile import (
     stage1_environment,
 )
 from templates.context import node, wrap_context
-from templates.errors import RenderError, TemplateInvalid
+from templates.errors import LocaleSkipped, RenderError, TemplateInvalid
 from templates.formatting import LOCALE_VAR
 from templates.library import Library
-from templates.locales import babel_locale, language, normalize
+from templates.localize import localized
 from templates.mime import check_header, transfer_encoding, wire_bytes
 from templates.plaintext import tidy
 
-__all__ = ["RenderError", "RenderedEmail", "RenderedPush", "Renderer", "TemplateInvalid"]
+__all__ = [
+    "LocaleChoice",
+    "LocaleSkipped",
+    "RenderError",
+    "RenderedEmail",
+    "RenderedPush",
+    "Renderer",
+    "TemplateInvalid",
+]
 
 
 @dataclass(frozen=True)
@@ -136,7 +145,7 @@ class Renderer:
         self._emails: dict[tuple[str, str, str | None], CompiledEmail] = {}
         self._pushes: dict[tuple[str, str, str | None], CompiledPush] = {}
         self._resolved: dict[str | None, str] = {}
-        self._format: dict[tuple[str | None, str], str] = {}
+        self.picker = LocalePicker(self.library, self._stage1)
         self._variants: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
 
@@ -165,7 +174,7 @@ class Renderer:
     def _variant_set(self, template: str) -> frozenset[str]:
         found = self._variants.get(template)
         if found is None:
-            found = frozenset(self.library.catalogs.variants(template))
+            found = frozenset(self.library.catalogs.variants(self.picker.namespace(template)))
             self._variants[template] = found
         return found
 
@@ -177,24 +186,50 @@ class Renderer:
             self._resolved[locale] = found
         return found
 
-    def _format_tag(self, requested: str | None, resolved: str) -> str:
-        """Numbers and dates follow the customer's own region when the language matches."""
-        found = self._format.get((requested, resolved))
-        if found is None:
-            tag = normalize(requested)
-            if tag and language(tag) == language(resolved) and babel_locale(tag) is not None:
-                found = tag
-            else:
-                found = resolved
-            self._format[(requested, resolved)] = found
-        return found
+    def locale_for(
+        self,
+        template: str,
+        locale: str | None,
+        *,
+        variant: str | None = None,
+        fallback: str | None = None,
+        skip: bool | None = None,
+    ) -> LocaleChoice:
+        """The locale whose texts the whole message is written in, or None and the reason.
+
+        ``fallback`` (a campaign's) replaces the template's fallback locale; ``skip`` True
+        or False overrides the template's ``missing_locale`` setting. Raises
+        :class:`TemplateInvalid` when even the fallback locale lacks a text.
+        """
+        own = variant if variant in self._variant_set(template) else None
+        return self.picker.choose(template, locale, variant=own, fallback=fallback, skip=skip)
+
+    def _chosen(
+        self,
+        template: str,
+        locale: str | None,
+        variant: str | None,
+        fallback: str | None,
+        skip: bool | None,
+    ) -> LocaleChoice:
+        choice = self.locale_for(template, locale, variant=variant, fallback=fallback, skip=skip)
+        if choice.locale is None:
+            raise LocaleSkipped(choice.reason or "skipped", template=template, locale=locale)
+        return choice
 
     # -- compiling -------------------------------------------------------------------------
 
     def compiled_email(
-        self, template: str, locale: str | None, variant: str | None = None
+        self,
+        template: str,
+        locale: str | None,
+        variant: str | None = None,
+        *,
+        fallback: str | None = None,
+        skip: bool | None = None,
     ) -> CompiledEmail:
-        resolved = self.resolve_locale(locale)
+        resolved = self._chosen(template, locale, variant, fallback, skip).locale
+        assert resolved is not None
         own = variant if variant in self._variant_set(template) else None
         key = (template, resolved, own)
         found = self._emails.get(key)
@@ -202,26 +237,40 @@ class Renderer:
             with self._lock:
                 found = self._emails.get(key)
                 if found is None:
-                    found = compile_email(self.library, self._stage1, template, resolved, own)
+                    translator = self.picker.translator(template, resolved, own)
+                    found = compile_email(self.library, self._stage1, translator)
                     self._emails[key] = found
         return found
 
     def compiled_push(
-        self, template: str, locale: str | None, variant: str | None = None
+        self,
+        template: str,
+        locale: str | None,
+        variant: str | None = None,
+        *,
+        fallback: str | None = None,
+        skip: bool | None = None,
     ) -> CompiledPush:
-        resolved = self.resolve_locale(locale)
+        resolved = self._chosen(template, locale, variant, fallback, skip).locale
+        assert resolved is not None
         own = variant if variant in self._variant_set(template) else None
         key = (template, resolved, own)
         found = self._pushes.get(key)
         if found is None:
-            found = compile_push(self.library, template, resolved, own)
+            found = compile_push(self.library, self.picker.translator(template, resolved, own))
             self._pushes[key] = found
         return found
 
     # -- rendering -------------------------------------------------------------------------
 
-    def values(self, context: Mapping[str, Any], fmt: str) -> dict[str, Any]:
-        """The render variables: the context wrapped, ``store`` from the brand, the locale."""
+    def values(
+        self, context: Mapping[str, Any], fmt: str, locale: str | None = None
+    ) -> dict[str, Any]:
+        """The render variables: the context wrapped (category and product names in
+        ``locale``'s words when its catalogs have them), ``store`` from the brand, the
+        locale of numbers and dates."""
+        if locale is not None:
+            context = localized(self.library.catalogs, context, locale)
         values = wrap_context(context)
         own = context.get("store")
         if isinstance(own, Mapping):
@@ -251,11 +300,17 @@ class Renderer:
         locale: str | None,
         context: Mapping[str, Any],
         variant: str | None = None,
+        fallback: str | None = None,
+        skip: bool | None = None,
     ) -> RenderedEmail:
-        compiled = self.compiled_email(template, locale, variant)
+        """One recipient's email; every text in one locale (see :meth:`locale_for`).
+
+        Raises :class:`LocaleSkipped` (a RenderError) for a customer the template skips."""
+        choice = self._chosen(template, locale, variant, fallback, skip)
+        compiled = self.compiled_email(template, locale, variant, fallback=fallback, skip=skip)
         where = f"{template} [{compiled.locale}]"
         _names_fit_headers(context, where)
-        values = self.values(context, self._format_tag(locale, compiled.locale))
+        values = self.values(context, choice.format_locale or compiled.locale, compiled.locale)
         whole = self.fill(compiled.whole, values, where)
         html, text, subject, preheader = whole.split(compiled.separator)
         return RenderedEmail(
@@ -274,9 +329,12 @@ class Renderer:
         locale: str | None,
         context: Mapping[str, Any],
         variant: str | None = None,
+        fallback: str | None = None,
+        skip: bool | None = None,
     ) -> RenderedPush:
-        compiled = self.compiled_push(template, locale, variant)
-        values = self.values(context, self._format_tag(locale, compiled.locale))
+        choice = self._chosen(template, locale, variant, fallback, skip)
+        compiled = self.compiled_push(template, locale, variant, fallback=fallback, skip=skip)
+        values = self.values(context, choice.format_locale or compiled.locale, compiled.locale)
         where = f"{template} [{compiled.locale}] push"
         deep_link = context.get("deep_link")
         if not isinstance(deep_link, str) or not deep_link.strip():

@@ -78,4 +78,29 @@ class MessageRenderer(Protocol):
     ) -> PushContent: ...
 
 
-__all__ = ["EmailContent", "MessageRenderer", "PushContent"]
+class LocaleAnswer(Protocol):
+    """Which locale a customer gets for a template (``templates.LocaleChoice``)."""
+
+    @property
+    def locale(self) -> str | None: ...  # None: skip the customer
+
+    @property
+    def reason(self) -> str | None: ...  # why not the customer's own language
+
+
+class LocaleChooser(Protocol):
+    """The renderer's answer before rendering, for code that records skips itself. Kept
+    apart from :class:`MessageRenderer` so stand-ins need not implement it."""
+
+    def locale_for(
+        self,
+        template: str,
+        locale: str | None,
+        *,
+        variant: str | None = None,
+        fallback: str | None = None,
+        skip: bool | None = None,
+    ) -> LocaleAnswer: ...
+
+
+__all__ = ["EmailContent", "LocaleAnswer", "LocaleChooser", "MessageRenderer", "PushContent"]

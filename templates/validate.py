@@ -1,60 +1,34 @@
 """Checks before anything is sent: every template, in every locale, with every variant.
 
-Each problem names the template, the locale and the key (catalog key, MJML element or
-variable). Errors:
+Each problem is reported once, at the ``.mjml`` or catalog file and line to edit, with the
+locales and variants it affects (a missing text is one problem, not one per locale x
+variant). Errors:
 
-- MJML that mjml-python refuses, and what it lets through silently: unknown element
-  names and elements in the wrong place;
-- a catalog key missing for a locale (the default language's text would be used);
+- MJML that mjml-python refuses, unknown element names and misplaced elements, and Jinja
+  syntax errors (at the ``.mjml`` line, not the compiled HTML's);
+- a text a locale's catalogs lack although the template is (partly) written in it, or
+  declares it in ``locales:`` (its customers get the whole message in the fallback);
 - a variable a template uses that its kind does not provide (kinds.yaml), found in the
-  template code (``templates.variables``), and again by rendering with sample values
-  (with and without the optional ones, so an unguarded optional value shows up);
-- a push title or body over its limit with the sample values;
-- a marketing template whose email does not link to ``links.unsubscribe``.
+  code and by rendering the sample values with and without the optional ones;
+- a push title or body over its limit; a marketing email without links.unsubscribe;
+- a category slug no catalog names (the slug itself would be shown).
 
-Warnings (listed, not failing): keys a locale has that the default catalog does not.
+Warnings: locales a template is not written in at all, keys the default catalog does not
+have, category names taken from the default language.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
-from markupsafe import escape
-
+from templates.checks import MessageCheck, syntax
 from templates.errors import RenderError, TemplateInvalid
+from templates.locate import key_line, mjml_files, syntax_error
 from templates.mjml_check import check_elements
+from templates.problems import BASE, Problem, Problems, errors, located
 from templates.render import Renderer
 from templates.variables import check_variables
-
-_MISSING = re.compile(r"missing value: ([\w.\[\]]+)")
-
-
-@dataclass(frozen=True)
-class Problem:
-    template: str | None
-    locale: str | None
-    key: str | None
-    message: str
-    level: str = "error"
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def __str__(self) -> str:
-        where = " ".join(
-            p
-            for p in (
-                self.template or "",
-                f"[{self.locale}]" if self.locale else "",
-                self.key or "",
-            )
-            if p
-        )
-        return f"{where}: {self.message}" if where else self.message
 
 
 def validate_folder(
@@ -64,189 +38,174 @@ def validate_folder(
     try:
         renderer = Renderer(directory=directory, brand=brand, default_locale=default_locale)
     except TemplateInvalid as exc:
-        return [Problem(exc.template, exc.locale, exc.key, exc.detail)]
+        return [located(exc.template, exc.key, exc.detail)]
     return validate(renderer)
 
 
 def validate(renderer: Renderer, *, templates: Iterable[str] | None = None) -> list[Problem]:
-    problems: list[Problem] = []
+    """Files and catalogs, then every template in every catalog locale and variant."""
+    found = Problems()
+    _files(renderer, found)
     names = list(templates) if templates is not None else renderer.names()
-    problems += _element_names(renderer)
-    problems += _catalog_keys(renderer)
     for template in names:
-        for locale in renderer.locales():
-            for variant in [None, *renderer.variants(template)]:
-                problems += _template(renderer, template, locale, variant)
-    unique = list(dict.fromkeys(problems))  # each problem once, in the order found
-    return sorted(unique, key=lambda p: (p.level, p.template or "", p.locale or "", p.key or ""))
+        variants = [None, *renderer.variants(template)]
+        _template(renderer, found, template, renderer.locales(), variants, None)
+    return found.result()
 
 
-def errors(problems: Iterable[Problem]) -> list[Problem]:
-    return [p for p in problems if p.level == "error"]
+def validate_for(
+    renderer: Renderer,
+    template: str,
+    locales: Sequence[str],
+    variants: Sequence[str | None],
+    *,
+    categories: Sequence[str] | None = None,
+    fallback: str | None = None,
+    skip: bool | None = None,
+) -> list[Problem]:
+    """One template for the customers' locales and the variants a campaign sends, with
+    the sample values (and ``categories``, the category slugs its data may carry)."""
+    found = Problems()
+    _template(renderer, found, template, locales, variants, categories, fallback, skip)
+    return found.result()
 
 
 # -- files and catalogs ---------------------------------------------------------------
 
 
-def _element_names(renderer: Renderer) -> list[Problem]:
-    out: list[Problem] = []
-    for name, path in renderer.library.sources.items():
+def _files(renderer: Renderer, found: Problems) -> None:
+    library = renderer.library
+    catalogs = library.catalogs
+    for name, path in library.sources.items():
         for p in check_elements(path.read_text(encoding="utf-8")):
-            out.append(Problem(name, None, p.element, f"{path.name}:{p.line}: {p.message}"))
-    return out
-
-
-def _catalog_keys(renderer: Renderer) -> list[Problem]:
-    catalogs = renderer.library.catalogs
-    default = catalogs.default
-    out = [Problem(None, exc.locale, None, exc.detail) for exc in catalogs.errors]
-    reference = set(catalogs.texts.get(default, {}))  # empty if broken: nothing to compare
+            found.add(name, p.element, p.message, at=(path, p.line))
+    for exc in catalogs.errors:
+        broken = located(None, None, exc.detail)
+        at = (Path(broken.file), broken.line or 1) if broken.file else None
+        found.add(None, None, broken.message, at=at, locales=[exc.locale] if exc.locale else [])
+    reference = set(catalogs.texts.get(catalogs.default, {}))
     for locale in catalogs.locales() if reference else []:
-        if locale == default:
-            continue
-        own = catalogs.own_chain(locale)
-        have = set().union(*(catalogs.texts.get(c, {}) for c in own))
-        for key in sorted(reference - have):
-            out.append(
-                Problem(
-                    _template_of(key, renderer),
-                    locale,
-                    key,
-                    f"missing from the {locale} catalog (the {default} text would be sent)",
-                )
-            )
         for key in sorted(set(catalogs.texts[locale]) - reference):
-            out.append(
-                Problem(
-                    _template_of(key, renderer),
-                    locale,
-                    key,
-                    f"not in the {default} catalog: a typo, or a text no template uses",
-                    level="warning",
-                )
+            head = key.split("@", 1)[0]
+            if head in reference or (key.startswith("categories.") and "-" in locale):
+                continue  # a variant's text, or a regional name for a category
+            found.add(
+                None,
+                key,
+                f"not in the {catalogs.default} catalog: a typo, or a text no template uses",
+                at=catalogs.lines.get(locale, {}).get(key),
+                locales=[locale],
+                level="warning",
             )
-    return out
+    for locale, texts in catalogs.texts.items():
+        for key, text in texts.items():
+            problem = syntax(text)
+            if problem:
+                at = catalogs.lines.get(locale, {}).get(key)
+                found.add(None, key, f"Jinja syntax error: {problem}", at=at, locales=[locale])
+    for name, entry in library.templates.items():
+        for tag in entry.locales or ():
+            if not catalogs.own_chain(tag):
+                found.add(name, "locales", f"declares {tag}, which has no catalog")
 
 
-def _template_of(key: str, renderer: Renderer) -> str | None:
-    head = key.split(".", 1)[0]
-    return head if head in renderer.library.templates else None
+# -- one template ---------------------------------------------------------------------
 
 
-# -- one template x locale x variant ----------------------------------------------------
-
-
-def _template(renderer: Renderer, template: str, locale: str, variant: str | None) -> list[Problem]:
-    out: list[Problem] = []
-    entry = renderer.library.entry(template)
-    label = f"{locale}@{variant}" if variant else locale
-
-    def problem(key: str | None, message: str) -> None:
-        out.append(Problem(template, label, key, message))
-
-    if entry.email:
-        try:
-            compiled = renderer.compiled_email(template, locale, variant)
-        except TemplateInvalid as exc:
-            problem(exc.key, exc.detail)
-        else:
-            for key in compiled.misses:
-                problem(key, f"missing from the {locale} catalog")
-            fields = renderer.library.variables(template)
-            sources = {  # the HTML holds subject and preheader too: name them first
-                f"{template}.subject": compiled.subject_source,
-                f"{template}.preheader": compiled.preheader_source,
-                "HTML": compiled.html_source,
-            }
-            found: dict[str, str] = {}
-            for what, source in sources.items():
-                for key, message in check_variables(source, fields, kind=entry.kind):
-                    found.setdefault(key, f"{message} (in {what})" if what != "HTML" else message)
-            for key, message in found.items():
-                problem(key, message)
-            out += _render_samples(renderer, template, locale, variant, label)
-    if entry.push:
-        out += _push(renderer, template, locale, variant, label)
-    return out
-
-
-def _render_samples(
-    renderer: Renderer, template: str, locale: str, variant: str | None, label: str
-) -> list[Problem]:
-    out: list[Problem] = []
-    for minimal in (False, True):
-        context = renderer.sample_context(template, locale, minimal=minimal)
-        try:
-            email = renderer.email(template, locale=locale, context=context, variant=variant)
-        except RenderError as exc:
-            found = _MISSING.search(str(exc))
-            without = " without its optional values" if minimal else ""
-            out.append(
-                Problem(
+def _template(
+    renderer: Renderer,
+    found: Problems,
+    template: str,
+    locales: Sequence[str],
+    variants: Sequence[str | None],
+    categories: Sequence[str] | None,
+    fallback: str | None = None,
+    skip: bool | None = None,
+) -> None:
+    library = renderer.library
+    files = mjml_files(library, template) if library.entry(template).email else []
+    namespace = renderer.picker.namespace(template)
+    broken = syntax_error(files)  # reported even when nothing else of the template compiles
+    if broken:
+        found.add(template, None, f"Jinja syntax error: {broken[1]}", at=broken[0], locales=locales)
+    for variant in dict.fromkeys(variants):
+        groups: dict[str, list[str]] = {}
+        for locale in locales:
+            try:
+                choice = renderer.locale_for(
+                    template, locale, variant=variant, fallback=fallback, skip=skip
+                )
+            except TemplateInvalid as exc:
+                found.add(
                     template,
-                    label,
-                    found.group(1) if found else None,
-                    f"rendering the sample{without} failed: {exc}",
+                    exc.key,
+                    exc.detail,
+                    at=key_line(files, exc.key, namespace) if exc.key else None,
+                    locales=[locale],
+                    variant=variant,
                 )
+                continue
+            except RenderError as exc:
+                found.add(template, None, str(exc), locales=[locale], variant=variant)
+                continue
+            if choice.reason:
+                _gap(renderer, found, template, locale, variant, choice.locale, files)
+            if choice.locale:
+                groups.setdefault(choice.locale, []).append(locale)
+        for chosen, asked in groups.items():
+            check = MessageCheck(renderer, found, template, chosen, variant, asked, files)
+            check.run(categories)
+
+
+def _gap(
+    renderer: Renderer,
+    found: Problems,
+    template: str,
+    locale: str,
+    variant: str | None,
+    chosen: str | None,
+    files: list[Path],
+) -> None:
+    """A locale the template is not (fully) written in: the texts it lacks, once each."""
+    picker, catalogs = renderer.picker, renderer.library.catalogs
+    namespace = picker.namespace(template)
+    declared = renderer.library.entry(template).locales
+    outcome = f"get the whole message in {chosen}" if chosen else "are skipped"
+    for candidate in picker.written_in(template, locale):
+        own = catalogs.own_chain(candidate)
+        partial = any(k.startswith(f"{namespace}.") for c in own for k in catalogs.texts.get(c, {}))
+        if not partial and declared is None:
+            found.add(
+                template,
+                None,
+                f"not written in these locales: their customers {outcome}",
+                at=(files[0], 1) if files else None,
+                locales=[locale],
+                variant=variant,
+                level="warning",
             )
             continue
-        except TemplateInvalid as exc:
-            out.append(Problem(template, label, exc.key, exc.detail))
-            continue
-        if renderer.is_marketing(template) and not minimal:
-            url = context["links"]["unsubscribe"]
-            href = re.compile(r"href=(\"|')" + re.escape(str(escape(url))) + r"\1")
-            if not href.search(email.html) or url not in email.text:
-                out.append(
-                    Problem(
-                        template,
-                        label,
-                        "links.unsubscribe",
-                        "a marketing email must link to links.unsubscribe "
-                        "(the footer of base.mjml does)",
-                    )
-                )
-    return out
-
-
-def _push(
-    renderer: Renderer, template: str, locale: str, variant: str | None, label: str
-) -> list[Problem]:
-    out: list[Problem] = []
-    try:
-        compiled = renderer.compiled_push(template, locale, variant)
-    except TemplateInvalid as exc:
-        return [Problem(template, label, exc.key, exc.detail)]
-    for key in compiled.misses:
-        out.append(Problem(template, label, key, f"missing from the {locale} catalog"))
-    kind = renderer.kind(template)
-    fields = renderer.library.variables(template, push=True)
-    limits = renderer.library.push_limits
-    context = renderer.sample_context(template, locale)
-    values = renderer.values(context, renderer.resolve_locale(locale))
-    for part, source, t in (
-        ("title", compiled.title_source, compiled.title),
-        ("body", compiled.body_source, compiled.body),
-    ):
-        key = f"{template}.push.{part}"
-        for path, message in check_variables(source, fields, kind=kind):
-            out.append(Problem(template, label, path, f"{message} (in {key})"))
-        try:
-            text = " ".join(renderer.fill(t, values, f"{template} [{locale}] push").split())
-        except (RenderError, TemplateInvalid) as exc:
-            out.append(Problem(template, label, key, f"rendering the sample failed: {exc}"))
-            continue
-        if len(text) > limits[part]:
-            out.append(
-                Problem(
-                    template,
-                    label,
-                    key,
-                    f"push {part} is {len(text)} characters with the sample values; "
-                    f"the limit is {limits[part]}",
-                )
+        for key in picker.missing(template, candidate, variant):
+            home = namespace if key.startswith(f"{namespace}.") else None
+            at = catalogs.where(key, [catalogs.default]) or key_line(files, key, namespace)
+            found.add(
+                template if home else None,
+                key,
+                f"no text in these locales' catalogs: their customers {outcome}",
+                at=at,
+                locales=[locale],
+                variant=variant,
             )
-    return out
+    if not picker.written_in(template, locale) and chosen is None:
+        found.add(template, None, "no catalog: customers are skipped", locales=[locale])
 
 
-__all__ = ["Problem", "check_variables", "errors", "validate", "validate_folder"]
+__all__ = [
+    "BASE",
+    "Problem",
+    "check_variables",
+    "errors",
+    "validate",
+    "validate_folder",
+    "validate_for",
+]

@@ -24,18 +24,27 @@ Path_ = tuple[str, tuple[Any, ...]]
 
 def check_variables(source: str, fields: dict[str, Field], *, kind: str) -> list[tuple[str, str]]:
     """(path, message) for each variable ``source`` uses that ``fields`` do not provide."""
+    return sorted(
+        {(path, message) for path, message, _ in check_variables_at(source, fields, kind=kind)}
+    )
+
+
+def check_variables_at(
+    source: str, fields: dict[str, Field], *, kind: str
+) -> list[tuple[str, str, int]]:
+    """The same with the line of ``source`` where each one is first used."""
     try:
         tree = HTML_ENV.parse(source)
     except TemplateSyntaxError as exc:
-        return [("", f"line {exc.lineno}: {exc.message}")]
-    used: list[Path_] = []
+        return [("", f"line {exc.lineno}: {exc.message}", exc.lineno)]
+    used: list[tuple[Path_, int]] = []
     _walk(tree, {}, used)
-    out: list[tuple[str, str]] = []
-    for root, comps in used:
+    out: dict[tuple[str, str], int] = {}
+    for (root, comps), line in used:
         message = _check(fields, root, comps, kind)
         if message:
-            out.append(message)
-    return sorted(set(out))
+            out.setdefault(message, line)
+    return [(path, message, line) for (path, message), line in out.items()]
 
 
 def _chain(node: nodes.Node) -> tuple[nodes.Node, list[object], list[nodes.Node]]:
@@ -98,7 +107,9 @@ def _bind_loop(node: nodes.For, aliases: dict[str, Path_ | None]) -> dict[str, P
     return inner
 
 
-def _walk(node: nodes.Node, aliases: dict[str, Path_ | None], used: list[Path_]) -> None:
+def _walk(
+    node: nodes.Node, aliases: dict[str, Path_ | None], used: list[tuple[Path_, int]]
+) -> None:
     if isinstance(node, nodes.For):
         _walk(node.iter, aliases, used)
         inner = _bind_loop(node, aliases)
@@ -124,7 +135,7 @@ def _walk(node: nodes.Node, aliases: dict[str, Path_ | None], used: list[Path_])
         root, _, dynamic = _chain(node)
         found = _resolve(node, aliases)
         if found:
-            used.append(found)
+            used.append((found, node.lineno))
         elif not isinstance(root, nodes.Name):
             _walk(root, aliases, used)
         for expr in dynamic:
@@ -133,7 +144,7 @@ def _walk(node: nodes.Node, aliases: dict[str, Path_ | None], used: list[Path_])
     if isinstance(node, nodes.Name) and node.ctx == "load":
         found = _resolve(node, aliases)
         if found:
-            used.append(found)
+            used.append((found, node.lineno))
         return
     for child in node.iter_child_nodes():
         _walk(child, aliases, used)

@@ -190,8 +190,9 @@ def test_header_injection_through_a_value_is_flattened(renderer: Renderer) -> No
 
 
 def test_locale_fallback_chain(renderer: Renderer) -> None:
-    assert renderer.resolve_locale("pt-BR") == "pt"
-    assert renderer.resolve_locale("pt_br") == "pt"
+    assert renderer.resolve_locale("pt-BR") == "pt-BR"
+    assert renderer.resolve_locale("pt_br") == "pt-BR"
+    assert renderer.resolve_locale("pt-PT") == "pt"
     assert renderer.resolve_locale("de-AT") == "de"
     assert renderer.resolve_locale("zh-Hant-TW") == "en"
     assert renderer.resolve_locale("ja") == "en"
@@ -200,8 +201,8 @@ def test_locale_fallback_chain(renderer: Renderer) -> None:
     assert renderer.resolve_locale("not a locale!") == "en"
     context = renderer.sample_context("promotion", "pt")
     rendered = renderer.email("promotion", locale="pt-BR", context=context)
-    assert rendered.locale == "pt"
-    assert 'lang="pt"' in rendered.html
+    assert rendered.locale == "pt-BR"
+    assert 'lang="pt-BR"' in rendered.html
     # Numbers and dates follow the customer's region when the language is the same.
     expires = format_date(date(2026, 4, 30), format="long", locale=Locale.parse("pt_BR"))
     assert expires in rendered.text
@@ -347,11 +348,6 @@ def test_store_folder_overrides_texts_and_adds_templates(store_folder, tmp_path)
             """,
         }
     )
-    (folder / "catalogs/en.yaml").write_text(
-        (folder / "catalogs/en.yaml").read_text()
-        + "spring_sale:\n  subject: Spring sale\n  preheader: Ends soon\n",
-        encoding="utf-8",
-    )
     brand = tmp_path / "brand.yaml"
     brand.write_text('name: Tea & Cake\ncolours: {primary: "#aa0000"}\n', encoding="utf-8")
     renderer = Renderer(directory=folder, brand=brand)
@@ -364,7 +360,11 @@ def test_store_folder_overrides_texts_and_adds_templates(store_folder, tmp_path)
     sale = renderer.email(
         "spring_sale", locale="en", context=renderer.sample_context("spring_sale", "en")
     )
-    assert sale.subject == "Spring sale"
+    # Without texts of its own, the store's template uses its kind's texts, all of them.
+    texts = renderer.library.catalogs.texts["en"]
+    assert sale.subject == texts["promotion.subject"].replace(
+        "{{ discount.percent|percent }}", "10%"
+    )
 
 
 def test_sandbox_refuses_python_internals(store_folder) -> None:

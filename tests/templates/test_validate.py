@@ -45,7 +45,7 @@ def test_invalid_mjml_surfaces_mjml_pythons_error(store_folder) -> None:
     )
     problems = _only(_check(folder, ["promotion"]), "promotion")
     assert problems
-    locales = {p.locale for p in problems}
+    locales = {loc for p in problems for loc in p.locales}
     assert locales >= {"en", "ar", "ko"}
     assert any("mj-text" in p.message and "never closed" in p.message for p in problems) or any(
         "mjml-python" in p.message for p in problems
@@ -67,7 +67,7 @@ def test_mjml_python_errors_are_reported_with_their_message(store_folder) -> Non
     )
     problems = _only(_check(folder, ["promotion"]), "promotion")
     assert any(p.message.startswith("mjml-python:") for p in problems), problems
-    assert all(p.locale for p in problems)
+    assert all(p.locales and p.file for p in problems)
 
 
 def test_unknown_element_is_named_with_file_and_line(store_folder) -> None:
@@ -87,9 +87,10 @@ def test_unknown_element_is_named_with_file_and_line(store_folder) -> None:
     )
     problems = _only(_check(folder, ["promotion"]), "promotion")
     named = [p for p in problems if p.key == "mj-buton"]
-    assert any("promotion.mjml:5" in p.message and "mj-button" in p.message for p in named)
-    # The same element is caught in every locale's assembled document too.
-    assert {p.locale for p in named} >= {None, "en", "de"}
+    assert any(
+        str(p.file).endswith("promotion.mjml") and p.line == 5 and "mj-button" in p.message
+        for p in named
+    )
 
 
 def test_misplaced_element_is_an_error(store_folder) -> None:
@@ -105,12 +106,27 @@ def test_misplaced_element_is_an_error(store_folder) -> None:
     )
     problems = _only(_check(folder, ["promotion"]), "promotion")
     assert any(
-        p.key == "mj-text" and "cannot stand in <mj-body>" in p.message and p.locale == "fr"
+        p.key == "mj-text"
+        and "cannot stand in <mj-body>" in p.message
+        and "fr" in p.locales
+        and p.line == 3
         for p in problems
     ), problems
 
 
-def test_key_missing_from_a_catalog_names_template_locale_and_key(store_folder) -> None:
+def _texts_of(kind: str, locale: str, name: str, **extra: str) -> str:
+    """A catalog giving template ``name`` the built-in texts of ``kind`` (email only)."""
+    texts = Renderer().library.catalogs.texts[locale]
+    lines = [f"{name}:"]
+    for key, text in texts.items():
+        short = key.removeprefix(f"{kind}.")
+        if key.startswith(f"{kind}.") and "." not in short and "@" not in short:
+            lines.append(f"  {short}: {json.dumps(text, ensure_ascii=False)}")
+    lines += [f"  {k}: {json.dumps(v, ensure_ascii=False)}" for k, v in extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+def test_key_missing_from_a_catalog_names_the_catalog_line_once(store_folder) -> None:
     folder = store_folder(
         {
             "templates.yaml": "spring_sale: {kind: promotion}\n",
@@ -120,24 +136,25 @@ def test_key_missing_from_a_catalog_names_template_locale_and_key(store_folder) 
                 <mj-section><mj-column><mj-text>[[ _(".thanks") ]]</mj-text></mj-column></mj-section>
                 [% endblock %]
             """,
-            "catalogs/en.yaml": """
-                spring_sale:
-                  subject: "Spring sale: {{ discount.percent|percent }} off"
-                  thanks: "Thank you!"
-            """,
-            "catalogs/de.yaml": """
-                spring_sale:
-                  subject: "Frühlingsrabatt: {{ discount.percent|percent }}"
-                  thanks: "Danke!"
-            """,
+            "catalogs/en.yaml": _texts_of("promotion", "en", "spring_sale", thanks="Thank you!"),
+            "catalogs/de.yaml": _texts_of("promotion", "de", "spring_sale", thanks="Danke!"),
+            "catalogs/ko.yaml": 'spring_sale:\n  subject: "봄 세일"\n',
         }
     )
-    problems = _only(_check(folder, ["spring_sale"]), "spring_sale")
-    missing = {(p.locale, p.key) for p in problems if "missing from the" in p.message}
-    assert ("ko", "spring_sale.thanks") in missing
-    assert ("ar", "spring_sale.subject") in missing
-    assert not any(p.locale == "de" for p in problems)  # de has both texts
-    assert not any(p.locale == "en" for p in problems)
+    problems = _check(folder, ["spring_sale"])
+    en_lines = (folder / "catalogs/en.yaml").read_text().splitlines()
+    thanks_line = next(i for i, line in enumerate(en_lines, 1) if "thanks:" in line)
+    gaps = [p for p in problems if p.key == "spring_sale.thanks"]
+    # ko is partly translated: an error per missing text; the locales without any
+    # spring_sale text get one warning for the template.
+    [ko] = [p for p in gaps if p.level == "error"]
+    assert ko.locales == ("ko",) and "whole message in en" in ko.message
+    assert str(ko.file).endswith("en.yaml") and ko.line == thanks_line
+    [others] = [p for p in problems if p.level == "warning" and "not written in" in p.message]
+    assert {"ar", "tr", "fr"} <= set(others.locales) and "ko" not in others.locales
+    assert not any({"de", "en"} & set(p.locales) for p in problems)
+    # One problem per distinct key and outcome, never one per locale x variant.
+    assert len(problems) == len({(p.level, p.key, p.file, p.line, p.message) for p in problems})
 
 
 def test_key_missing_from_every_catalog(store_folder) -> None:
@@ -152,9 +169,10 @@ def test_key_missing_from_every_catalog(store_folder) -> None:
         }
     )
     problems = _only(_check(folder, ["promotion"]), "promotion")
-    assert {p.key for p in problems} == {"promotion.nowhere"}
-    assert {p.locale for p in problems} == set(Renderer().locales())
-    assert all("no catalog has this key" in p.message for p in problems)
+    [problem] = problems  # once, not once per locale x variant
+    assert problem.key == "promotion.nowhere"
+    assert set(problem.locales) == set(Renderer().locales())
+    assert str(problem.file).endswith("promotion.mjml") and problem.line == 3
 
 
 def test_variable_the_kind_does_not_provide(store_folder) -> None:
@@ -248,7 +266,7 @@ def test_marketing_template_without_unsubscribe_link(store_folder) -> None:
     )
     problems = _check(folder, ["quiet_promo", "quiet_help"])
     promo = [p for p in _only(problems, "quiet_promo") if p.key == "links.unsubscribe"]
-    assert {p.locale for p in promo} == set(Renderer().locales())
+    assert len(promo) == 1 and set(promo[0].locales) == set(Renderer().locales())
     assert "marketing email must link to links.unsubscribe" in promo[0].message
     # Service messages are not marketing: no unsubscribe rule (and nothing else wrong).
     assert _only(problems, "quiet_help") == []
@@ -265,7 +283,8 @@ def test_broken_store_folder_is_one_clear_problem(store_folder) -> None:
 def test_broken_catalog_yaml_names_file_and_line(store_folder) -> None:
     folder = store_folder({"catalogs/fr.yaml": "newsletter:\n  subject: [unclosed\n"})
     problems = validate_folder(directory=folder)
-    assert len(problems) == 1 and "fr.yaml:" in problems[0].message
+    assert len(problems) == 1 and str(problems[0].file).endswith("fr.yaml")
+    assert problems[0].line is not None
 
 
 def test_element_checks_directly() -> None:
@@ -295,9 +314,10 @@ def test_validate_command_exits_1_with_json_naming_template_locale_key(
         assert result.exit_code == 1, result.output
         report = json.loads(result.stdout)
         assert report["ok"] is False
-        assert [(e["template"], e["locale"], e["key"]) for e in report["errors"]] == [
-            ("promotion", "ko", "promotion.push.body")
+        assert [(e["template"], e["locales"], e["key"]) for e in report["errors"]] == [
+            ("promotion", ["ko"], "promotion.push.body")
         ]
+        assert report["errors"][0]["file"].endswith("ko.yaml") and report["errors"][0]["line"] == 3
         monkeypatch.delenv("HOMECOMING_DEFINITIONS_DIR")
         get_settings.cache_clear()
         result = CliRunner().invoke(app, ["validate"])
