@@ -311,12 +311,15 @@ def first_run(campaign: Campaign) -> datetime | None:
 
 
 def describe(cadence: Cadence | None) -> str:
-    """Words for people: ``weekly on monday at 10:00 Europe/Berlin``."""
+    """Words for people: ``weekly on monday at 10:00 Europe/Berlin``, or with local time
+    ``weekly on monday at 10:00 in each recipient's zone``."""
     if cadence is None:
         return "triggered"
-    at = f"{cadence.hour:02d}:{cadence.minute:02d} {cadence.time_zone}"
+    zone = "each recipient's zone" if cadence.local else cadence.time_zone
+    clock = f"{cadence.hour:02d}:{cadence.minute:02d}"
+    at = f"{clock} in {zone}" if cadence.local else f"{clock} {zone}"
     if cadence.every in ("weekly", "biweekly"):
         return f"{cadence.every} on {WEEKDAYS[cadence.day or 0]} at {at}"
     if cadence.every == "monthly":
         return f"monthly on day {cadence.day} at {at}"
-    return f"{cadence.every} {cadence.expression!r} in {cadence.time_zone}"
+    return f"{cadence.every} {cadence.expression!r} in {zone}"

@@ -7,12 +7,13 @@ read them, so they depend on this module and never on the YAML.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
 from models.campaigns import SURVEY_KINDS, CampaignKind
 from models.store import Channel
+from models.topics import Topic
 
 MARKETING_KINDS = (
     CampaignKind.newsletter,
@@ -34,6 +35,16 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 # late, and how long after it fell due a trigger may still be surveyed.
 DEFAULT_SURVEY_LOOKBACK = timedelta(days=2)
 DEFAULT_SURVEY_MAX_AGE = timedelta(days=7)
+# The topic of a marketing kind when its definition names none; surveys and service messages
+# have no topic, so a topic opt-out never stops them.
+DEFAULT_TOPICS: dict[str, Topic] = {
+    CampaignKind.newsletter: Topic.news,
+    CampaignKind.promotion: Topic.offers,
+    CampaignKind.winback: Topic.offers,
+    CampaignKind.replenishment: Topic.recommendations,
+    CampaignKind.cross_sell: Topic.recommendations,
+    CampaignKind.review_request: Topic.reviews,
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,7 @@ class Cadence:
     day: int | None = None  # weekday 0-6 (Monday 0) or day of month 1-28
     expression: str | None = None  # the cron text, or the full RRULE text with DTSTART
     anchor: date | None = None  # biweekly: the Monday of the first week
+    local: bool = False  # day and hour on each recipient's clock (time_zone: FIRST_ZONE)
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,9 @@ class Campaign:
     line: int = 1
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
     survey_options: SurveyOptions = field(default_factory=SurveyOptions)
+    # The channel of a customer who cannot be reached on ``channel`` (campaigns.eligibility).
+    fallback: str | None = None
+    topic: str | None = None  # None: no topic, opt-outs do not apply
 
     @property
     def cadence_kind(self) -> str:
@@ -110,6 +125,16 @@ class Campaign:
     @property
     def promotional(self) -> bool:
         return self.kind in PROMOTIONAL_KINDS
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The channels its messages may go on: its own first, then the fallback."""
+        return (self.channel, self.fallback) if self.fallback else (self.channel,)
+
+    def on(self, channel: str) -> Campaign:
+        """The campaign as sent on ``channel``: caps, locks and send-time rules of that
+        channel count its messages there (a fallback message takes a slot of its channel)."""
+        return self if channel == self.channel else replace(self, channel=channel, fallback=None)
 
     def line_of(self, key: str) -> int:
         return self.lines.get(key, self.line)

@@ -38,7 +38,9 @@ from segments.definitions import CLUSTER, computed_names
 from segments.definitions import load_all as load_segments
 from segments.membership import segment_names
 from segments.rules import DefinitionError
+from templates import Renderer
 from templates.renderer import MessageRenderer
+from templates.validate import validate_for
 
 BUILT_IN = Path(__file__).parent / "definitions"
 
@@ -200,16 +202,42 @@ def check_references(
                         f"unknown template {name!r}{suggest(name, available)}",
                     )
                 )
-            elif channels is not None and campaign.channel not in channels(name):
-                errors.append(
-                    DefinitionError(
-                        campaign.source,
-                        campaign.line_of("channel"),
-                        f"template {name!r} has no {campaign.channel} version; it has "
-                        f"{', '.join(channels(name)) or 'none'}",
+                continue
+            errors += rendered_problems(campaign, templates, name)
+            for where, channel in zip(("channel", "fallback"), campaign.channels, strict=False):
+                if channels is not None and channel not in channels(name):
+                    has = ", ".join(channels(name)) or "none"
+                    errors.append(
+                        DefinitionError(
+                            campaign.source,
+                            campaign.line_of(where),
+                            f"template {name!r} has no {channel} version; it has {has}"
+                            + ("" if where == "channel" else f" (fallback: {channel} needs one)"),
+                        )
                     )
-                )
     return errors
+
+
+def rendered_problems(
+    campaign: Campaign, templates: MessageRenderer, template: str
+) -> list[DefinitionError]:
+    """Errors of ``template`` rendered as this campaign sends it: in every locale the store
+    has catalogs for and every variant, against the sample customers, each problem once at
+    its ``.mjml`` or catalog file and line. A broken template fails here, not at send time."""
+    if not isinstance(templates, Renderer):
+        return []  # a stand-in renderer (tests) has no files to check
+    variants = [None, *(v.name for v in campaign.variants)]
+    problems = validate_for(templates, template, templates.locales(), variants)
+    return [
+        DefinitionError(
+            p.file or campaign.source,
+            p.line or campaign.line_of("template"),
+            f"{campaign.name}: {p.message}"
+            + (f" (locales {', '.join(p.locales)})" if p.locales else ""),
+        )
+        for p in problems
+        if p.level == "error"
+    ]
 
 
 def segment_checker(engine: Any = None) -> Callable[[str], bool]:

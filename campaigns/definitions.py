@@ -6,6 +6,11 @@
                                 # promotion; csat_survey nps_survey feedback_survey
                                 # service_recovery (triggered surveys)
     channel: email              # email or push
+    fallback: push              # optional: the other channel, for customers who cannot be
+                                # reached on `channel` (no consent, unsubscribed, bounced, no
+                                # address or device); the template needs that version too
+    topic: news                 # news offers recommendations reviews; default by kind
+                                # (surveys and service_recovery have none)
     template: newsletter        # default: the kind
     segments:
       include: ["lifecycle:active_repeat", "rfm:champions"]
@@ -14,8 +19,12 @@
       every: weekly             # weekly, biweekly or monthly
       day: monday               # a weekday; 1-28 for monthly
       hour: 10
-      time_zone: Europe/Berlin  # the schedule's zone (default HOMECOMING_DEFAULT_TIME_ZONE)
-    local_time: true            # each recipient at `hour` in their own zone; false: all at once
+      time_zone: Europe/Berlin  # the schedule's zone when local_time is false (default
+                                # HOMECOMING_DEFAULT_TIME_ZONE)
+    local_time: true            # default: `day` and `hour` on each recipient's own clock
+                                # (Monday 10:00 in Tokyo, Berlin and New York alike; the run
+                                # starts then in UTC+14, where each day begins first);
+                                # false: everyone at once, at `hour` in time_zone
     start: 2026-01-05
     end: 2026-12-31
     holdout: 10                 # percent kept back as a control group
@@ -72,9 +81,10 @@ from campaigns.catalog import (
     parse_campaign,
     segment_checker,
 )
-from campaigns.spec import KEYS, MAX_LATENESS, NAME, VARIANT, CampaignSpec
+from campaigns.spec import KEYS, MAX_LATENESS, NAME, CampaignSpec
 from campaigns.spec_base import DELAY, DELAY_UNITS
 from campaigns.spec_schedule import BIWEEKLY_ANCHOR
+from campaigns.spec_sections import VARIANT
 from segments.rules import DefinitionError
 
 __all__ = [

@@ -9,7 +9,10 @@ reason planning does not know, or planned although sending would refuse them, wo
 counted wrongly in every report.
 
 The order is fixed: consent for the channel first, then a way to reach the customer on it
-(an address for email, an enabled device for push). The hold-out and the variant come from
+(an address for email, an enabled device for push). A campaign with a ``fallback`` channel
+sends there instead when the reason is one of :data:`FALLBACK_REASONS` (no consent,
+unsubscribed, bounced, no address, no device) and the customer may be sent to on the
+fallback channel. A complaint is not one: it objects to the messages, not to a channel. The hold-out and the variant come from
 stable hashes of (campaign, customer), so every run, retry and machine puts a customer in
 the same group, and the control group stays comparable from period to period.
 """
@@ -28,6 +31,14 @@ from models.store import Channel, ConsentStatus, Device
 DEVICE = table(Device)
 # The consent statuses that are their own suppression reason; any other is ``no_consent``.
 REFUSING = (Reason.unsubscribed, Reason.bounced, Reason.complained)
+
+
+# Reasons a customer cannot be reached on the campaign's channel that let a fallback channel
+# carry the message instead; the label the plan shows for a message sent on the fallback.
+FALLBACK_REASONS = frozenset(
+    (Reason.no_consent, Reason.unsubscribed, Reason.bounced, Reason.no_address, Reason.no_device)
+)
+FALLBACK_LABEL: dict[str, str] = {Channel.push: "fallback_push", Channel.email: "fallback_email"}
 
 
 def consent_reason(status: str | None) -> Reason | None:
@@ -81,6 +92,32 @@ def suppression_reason(
     )
 
 
+def channel_for(
+    campaign: Campaign,
+    consents: tuple[str | None, str | None],
+    *,
+    has_address: bool,
+    has_device: bool,
+) -> tuple[str, Reason | None]:
+    """(the channel to send on, None) or (the campaign's channel, why nobody may be sent to).
+
+    ``consents`` is the consent status on the campaign's channel and on its fallback. Only
+    one channel is ever chosen: the fallback only when the campaign's own is refused for a
+    reason of :data:`FALLBACK_REASONS`.
+    """
+    reason = suppression_reason(
+        campaign.channel, consents[0], has_address=has_address, has_device=has_device
+    )
+    fallback = campaign.fallback
+    if reason in FALLBACK_REASONS and fallback is not None:
+        other = suppression_reason(
+            fallback, consents[1], has_address=has_address, has_device=has_device
+        )
+        if other is None:
+            return fallback, None
+    return campaign.channel, reason
+
+
 def bucket(salt: str, campaign: str, customer_id: int) -> float:
     """A stable number in [0, 1) for (campaign, customer): the same on every run and machine."""
     digest = hashlib.sha256(f"{salt}:{campaign}:{customer_id}".encode()).digest()
@@ -113,7 +150,10 @@ def pick_variant(campaign: Campaign, customer_id: int) -> tuple[str | None, str]
 
 
 __all__ = [
+    "FALLBACK_LABEL",
+    "FALLBACK_REASONS",
     "bucket",
+    "channel_for",
     "consent_reason",
     "contact_reason",
     "has_address",

@@ -1,10 +1,10 @@
-"""The last check before each provider call: the row is still this claim's, and the customer
-still consents.
+"""The last check before each provider call: the row is still this claim's, the customer
+still consents, and has not opted out of the campaign's topic.
 
-A batch can take minutes to send. A customer who unsubscribes meanwhile (and is told so)
-must not get the next message, and a claim whose lease another worker took over must not
+A batch can take minutes to send. A customer who unsubscribes or opts out of the topic
+meanwhile (and is told so) must not get the next message, and a claim whose lease another worker took over must not
 be sent from (the other worker may send it too). So immediately before each call one
-indexed lookup reads the row's claim and the customer's consent; and while it works the
+indexed lookup reads the row's claim, the customer's consent and topic opt-out; and while it works the
 sender renews its lease, so no other worker takes a live claim for an abandoned one.
 """
 
@@ -15,15 +15,17 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Literal
 
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, and_, exists, false, select
 
 from campaigns.eligibility import consent_reason
 from models.base import table, utcnow
-from models.campaigns import Message, MessageStatus
+from models.campaigns import Message, MessageStatus, Reason
 from models.store import Consent
+from models.topics import TopicOptOut
 
 M = table(Message)
 CONSENT = table(Consent)
+OPT_OUT = table(TopicOptOut)
 LOST: Literal["lost"] = "lost"  # the claim is no longer ours: neither send nor record
 
 
@@ -37,9 +39,11 @@ class LastMoment:
         *,
         lease: timedelta,
         monotonic: Callable[[], float] = time.monotonic,
+        topic: str | None = None,
     ) -> None:
         self.engine = engine
         self.claimer = claimer
+        self.topic = topic  # the campaign's; None: opt-outs do not apply
         # Renewed four times per lease, so a slow provider call never lets it run out.
         self.renew_every = max(lease.total_seconds() / 4, 0.5)
         self.monotonic = monotonic
@@ -58,10 +62,21 @@ class LastMoment:
         self.renewed = self.monotonic()
 
     def refusal(self, ledger_id: int) -> str | None:
-        """None to send now; ``LOST``, or the consent reason (``unsubscribed``...)."""
+        """None to send now; ``LOST``, the consent reason (``unsubscribed``...) or
+        ``topic_opt_out``."""
         self.renew()
+        opted_out = (
+            exists().where(OPT_OUT.c.customer_id == M.c.customer_id, OPT_OUT.c.topic == self.topic)
+            if self.topic
+            else false()
+        )
         query = (
-            select(M.c.status, M.c.claimed_by, CONSENT.c.status.label("consent"))
+            select(
+                M.c.status,
+                M.c.claimed_by,
+                CONSENT.c.status.label("consent"),
+                opted_out.label("opted_out"),
+            )
             .select_from(
                 M.outerjoin(
                     CONSENT,
@@ -77,4 +92,4 @@ class LastMoment:
             row = conn.execute(query).one_or_none()
         if row is None or row.status != MessageStatus.sending or row.claimed_by != self.claimer:
             return LOST
-        return consent_reason(row.consent)
+        return consent_reason(row.consent) or (Reason.topic_opt_out if row.opted_out else None)

@@ -3,7 +3,9 @@
 A row moves ``planned -> sending -> sent | failed`` (or back to ``planned`` when a batch is
 released without the provider having been called). Planning writes rows with
 ``INSERT ... ON CONFLICT DO NOTHING`` on the unique (campaign, period, customer, channel), so
-a re-run adds nobody twice. A batch is claimed in one ``UPDATE ... WHERE id IN (SELECT ...
+a re-run adds nobody twice; a campaign with a fallback channel first leaves out customers
+who already have a row of the period on either channel (the unique key names the channel),
+so nobody gets both. A batch is claimed in one ``UPDATE ... WHERE id IN (SELECT ...
 FOR UPDATE SKIP LOCKED LIMIT n) RETURNING id`` (PostgreSQL; SQLite has a single writer and
 ignores the locking clause), so two workers never hold the same row; the transaction that
 records one batch's results also claims the next. ``claimed_by`` names the process
@@ -81,6 +83,19 @@ def record_outcomes(
     """Write new outcomes as ledger rows and apply their preemptions, in the caller's
     transaction. Outcomes that meet an existing row (a concurrent run) become ``recorded``."""
     new = [o for o in outcomes if not o.recorded]
+    if new and campaign.fallback:
+        taken = set(
+            conn.execute(
+                select(M.c.customer_id).where(
+                    M.c.campaign == campaign.name,
+                    M.c.period == period,
+                    M.c.customer_id.in_([o.customer_id for o in new]),
+                )
+            ).scalars()
+        )
+        for o in new:
+            o.recorded = o.customer_id in taken
+        new = [o for o in new if not o.recorded]
     if not new:
         return
     created = utcnow()
@@ -89,7 +104,7 @@ def record_outcomes(
             "campaign": campaign.name,
             "period": period,
             "customer_id": o.customer_id,
-            "channel": campaign.channel,
+            "channel": getattr(o, "channel", None) or campaign.channel,
             "kind": campaign.kind,
             "status": o.status,
             "reason": o.reason,
@@ -180,8 +195,10 @@ def claim(
     now: datetime,
     limit: int,
     claimer: str,
+    channel: str | None = None,
 ) -> list[int]:
-    """Claim up to ``limit`` planned rows that are due, earliest send time first; their ids."""
+    """Claim up to ``limit`` planned rows that are due, earliest send time first; their ids.
+    ``channel`` claims only that channel's rows (each channel has its own transport)."""
     pick = (
         select(M.c.id)
         .where(M.c.campaign == campaign, M.c.status == MessageStatus.planned, M.c.send_at <= now)
@@ -190,6 +207,8 @@ def claim(
     )
     if period is not None:
         pick = pick.where(M.c.period == period)
+    if channel is not None:
+        pick = pick.where(M.c.channel == channel)
     pick = skip_locked(pick, conn)
     stmt = (
         M.update()

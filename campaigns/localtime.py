@@ -2,11 +2,11 @@
 
 Rules (pinned by tests):
 
-* With ``local_time`` a recipient gets the message at the first moment, at or after the
-  period's start, when their own clock shows the campaign's hour. In zones behind the
-  schedule's zone that is the same day; in zones ahead of it, where that hour had already
-  passed when the period started, it is the next day. Without ``local_time`` everyone gets
-  it at the period's start.
+* With ``local_time`` a recipient gets the message when their own clock shows the
+  campaign's day and hour: ``day: tuesday, hour: 10`` is Tuesday 10:00 in Tokyo, in Berlin
+  and in New York alike. Such a period starts where that day comes first (10:00 on Tuesday
+  in UTC+14, :data:`FIRST_ZONE`), so no recipient's moment has passed when it starts.
+  Without ``local_time`` everyone gets it at the period's start.
 * A wall-clock time that does not exist (the hour skipped when clocks go forward) is moved
   forward by the gap, e.g. 02:30 on 2026-03-29 in Europe/Berlin becomes 03:30 CEST; a time
   that exists twice (clocks go back) is the first of the two.
@@ -20,6 +20,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# The zone where each calendar day begins first (UTC+14): a local-time period starts there.
+FIRST_ZONE = "Pacific/Kiritimati"
+# The zone where each calendar day ends last (UTC-12): a local-time campaign's end date.
+LAST_ZONE = "Etc/GMT+12"
 
 
 @lru_cache(maxsize=1024)
@@ -69,20 +74,15 @@ def after_quiet_hours(moment: datetime, tz: ZoneInfo, quiet: tuple[int, int]) ->
 def send_time(
     *,
     period_start: datetime,
+    day: date,
     hour: int,
     minute: int,
     tz: ZoneInfo,
     local_time: bool,
     quiet: tuple[int, int],
 ) -> datetime:
-    """When one recipient in ``tz`` gets the message of a period starting at ``period_start``."""
+    """When one recipient in ``tz`` gets the message of a period starting at ``period_start``
+    on the local calendar ``day`` (the period's date where it starts)."""
     start = period_start.astimezone(UTC)
-    moment = start
-    if local_time:
-        first_day = start.astimezone(tz).date() - timedelta(days=1)
-        for offset in range(4):
-            candidate = wall(first_day + timedelta(days=offset), hour, minute, tz)
-            if candidate >= start:
-                moment = candidate
-                break
+    moment = max(start, wall(day, hour, minute, tz)) if local_time else start
     return after_quiet_hours(moment, tz, quiet)

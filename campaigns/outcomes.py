@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from campaigns.localtime import zone
 from models.campaigns import MessageStatus, Reason
 
 # Every suppression reason a plan reports (a failed row's ``send_failed`` is not one).
@@ -35,6 +36,7 @@ class Outcome:
     recorded: bool = False  # the ledger already held this customer's row for the period
     frequency: str | None = None  # the customer's own frequency choice
     period: str = ""
+    channel: str | None = None  # the channel of its row: the campaign's, or its fallback
 
     @property
     def label(self) -> str:
@@ -61,7 +63,9 @@ class PlanSummary:
     suppressed: Counter[str] = field(default_factory=Counter)
     other: Counter[str] = field(default_factory=Counter)
     variants: Counter[str] = field(default_factory=Counter)
+    channels: Counter[str] = field(default_factory=Counter)  # planned messages per channel
     time_zones: Counter[str] = field(default_factory=Counter)
+    local_send: dict[str, datetime] = field(default_factory=dict)  # zone -> its first send
     first_send_at: datetime | None = None
     last_send_at: datetime | None = None
     due_now: int = 0
@@ -81,8 +85,10 @@ class PlanSummary:
             if label == MessageStatus.planned:
                 self.planned += 1
                 self.variants[o.variant or "-"] += 1
+                self.channels[o.channel or "-"] += 1
                 self.time_zones[o.time_zone or "UTC"] += 1
                 if o.send_at is not None:
+                    self._note_local(o.time_zone or "UTC", o.send_at)
                     if self.first_send_at is None or o.send_at < self.first_send_at:
                         self.first_send_at = o.send_at
                     if self.last_send_at is None or o.send_at > self.last_send_at:
@@ -98,6 +104,13 @@ class PlanSummary:
             ids = self.sample.setdefault(label, [])
             if len(ids) < SAMPLE_SIZE:
                 ids.append(o.customer_id)
+
+    def _note_local(self, time_zone: str, send_at: datetime) -> None:
+        """The earliest send of each zone on its own clock: what a marketer checks the day
+        and hour against."""
+        known = self.local_send.get(time_zone)
+        if known is None or send_at < known:
+            self.local_send[time_zone] = send_at
 
     @property
     def audience(self) -> int:
@@ -127,9 +140,20 @@ class PlanSummary:
             "first_send_at": self.first_send_at.isoformat() if self.first_send_at else None,
             "last_send_at": self.last_send_at.isoformat() if self.last_send_at else None,
             "variants": dict(sorted(self.variants.items())),
+            "channels": dict(sorted(self.channels.items())),
             "time_zones": dict(self.time_zones.most_common()),
+            "local_send_times": {
+                z: local_moment(self.local_send[z], z)
+                for z, _ in self.time_zones.most_common()
+                if z in self.local_send
+            },
             "sample": self.sample,
         }
 
 
-__all__ = ["REASONS", "SAMPLE_SIZE", "Outcome", "PlanSummary"]
+def local_moment(moment: datetime, time_zone: str | None) -> str:
+    """``moment`` on the clock of ``time_zone``: "Tue 2026-11-24 10:00 +0900"."""
+    return moment.astimezone(zone(time_zone)).strftime("%a %Y-%m-%d %H:%M %z")
+
+
+__all__ = ["REASONS", "SAMPLE_SIZE", "Outcome", "PlanSummary", "local_moment"]

@@ -8,21 +8,26 @@ outcome, checked in this order:
 1. already in the ledger for this period: the recorded outcome (``already_sent_this_period``
    once sent);
 2. consent for the channel: ``no_consent``, ``unsubscribed``, ``bounced``, ``complained``;
-3. an address or an enabled push device: ``no_address``, ``no_device``;
-4. promotional kinds only: an open support ticket, ``open_ticket``;
-5. ``campaign_ended``: the send time falls after the campaign's end date;
-6. the frequency cap across every campaign of the channel and cap group, at the customer's
+3. an address or an enabled push device: ``no_address``, ``no_device``. A campaign with a
+   ``fallback`` channel plans the message there instead when the customer may be sent to
+   on it (``campaigns.eligibility.channel_for``); the row's channel is the one chosen and
+   its reason says so (``fallback_push``). Every later step, the caps included, is
+   then about that channel;
+4. ``topic_opt_out``: the customer opted out of the campaign's topic (on every channel);
+5. promotional kinds only: an open support ticket, ``open_ticket``;
+6. ``campaign_ended``: the send time falls after the campaign's end date;
+7. the frequency cap across every campaign of the channel and cap group, at the customer's
    own send time: ``frequency_cap``; or ``lower_priority`` when only planned messages of
    higher-priority campaigns are in the way. Planned, unsent messages of lower-priority
    campaigns give way: their rows become ``suppressed``/``lower_priority`` when this plan is
    recorded;
-7. ``held_out``: the stable hash of (campaign, customer) falls in the hold-out share. It
+8. ``held_out``: the stable hash of (campaign, customer) falls in the hold-out share. It
    comes last, so the control group is exactly as eligible as the customers sent to; it
    keeps the send time it would have had, where its attribution window starts;
-8. ``planned``, with a variant (another stable hash) and a send time in UTC.
+9. ``planned``, with a variant (another stable hash) and a send time in UTC.
 
-The rules of steps 2 and 3 (which surveys and sending apply too) and the hashes of steps 7
-and 8 (shared with surveys) are ``campaigns.eligibility``; step 6 is ``campaigns.cap_ledger``;
+The rules of steps 2 and 3 (which surveys and sending apply too) and the hashes of steps 8
+and 9 (shared with surveys) are ``campaigns.eligibility``; step 7 is ``campaigns.cap_ledger``;
 the outcomes and their counts are ``campaigns.outcomes``. This module selects the
 candidates and applies the steps in order.
 
@@ -31,7 +36,8 @@ at the moment of sending (``campaigns.send_rules``); :func:`summarize` reports w
 checks would do to the rows due at ``now`` (sent, deferred or skipped, by reason).
 
 ``plan(..., record=True)`` evaluates and writes each chunk in one transaction that holds the
-cap lock of the channel, so two campaigns planned at once cannot both take the last slot.
+cap lock of each of its channels, so two campaigns planned at once cannot both take the last
+slot.
 """
 
 from __future__ import annotations
@@ -40,28 +46,41 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Select, and_, exists, false, or_, select, union
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    and_,
+    exists,
+    false,
+    literal,
+    or_,
+    select,
+    union,
+)
 
 from campaigns.cadence import Period
 from campaigns.cap_ledger import History, cap_history, cap_lock, cap_verdict
 from campaigns.caps import Caps, caps_for, preference_caps
 from campaigns.definitions import Campaign
 from campaigns.eligibility import (
+    FALLBACK_LABEL,
+    channel_for,
     has_address_sql,
     has_device_sql,
     is_held_out,
     pick_variant,
-    suppression_reason,
 )
 from campaigns.ledger import record_outcomes
 from campaigns.localtime import send_time, zone
 from campaigns.outcomes import REASONS, Outcome, PlanSummary
-from campaigns.send_rules import SendRules, campaign_window, quiet_hours_for
+from campaigns.send_rules import SendRules, ends_for, quiet_hours_for
 from models.base import table
 from models.campaigns import Message, MessageStatus, Reason
 from models.settings import Settings, get_settings
-from models.store import Consent, Customer, SupportTicket
+from models.store import Channel, Consent, Customer, SupportTicket
 from models.surveys import ContactPreference
+from models.topics import TopicOptOut
 from segments.membership import members_select
 
 M = table(Message)
@@ -69,6 +88,7 @@ C = table(Customer)
 CONSENT = table(Consent)
 TICKET = table(SupportTicket)
 PREFERENCE = table(ContactPreference)
+OPT_OUT = table(TopicOptOut)
 
 
 class Candidate(NamedTuple):
@@ -79,13 +99,16 @@ class Candidate(NamedTuple):
     locale: str | None
     time_zone: str | None
     consent: str | None
+    fallback_consent: str | None
     has_device: bool
+    topic_opt_out: bool
     open_ticket: bool
     frequency: str | None
     existing_status: str | None
     existing_reason: str | None
     existing_variant: str | None
     existing_send_at: datetime | None
+    existing_channel: str | None
 
 
 def audience_select(campaign: Campaign, *, as_of: date) -> Select:
@@ -108,8 +131,11 @@ class Evaluator:
         self.period_key = period_key
         self.now = now
         self.caps: Caps = caps_for(campaign, settings)
+        # Each channel's view of the campaign: its caps and history count what is sent there.
+        self.views = {ch: campaign.on(ch) for ch in campaign.channels}
+        self.channel_caps = {ch: caps_for(v, settings) for ch, v in self.views.items()}
         self.quiet = quiet_hours_for(campaign, settings)
-        self.ends = campaign_window(campaign, settings)[1]
+        self.settings = settings
         self.default_zone = settings.default_time_zone
         self._send_at: dict[str, datetime] = {}
 
@@ -123,6 +149,7 @@ class Evaluator:
             minute = cadence.minute if every and cadence else period.local_start.minute
             found = send_time(
                 period_start=period.starts_at,
+                day=period.local_start.date(),
                 hour=hour,
                 minute=minute,
                 tz=tz,
@@ -136,9 +163,15 @@ class Evaluator:
         """One row per audience customer with what the decision needs (no contact data)."""
         c = self.campaign
         consent = CONSENT.alias("consent")
+        other = CONSENT.alias("fallback_consent")
         existing = M.alias("existing")
         has_address = has_address_sql(C.c.email)
-        device = has_device_sql(c.channel, C.c.id)
+        device = has_device_sql(Channel.push if Channel.push in c.channels else c.channel, C.c.id)
+        opted_out = (
+            exists().where(OPT_OUT.c.customer_id == C.c.id, OPT_OUT.c.topic == c.topic)
+            if c.topic
+            else false()
+        )
         ticket = (
             exists().where(
                 TICKET.c.customer_id == C.c.id,
@@ -156,18 +189,25 @@ class Evaluator:
                 C.c.locale,
                 C.c.time_zone,
                 consent.c.status.label("consent"),
+                (other.c.status if c.fallback else literal(None)).label("fallback_consent"),
                 device.label("has_device"),
+                opted_out.label("topic_opt_out"),
                 ticket.label("open_ticket"),
                 PREFERENCE.c.frequency,
                 existing.c.status.label("existing_status"),
                 existing.c.reason.label("existing_reason"),
                 existing.c.variant.label("existing_variant"),
                 existing.c.send_at.label("existing_send_at"),
+                existing.c.channel.label("existing_channel"),
             )
             .select_from(
                 C.join(ids, ids.c.customer_id == C.c.id)
                 .outerjoin(
                     consent, and_(consent.c.customer_id == C.c.id, consent.c.channel == c.channel)
+                )
+                .outerjoin(
+                    other,
+                    and_(other.c.customer_id == C.c.id, other.c.channel == (c.fallback or "")),
                 )
                 .outerjoin(PREFERENCE, PREFERENCE.c.customer_id == C.c.id)
                 .outerjoin(
@@ -175,7 +215,7 @@ class Evaluator:
                     and_(
                         existing.c.campaign == c.name,
                         existing.c.period == self.period_key,
-                        existing.c.channel == c.channel,
+                        existing.c.channel.in_(c.channels),
                         existing.c.customer_id == C.c.id,
                     ),
                 )
@@ -185,19 +225,25 @@ class Evaluator:
 
     def history(
         self, conn: Connection, lo: int, hi: int, start: datetime, end: datetime
-    ) -> dict[int, list[History]]:
-        """Messages of the cap group on the channel near the period, per customer in [lo, hi]."""
-        return cap_history(
-            conn,
-            self.campaign,
-            period_key=self.period_key,
-            caps=self.caps,
-            customers=(lo, hi),
-            start=start,
-            end=end,
-        )
+    ) -> dict[str, dict[int, list[History]]]:
+        """Per channel of the campaign: messages of the cap group on that channel near the
+        period, per customer in [lo, hi]."""
+        return {
+            channel: cap_history(
+                conn,
+                view,
+                period_key=self.period_key,
+                caps=self.channel_caps[channel],
+                customers=(lo, hi),
+                start=start,
+                end=end,
+            )
+            for channel, view in self.views.items()
+        }
 
-    def decide(self, row: Candidate, send_at: datetime, history: Sequence[History]) -> Outcome:
+    def decide(
+        self, row: Candidate, send_at: datetime, histories: dict[str, dict[int, list[History]]]
+    ) -> Outcome:
         c = self.campaign
         if row.existing_status is not None:
             return Outcome(
@@ -209,38 +255,57 @@ class Evaluator:
                 time_zone=row.time_zone,
                 send_at=row.existing_send_at,
                 recorded=True,
+                channel=row.existing_channel,
                 frequency=row.frequency,
                 period=self.period_key,
             )
-        reason = suppression_reason(
-            c.channel, row.consent, has_address=row.has_address, has_device=row.has_device
+        channel, reason = channel_for(
+            c,
+            (row.consent, row.fallback_consent),
+            has_address=row.has_address,
+            has_device=row.has_device,
         )
+        if reason is None and row.topic_opt_out:
+            reason = Reason.topic_opt_out
         if reason is None and row.open_ticket:
             reason = Reason.open_ticket
-        if reason is None and self.ends is not None and send_at >= self.ends:
+        ends = ends_for(c, self.settings, row.time_zone)
+        if reason is None and ends is not None and send_at >= ends:
             reason = Reason.campaign_ended
         preempts: tuple[int, ...] = ()
+        history = histories[channel].get(row.id, ())
         if reason is None and history:
-            caps = [self.caps, preference_caps(c.kind, row.frequency)]
-            reason, preempts = cap_verdict(c, caps, send_at, history)
+            caps = [self.channel_caps[channel], preference_caps(c.kind, row.frequency)]
+            reason, preempts = cap_verdict(self.views[channel], caps, send_at, history)
         if reason is not None:
             return Outcome(
-                row.id, MessageStatus.suppressed, reason, locale=row.locale, time_zone=row.time_zone
+                row.id,
+                MessageStatus.suppressed,
+                reason,
+                locale=row.locale,
+                time_zone=row.time_zone,
+                channel=channel,
             )
+        # A message on the fallback channel says so; the hold-out is per customer, whichever
+        # channel would have carried it.
+        label = FALLBACK_LABEL.get(channel) if channel != c.channel else None
         if is_held_out(c, row.id):
             # The hold-out keeps the send time it would have had: its attribution window
             # starts there, as the recipients' starts at their send.
             return Outcome(
                 row.id,
                 MessageStatus.held_out,
+                label,
                 locale=row.locale,
                 time_zone=row.time_zone,
                 send_at=send_at,
+                channel=channel,
             )
         variant, template = pick_variant(c, row.id)
         return Outcome(
             row.id,
             MessageStatus.planned,
+            label,
             variant=variant,
             template=template,
             locale=row.locale,
@@ -249,6 +314,7 @@ class Evaluator:
             preempts=preempts,
             frequency=row.frequency,
             period=self.period_key,
+            channel=channel,
         )
 
     def evaluate(self, conn: Connection, rows: Sequence[Any], period: Period) -> list[Outcome]:
@@ -259,10 +325,7 @@ class Evaluator:
         # Plain tuples: a SQLAlchemy Row's attribute access costs microseconds each.
         found = [Candidate._make(r) for r in rows]
         history = self.history(conn, found[0].id, found[-1].id, period.starts_at, period.ends_at)
-        return [
-            self.decide(r, self.send_at_for(period, r.time_zone), history.get(r.id, ()))
-            for r in found
-        ]
+        return [self.decide(r, self.send_at_for(period, r.time_zone), history) for r in found]
 
 
 def plan(
@@ -290,7 +353,8 @@ def plan(
         for rows in result.partitions():
             if record:
                 with engine.begin() as conn:
-                    cap_lock(conn, campaign)
+                    for channel in sorted(campaign.channels):  # one order: no deadlock
+                        cap_lock(conn, campaign.on(channel))
                     outcomes = evaluator.evaluate(conn, rows, period)
                     record_outcomes(conn, campaign=campaign, period=period.key, outcomes=outcomes)
             else:

@@ -121,8 +121,10 @@ def reconcile(
     journal_dir: Path | None = None,
     lease: timedelta | None = None,
     grace: timedelta | None = None,
+    channel: str | None = None,
 ) -> ReconcileReport:
-    """Settle the abandoned 'sending' rows of a campaign (one period, or all with None)."""
+    """Settle the abandoned 'sending' rows of a campaign (one period, or all with None);
+    ``channel`` only that channel's rows, the ones ``transport`` sent."""
     clock = utcnow()
     sent_at = now or clock
     lease = lease or timedelta(minutes=settings.send_lease_minutes)
@@ -135,6 +137,8 @@ def reconcile(
     )
     if period is not None:
         query = query.where(M.c.period == period)
+    if channel is not None:
+        query = query.where(M.c.channel == channel)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     report.checked = len(rows)

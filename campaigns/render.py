@@ -41,6 +41,14 @@ def default_renderer() -> Renderer:
     )
 
 
+def choice_label(template: str | None, choice: str, locale: str | None) -> str:
+    """The words of ``choice`` as the customer clicked them in a feedback email, in their
+    language (the answer page repeats them); the choice's name when no catalog has it."""
+    catalogs = default_renderer().library.catalogs
+    key = f"{template or 'feedback_survey'}.choices.{choice}"
+    return catalogs.find(key, catalogs.chain(locale)) or choice
+
+
 def shop_url(
     campaign: Campaign | None, renderer: MessageRenderer | None, settings: Settings
 ) -> str:

@@ -128,7 +128,8 @@ def run_period(
     Reconciles rows caught mid-send, records every outcome of the period's audience in the
     ledger, then sends the planned rows whose send time has come (unless ``send`` is off).
     A campaign outside its dates does nothing: the result's ``inactive`` says why.
-    ``steps`` (default: :class:`LocalSteps` with the given transports, renderer and rate)
+    ``steps`` (default: :class:`LocalSteps` with the given transports, renderer and rate;
+    each channel's rows go through that channel's transport, a fallback's too)
     runs the prepare and send steps; the campaign flow passes its Prefect tasks.
     ``settings`` are read here once (unless given) and passed down.
     """
@@ -147,10 +148,14 @@ def run_period(
         return inactive_result(definition, now, reason)
     the_period = resolve_period(definition, period=period, now=now)
     if steps is None:
-        given = email_transport if definition.channel == Channel.email else push_transport
+        given = {Channel.email: email_transport, Channel.push: push_transport}
+        carriers = {
+            ch: given[Channel(ch)] or transport_for(ch, settings) for ch in definition.channels
+        }
         steps = LocalSteps(
             engine,
-            given or transport_for(definition.channel, settings),
+            carriers[definition.channel],
+            fallback_transport=carriers.get(definition.fallback or ""),
             renderer=renderer,
             batch_size=batch_size,
             throttle=throttle,

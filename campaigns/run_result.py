@@ -78,6 +78,7 @@ class RunResult:
             "next_send_at": self.next_send_at.isoformat() if self.next_send_at else None,
             "uncertain": self.uncertain,
             "in_progress": self.in_progress,
+            "stopped": self.send.stopped,
             "reconciled": self.reconciled.as_dict(),
             "new_rows": self.plan.audience - self.plan.already_recorded,
             "send": self.send.as_dict(),

@@ -5,12 +5,17 @@ earlier try left mid-send and sends a few batches. A :class:`Steps` says where t
 :class:`LocalSteps` in this process (the CLI, the demo, the benchmark, the crash tests);
 the campaign flow passes Prefect tasks around the very same functions. Kept apart from
 ``campaigns.run``, which composes a whole period from these steps.
+
+A campaign with a fallback channel has rows on two channels. Each channel's rows are
+reconciled and sent through that channel's own transport (``fallback_transport`` for the
+fallback's), with a claim, journal and lease of their own, so the exactly-once machinery
+never asks one provider about another's messages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -32,6 +37,27 @@ from templates.renderer import MessageRenderer
 M = table(Message)
 RUN = table(CampaignRun)
 BATCHES_PER_STEP = 10  # a step (a Prefect task in the flow) sends at most this many batches
+
+
+def by_channel(
+    campaign: Campaign, transport: Transport, fallback_transport: Transport | None
+) -> dict[str, Transport]:
+    """The transport of each channel the campaign sends on."""
+    found = {campaign.channel: transport}
+    if campaign.fallback:
+        if fallback_transport is None:
+            raise ValueError(f"{campaign.name} falls back to {campaign.fallback}: no transport")
+        found[campaign.fallback] = fallback_transport
+    return found
+
+
+def _add(total: ReconcileReport, part: ReconcileReport) -> None:
+    """Count one channel's reconciliation into the run's."""
+    for f in fields(ReconcileReport):
+        if f.name == "evidence":
+            total.evidence.update(part.evidence)
+        else:
+            setattr(total, f.name, getattr(total, f.name) + getattr(part, f.name))
 
 
 @dataclass
@@ -56,6 +82,7 @@ def prepare(
     transport: Transport,
     settings: Settings,
     journal_dir: Path | None = None,
+    fallback_transport: Transport | None = None,
 ) -> Prepared:
     """Open the run, reconcile rows caught mid-send, and record the plan (no sending)."""
     key = period.key
@@ -70,15 +97,21 @@ def prepare(
                 M.c.campaign == campaign.name, M.c.period == key, M.c.status == MessageStatus.sent
             )
         ).scalar_one()
-    reconciled = reconcile(
-        engine,
-        campaign=campaign.name,
-        period=key,
-        transport=transport,
-        settings=settings,
-        now=now,
-        journal_dir=journal_dir,
-    )
+    reconciled = ReconcileReport()
+    for channel, carrier in by_channel(campaign, transport, fallback_transport).items():
+        _add(
+            reconciled,
+            reconcile(
+                engine,
+                campaign=campaign.name,
+                period=key,
+                transport=carrier,
+                settings=settings,
+                now=now,
+                journal_dir=journal_dir,
+                channel=channel,
+            ),
+        )
     summary = PlanSummary(campaign.name, key, period.starts_at, now)
     chunks = plan(engine, campaign=campaign, period=period, now=now, settings=settings, record=True)
     for chunk in chunks:
@@ -100,38 +133,48 @@ def send_step(
     max_batches: int | None = None,
     throttle: Callable[[int], None] | None = None,
     journal_dir: Path | None = None,
+    fallback_transport: Transport | None = None,
 ) -> SendReport:
-    """Settle what an earlier try of this step left mid-send, then send due rows.
+    """Settle what an earlier try of this step left mid-send, then send due rows, channel
+    by channel (at most ``max_batches`` in all).
 
     Each step reconciles first, so a retried step (a Prefect retry in the same process, a
     second worker, a run after a crash) never resends a row whose fate it has not settled.
     ``period`` None works on every period of the campaign (triggered messages).
     """
-    settled = reconcile(
-        engine,
-        campaign=campaign.name,
-        period=period,
-        transport=transport,
-        settings=settings,
-        now=now,
-        journal_dir=journal_dir,
-    )
-    report = send_due(
-        engine,
-        campaign=campaign.name,
-        period=period,
-        now=now,
-        transport=transport,
-        settings=settings,
-        renderer=renderer,
-        context=context,
-        definition=campaign,
-        batch_size=batch_size,
-        max_batches=max_batches,
-        throttle=throttle,
-        journal_dir=journal_dir,
-    )
-    report.reconciled = settled.settled
+    report = SendReport()
+    for channel, carrier in by_channel(campaign, transport, fallback_transport).items():
+        settled = reconcile(
+            engine,
+            campaign=campaign.name,
+            period=period,
+            transport=carrier,
+            settings=settings,
+            now=now,
+            journal_dir=journal_dir,
+            channel=channel,
+        )
+        left = None if max_batches is None else max_batches - report.batches
+        part = SendReport()
+        if left is None or left > 0:
+            part = send_due(
+                engine,
+                campaign=campaign.name,
+                period=period,
+                now=now,
+                transport=carrier,
+                settings=settings,
+                renderer=renderer,
+                context=context,
+                definition=campaign,
+                batch_size=batch_size,
+                max_batches=left,
+                throttle=throttle,
+                journal_dir=journal_dir,
+                channel=channel,
+            )
+        part.reconciled = settled.settled
+        report.merge(part)
     return report
 
 
@@ -147,10 +190,11 @@ class Steps(Protocol):
 
 @dataclass
 class LocalSteps:
-    """The steps run in this process, with the given transport, settings, renderer and rate."""
+    """The steps run in this process, with the given transports, settings, renderer and rate."""
 
     engine: Engine
-    transport: Transport
+    transport: Transport  # the campaign's channel
+    fallback_transport: Transport | None = field(default=None, kw_only=True)
     renderer: MessageRenderer | None = None
     batch_size: int | None = None
     throttle: Callable[[int], None] | None = None
@@ -166,6 +210,7 @@ class LocalSteps:
             transport=self.transport,
             settings=self.settings,
             journal_dir=self.journal_dir,
+            fallback_transport=self.fallback_transport,
         )
 
     def send(
@@ -183,6 +228,7 @@ class LocalSteps:
             max_batches=batches,
             throttle=self.throttle,
             journal_dir=self.journal_dir,
+            fallback_transport=self.fallback_transport,
         )
 
 

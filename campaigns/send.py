@@ -101,9 +101,18 @@ def _claim_batch(
     report: SendReport,
     channel: str | None = None,
 ) -> tuple[list[Recipient], dict[int, dict[str, Any]]]:
-    """Claim, re-check consent, and read the context, in the caller's transaction."""
+    """Claim (only ``channel``'s rows when given), re-check consent, and read the context, in
+    the caller's transaction."""
     while True:
-        ids = claim(conn, campaign=campaign, period=period, now=now, limit=limit, claimer=claimer)
+        ids = claim(
+            conn,
+            campaign=campaign,
+            period=period,
+            now=now,
+            limit=limit,
+            claimer=claimer,
+            channel=channel,
+        )
         if not ids:
             return [], {}
         ok, refused = recheck(recipients(conn, ids, channel=channel))
@@ -131,8 +140,10 @@ def send_due(
     max_batches: int | None = None,
     throttle: Callable[[int], None] | None = None,
     journal_dir: Path | None = None,
+    channel: str | None = None,
 ) -> SendReport:
-    """Send the planned rows of ``campaign`` (one ``period``, or all with None) that are due.
+    """Send the planned rows of ``campaign`` (one ``period``, or all with None) that are due,
+    on ``channel`` (default: the definition's) through ``transport``, that channel's.
 
     ``now`` None runs on the clock; a given ``now`` stands for every moment of the run.
     ``definition`` (the campaign) turns on the send-time rules. ``context`` builds the
@@ -155,6 +166,10 @@ def send_due(
         else Journal(Path(journal_dir or settings.send_journal_dir), claimer)
     )
     clock = utcnow if now is None else fixed_clock(now)
+    if channel is None and definition is not None:
+        channel = definition.channel
+    # The send-time caps of a fallback message are those of the channel it goes on.
+    view = definition.on(channel) if definition is not None and channel else definition
     sender = Sender(
         transport=transport,
         renderer=renderer,
@@ -162,13 +177,14 @@ def send_due(
         settings=settings,
         throttle=throttle,
         journal=journal,
-        rules=SendRules(definition, settings) if definition is not None else None,
+        rules=SendRules(view, settings) if view is not None else None,
         engine=engine,
         clock=clock,
-        last_moment=LastMoment(engine, claimer, lease=lease),
+        last_moment=LastMoment(
+            engine, claimer, lease=lease, topic=definition.topic if definition else None
+        ),
     )
     report = SendReport()
-    channel = definition.channel if definition is not None else None
 
     def claim_next(conn: Connection) -> tuple[list[Recipient], dict[int, dict[str, Any]]]:
         return _claim_batch(

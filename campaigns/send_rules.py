@@ -50,7 +50,14 @@ from campaigns.caps import (
     violates_all,
 )
 from campaigns.definitions import Campaign
-from campaigns.localtime import after_quiet_hours, in_quiet_hours, wall, zone
+from campaigns.localtime import (
+    FIRST_ZONE,
+    LAST_ZONE,
+    after_quiet_hours,
+    in_quiet_hours,
+    wall,
+    zone,
+)
 from models.base import table
 from models.campaigns import Message, MessageStatus, Reason
 from models.settings import Settings
@@ -69,11 +76,32 @@ def campaign_window(
     campaign: Campaign, settings: Settings
 ) -> tuple[datetime | None, datetime | None]:
     """The campaign's dates as instants: its start date's midnight and the midnight after its
-    end date, in the schedule's zone (the store's default zone for triggered campaigns)."""
+    end date, in the schedule's zone (the store's default zone for triggered campaigns).
+    A local-time campaign's dates are each recipient's own: the window runs from the start
+    date's first midnight on Earth (UTC+14) to the end date's last (UTC-12); each recipient's
+    own end is :func:`ends_for`."""
+    local = campaign.cadence is not None and campaign.cadence.local
     tz = zone(campaign.cadence.time_zone if campaign.cadence else None, settings.default_time_zone)
-    starts = wall(campaign.start, 0, 0, tz) if campaign.start else None
-    ends = wall(campaign.end + timedelta(days=1), 0, 0, tz) if campaign.end else None
+    starts = (
+        wall(campaign.start, 0, 0, zone(FIRST_ZONE) if local else tz) if campaign.start else None
+    )
+    ends = (
+        wall(campaign.end + timedelta(days=1), 0, 0, zone(LAST_ZONE) if local else tz)
+        if campaign.end
+        else None
+    )
     return starts, ends
+
+
+def ends_for(campaign: Campaign, settings: Settings, time_zone: str | None) -> datetime | None:
+    """When the campaign ends for one recipient: the midnight after its end date on their own
+    clock for a local-time campaign, else the schedule's (:func:`campaign_window`)."""
+    if campaign.end is None:
+        return None
+    if campaign.cadence is not None and campaign.cadence.local:
+        tz = zone(time_zone, settings.default_time_zone)
+        return wall(campaign.end + timedelta(days=1), 0, 0, tz)
+    return campaign_window(campaign, settings)[1]
 
 
 def lateness_limit(campaign: Campaign) -> timedelta:
@@ -156,7 +184,7 @@ class SendRules:
         self.quiet = quiet_hours_for(campaign, settings)
         self.default_zone = settings.default_time_zone
         self.lateness = lateness_limit(campaign)
-        self.ends = campaign_window(campaign, settings)[1]
+        self.settings = settings
         self.reach = max(self.caps.reach, PREFERENCE_REACH)
         self._period_ends: dict[str, datetime | None] = {}
         self._sent: dict[int, dict[int, datetime]] = {}  # customer -> {ledger id: sent at}
@@ -227,7 +255,8 @@ class SendRules:
     ) -> tuple[str, datetime | None, str | None]:
         """``("send", None, None)``, ``("defer", when, reason)`` or ``("skip", None, reason)``."""
         planned = row.send_at or at
-        if self.ends is not None and at >= self.ends:
+        ends = ends_for(self.campaign, self.settings, row.time_zone)
+        if ends is not None and at >= ends:
             return "skip", None, Reason.campaign_ended
         deadline = planned + self.lateness
         if at > deadline:
@@ -238,7 +267,7 @@ class SendRules:
         reason = self.blocked(at, tz, existing, caps)
         if reason is None:
             return "send", None, None
-        bounds = [deadline + timedelta(microseconds=1), self.ends, self.period_end(row.period)]
+        bounds = [deadline + timedelta(microseconds=1), ends, self.period_end(row.period)]
         limit = min(b for b in bounds if b is not None)
         when = self.next_allowed(at, tz, existing, caps, limit)
         return ("defer", when, reason) if when is not None else ("skip", None, reason)
@@ -299,6 +328,7 @@ __all__ = [
     "SendRules",
     "Verdict",
     "campaign_window",
+    "ends_for",
     "lateness_limit",
     "quiet_hours_for",
 ]

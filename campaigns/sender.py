@@ -10,6 +10,7 @@ transaction of the ledger.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from email.utils import formataddr
@@ -24,9 +25,10 @@ from campaigns.ledger import BatchResult, Recipient
 from campaigns.render import ContextBuilder
 from campaigns.send_rules import SendRules
 from models.base import utcnow
+from models.campaigns import Reason
 from models.settings import Settings
 from models.store import Channel
-from templates.errors import RenderError
+from templates.errors import LocaleSkipped, RenderError
 from templates.renderer import MessageRenderer
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,34 @@ def headers_for(r: Recipient, unsubscribe: str) -> dict[str, str]:
         "List-Unsubscribe-Post": UNSUBSCRIBE_POST,
         "X-Homecoming-Ledger-Id": str(r.id),
     }
+
+
+class FailureThreshold:
+    """Pauses a send whose messages keep failing: a broken template or a refusing provider
+    must not burn through a whole audience. Reached when at least ``failures`` messages
+    failed and they are more than ``share`` of those tried; the rows not tried stay planned,
+    so the run can go on once the cause is fixed."""
+
+    def __init__(self, failures: int, share: float) -> None:
+        self.failures, self.share = failures, share
+        self.failed = self.tried = 0
+        self.reasons: Counter[str] = Counter()
+
+    def count(self, result: BatchResult) -> None:
+        """Add a finished batch to the totals of this send."""
+        self.failed += len(result.failed)
+        self.tried += len(result.failed) + len(result.sent) + len(result.uncertain)
+        self.reasons.update(reason[:80] for _, reason in result.failed)
+
+    def reached(self, result: BatchResult) -> str | None:
+        """Why sending pauses now (the batch so far counted in), or None."""
+        failed = self.failed + len(result.failed)
+        tried = self.tried + len(result.failed) + len(result.sent) + len(result.uncertain)
+        if failed < max(1, self.failures) or failed <= self.share * tried:
+            return None
+        top = (self.reasons + Counter(reason[:80] for _, reason in result.failed)).most_common(3)
+        reasons = "; ".join(f"{reason} ({n})" for reason, n in top)
+        return f"paused: {failed} of {tried} messages failed ({reasons}); fix and run again"
 
 
 class Sender:
@@ -75,6 +105,7 @@ class Sender:
         self.clock = clock
         self.sender = settings.email_from
         self._allowance = 0
+        self.pause = FailureThreshold(settings.send_pause_failures, settings.send_pause_share)
 
     def outgoing(self, r: Recipient, context: dict[str, Any]) -> Outgoing:
         template = r.template or r.kind
@@ -141,6 +172,7 @@ class Sender:
             if stop is None:
                 part = self.allowed(part, result)
             stop = self._send_part(part, contexts, result, stop)
+        self.pause.count(result)
         return result, stop
 
     def _send_part(
@@ -152,11 +184,16 @@ class Sender:
     ) -> str | None:
         journal = self.journal
         for r in part:
+            if stop is None:
+                stop = self.pause.reached(result)
             if stop is not None:
                 result.released.append(r.id)
                 continue
             try:
                 item = self.outgoing(r, contexts[r.id])
+            except LocaleSkipped:  # the template's choice, not a failure
+                result.suppressed.append((r.id, Reason.missing_locale))
+                continue
             except RenderError as exc:
                 result.failed.append((r.id, f"render: {exc}"[:500]))
                 continue

@@ -22,29 +22,36 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, fie
 
 from campaigns.campaign import (
     CHANNELS,
-    DEFAULT_SURVEY_LOOKBACK,
-    DEFAULT_SURVEY_MAX_AGE,
+    DEFAULT_TOPICS,
     KINDS,
     Campaign,
-    SurveyOptions,
     Variant,
 )
-from campaigns.links import CHOICE_PATTERN
 from campaigns.spec_base import (
     KeyPath,
     Section,
     check,
     duration,
     mistake,
-    mistakes,
     suggest,
     whole,
 )
 from campaigns.spec_schedule import CadenceSpec, TriggerSpec
+from campaigns.spec_sections import (
+    CapsSpec,
+    QuietHoursSpec,
+    SegmentsSpec,
+    SurveySpec,
+    VariantSpec,
+    one_split,
+    segment_list,
+    variant_list,
+    weights_scale,
+)
 from models.store import Channel
+from models.topics import TOPICS
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
-VARIANT = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,31}$")
 # The longest lateness limit a definition may give: a message a month late is no message.
 MAX_LATENESS = timedelta(days=31)
 
@@ -91,151 +98,7 @@ def _lateness(value: Any) -> timedelta | None:
     return found
 
 
-def _segment_names(value: Any) -> tuple[str, ...] | None:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(s, str) and s for s in items):
-        return None
-    return tuple(items)
-
-
-def _names(value: Any) -> tuple[str, ...]:
-    names = _segment_names(value)
-    if names is None:
-        raise mistake("expected a segment name or a list of them, e.g. [rfm:champions]")
-    return names
-
-
-def _survey_duration(key: str, default: timedelta) -> BeforeValidator:
-    def validate(value: Any) -> timedelta:
-        found = default if value is None else duration(str(value))
-        if found is None:
-            raise mistake(f"survey.{key} {value!r} is not a duration; e.g. 12h, 2d or 1w")
-        return found
-
-    return BeforeValidator(validate)
-
-
-def _choices(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(
-        isinstance(c, str) and CHOICE_PATTERN.match(c) for c in value
-    ):
-        raise mistake("survey.choices is a list of keys of 1-32 characters a-z, 0-9 or _")
-    return tuple(value)
-
-
 Day = Annotated[date | None, BeforeValidator(_day)]
-SegmentNames = Annotated[tuple[str, ...], BeforeValidator(_names)]
-
-
-# --- the sections --------------------------------------------------------------------------
-
-
-class SegmentsSpec(Section):
-    shape = "segments is a mapping with include and exclude lists"
-
-    include: SegmentNames = ()
-    exclude: SegmentNames = ()
-
-
-class VariantSpec(Section):
-    shape = "each variant is a mapping with name and weight"
-
-    name: Annotated[
-        str,
-        check(
-            lambda v: isinstance(v, str) and bool(VARIANT.match(v)),
-            lambda v: f"variant name {v!r} must be short lowercase text",
-        ),
-    ] = Field(None, validate_default=True)
-    weight: Annotated[
-        float,
-        check(
-            lambda v: not isinstance(v, bool) and isinstance(v, int | float) and v > 0,
-            lambda v: f"weight must be a positive number, not {v!r}",
-        ),
-    ] = Field(None, validate_default=True)
-    template: Annotated[
-        str | None,
-        check(
-            lambda v: v is None or isinstance(v, str), lambda v: "template must be a template name"
-        ),
-    ] = None
-
-
-def _variant_list(value: Any) -> Any:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not value:
-        raise mistake("variants is a list like [{name: a, weight: 50}, ...]")
-    return value
-
-
-def _weights_scale(variants: tuple[VariantSpec, ...]) -> float | None:
-    """What the weights add up to when that is 100 or 1; None otherwise."""
-    total = sum(v.weight for v in variants)
-    return next((scale for scale in (100.0, 1.0) if abs(total - scale) < 1e-6), None)
-
-
-def _one_split(variants: tuple[VariantSpec, ...]) -> tuple[VariantSpec, ...]:
-    """Each name once, and weights that add up to 100 (or 1)."""
-    found: list[tuple[KeyPath, str]] = []
-    seen: set[str] = set()
-    for i, variant in enumerate(variants):
-        if variant.name in seen:
-            found.append(((i, "name"), f"variant {variant.name!r} is given twice"))
-        seen.add(variant.name)
-    if variants and _weights_scale(variants) is None:
-        total = sum(v.weight for v in variants)
-        found.append(((), f"variant weights add up to {total:g}; they must add up to 100 (or 1)"))
-    if found:
-        raise mistakes("variants", found)
-    return variants
-
-
-class CapsSpec(Section):
-    shape = "caps is a mapping: {count: 2, days: 7, min_gap_hours: 16}"
-
-    count: Annotated[int | None, whole(0, 100, "caps.count")] = None
-    days: Annotated[int | None, whole(1, 365, "caps.days")] = None
-    min_gap_hours: Annotated[int | None, whole(0, 24 * 60, "caps.min_gap_hours")] = None
-
-    def as_dict(self) -> dict[str, float]:
-        """The caps written, over the store's caps (``campaigns.caps.caps_for``)."""
-        return {k: getattr(self, k) for k in type(self).model_fields if k in self.model_fields_set}
-
-
-class QuietHoursSpec(Section):
-    shape = "quiet_hours is {start: 21, end: 8} (local hours)"
-
-    start: Annotated[int, whole(0, 23, "quiet_hours.start")]
-    end: Annotated[int, whole(0, 23, "quiet_hours.end")]
-
-    @classmethod
-    def written_problems(cls, data: dict[Any, Any]) -> tuple[list[tuple[KeyPath, str]], dict]:
-        if set(data) != {"start", "end"}:
-            raise mistake(cls.shape)
-        return [], data
-
-
-class SurveySpec(Section):
-    """Options of a triggered campaign (``campaigns.surveys``)."""
-
-    shape = "survey must be a mapping"
-
-    lookback: Annotated[timedelta, _survey_duration("lookback", DEFAULT_SURVEY_LOOKBACK)] = (
-        DEFAULT_SURVEY_LOOKBACK
-    )
-    max_age: Annotated[timedelta, _survey_duration("max_age", DEFAULT_SURVEY_MAX_AGE)] = (
-        DEFAULT_SURVEY_MAX_AGE
-    )
-    choices: Annotated[tuple[str, ...], BeforeValidator(_choices)] = ()
-
-    @classmethod
-    def unknown_key(cls, key: Any) -> str:
-        return f"unknown key {key!r}{suggest(str(key), cls.model_fields)}"
-
-    def options(self) -> SurveyOptions:
-        return SurveyOptions(lookback=self.lookback, max_age=self.max_age, choices=self.choices)
 
 
 # --- the campaign --------------------------------------------------------------------------
@@ -276,6 +139,22 @@ class CampaignSpec(Section):
             lambda v: f"channel {v!r} is not known; valid: {', '.join(CHANNELS)}",
         ),
     ] = Channel.email
+    fallback: Annotated[
+        str | None,
+        check(
+            lambda v: v is None or v in CHANNELS,
+            lambda v: f"fallback {v!r} is not a channel; valid: {', '.join(CHANNELS)}",
+        ),
+    ] = None
+    topic: Annotated[
+        str | None,
+        check(
+            lambda v: v is None or v in TOPICS,
+            lambda v: (
+                f"topic {v!r} is not known{suggest(str(v), TOPICS)}; valid: " + ", ".join(TOPICS)
+            ),
+        ),
+    ] = None
     template: Annotated[
         str | None,  # None: the template named like the kind
         check(
@@ -293,7 +172,7 @@ class CampaignSpec(Section):
     ] = True
     holdout: Annotated[float, BeforeValidator(_holdout)] = 0.0
     variants: Annotated[
-        tuple[VariantSpec, ...], BeforeValidator(_variant_list), AfterValidator(_one_split)
+        tuple[VariantSpec, ...], BeforeValidator(variant_list), AfterValidator(one_split)
     ] = ()
     priority: Annotated[int, whole(0, 1000, "priority")] = 50
     caps: CapsSpec | None = None
@@ -333,7 +212,7 @@ class CampaignSpec(Section):
             problems.append(((), "missing 'segments' (include: [...], exclude: [...])"))
         elif isinstance(segments, dict | list | str):
             include = segments.get("include") if isinstance(segments, dict) else segments
-            if not _segment_names(include):
+            if not segment_list(include):
                 problems.append((("segments",), "include at least one segment"))
         return problems, fields
 
@@ -353,6 +232,21 @@ class CampaignSpec(Section):
             raise mistake(f"end {end} is before start {start}")
         return end
 
+    @field_validator("fallback")
+    @classmethod
+    def _other_channel(cls, fallback: str | None, info: ValidationInfo) -> str | None:
+        if fallback is not None and fallback == info.data.get("channel"):
+            raise mistake(f"fallback {fallback!r} is the campaign's own channel; give the other")
+        return fallback
+
+    @field_validator("topic")
+    @classmethod
+    def _has_topics(cls, topic: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if topic is not None and kind is not None and kind not in DEFAULT_TOPICS:
+            raise mistake(f"kind {kind} has no topic: topic opt-outs never stop it")
+        return topic
+
     @field_validator("cadence")
     @classmethod
     def _occurs(cls, cadence: CadenceSpec | None, info: ValidationInfo) -> CadenceSpec | None:
@@ -366,16 +260,20 @@ class CampaignSpec(Section):
         """The campaign, from ``source`` (its mapping at ``line``, each key at ``lines``);
         ``survey`` is the survey mapping as written."""
         segments = self.segments or SegmentsSpec()
-        scale = _weights_scale(self.variants) or 1.0
+        scale = weights_scale(self.variants) or 1.0
         return Campaign(
             name=self.name,
             description=self.description.strip(),
             kind=self.kind,
             channel=self.channel,
+            fallback=self.fallback,
+            topic=self.topic or DEFAULT_TOPICS.get(self.kind),
             template=self.template or self.kind,
             include=segments.include,
             exclude=segments.exclude,
-            cadence=self.cadence.to_cadence(self.start) if self.cadence else None,
+            cadence=self.cadence.to_cadence(self.start, local=self.local_time)
+            if self.cadence
+            else None,
             trigger=self.trigger.to_trigger() if self.trigger else None,
             local_time=self.local_time,
             start=self.start,

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from campaigns.campaign import EVERY, TRIGGERS, WEEKDAYS, Cadence, Trigger
+from campaigns.localtime import FIRST_ZONE
 from campaigns.recurrence import NeverFires, check_cron, check_rrule
 from campaigns.spec_base import (
     KeyPath,
@@ -197,12 +198,15 @@ class CadenceSpec(Section):
         except ValueError as exc:
             raise mistakes("rrule", [(("rrule",), f"rrule is not valid: {exc}")]) from None
 
-    def to_cadence(self, start: date | None) -> Cadence:
+    def to_cadence(self, start: date | None, *, local: bool = False) -> Cadence:
+        """The cadence; with ``local`` (local_time) its periods start where the day begins
+        first, so each recipient's own day and hour are still ahead (campaigns.localtime)."""
+        zone = FIRST_ZONE if local else self.time_zone
         if self.cron is not None:
-            return Cadence(every="cron", time_zone=self.time_zone, expression=self.cron)
+            return Cadence(every="cron", time_zone=zone, expression=self.cron, local=local)
         if self.rrule is not None:
             text = self.rrule_text(start)
-            return Cadence(every="rrule", time_zone=self.time_zone, expression=text)
+            return Cadence(every="rrule", time_zone=zone, expression=text, local=local)
         assert self.every is not None
         anchor = None
         if self.every == "biweekly":
@@ -210,9 +214,10 @@ class CadenceSpec(Section):
             anchor = first - timedelta(days=first.weekday())
         return Cadence(
             every=self.every,
-            time_zone=self.time_zone,
+            time_zone=zone,
             hour=self.hour or 0,
             minute=self.minute,
             day=self.day,
             anchor=anchor,
+            local=local,
         )

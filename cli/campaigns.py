@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -10,7 +12,9 @@ import typer
 from cli.output import console, database_errors, err_console, fail, key_values, print_json, table
 
 if TYPE_CHECKING:
+    from campaigns.cadence import Period
     from campaigns.campaign import Campaign
+    from models.settings import Settings
     from templates import Renderer
 
 app = typer.Typer(
@@ -149,6 +153,12 @@ def plan_cmd(
     name: str = typer.Argument(..., help="Campaign name, see `homecoming campaigns list`"),
     period: str | None = PERIOD,
     now: str | None = NOW,
+    listed: bool = typer.Option(
+        False,
+        "--list",
+        help="One row per customer (store id, outcome or reason, variant, template, locale, "
+        "zone, send time in UTC and on their clock): CSV, or JSON with --json",
+    ),
     json_out: bool = JSON,
 ) -> None:
     """Dry run: who would get what and when, who not and why. Writes nothing.
@@ -172,6 +182,10 @@ def plan_cmd(
         the_period = resolve_period(campaign, period=period, now=moment)
     except CampaignError as exc:
         raise fail(str(exc)) from None
+    if listed:
+        with database_errors():
+            _plan_list(campaign, the_period, moment, settings, json_out)
+        return
     with database_errors():
         summary = summarize(
             get_engine(), campaign=campaign, period=the_period, now=moment, settings=settings
@@ -188,7 +202,26 @@ def plan_cmd(
     console.print(table("suppressed", ["reason", "customers"], data["suppressed"].items()))
     _outcomes("if run now", data["if_sent_now"]["deferred"], data["if_sent_now"]["skipped"])
     console.print(table("variants", ["variant", "customers"], data["variants"].items()))
-    console.print(table("time zones", ["zone", "customers"], list(data["time_zones"].items())[:15]))
+    zones = [
+        (z, n, data["local_send_times"].get(z, "")) for z, n in list(data["time_zones"].items())
+    ]
+    console.print(table("time zones", ["zone", "customers", "first send, local"], zones[:15]))
+
+
+def _plan_list(
+    campaign: Campaign, period: Period, now: datetime, settings: Settings, json_out: bool
+) -> None:
+    """The per-customer plan on stdout: streamed CSV, or one JSON document."""
+    from campaigns.plan_list import COLUMNS, plan_rows
+    from models.db import get_engine
+
+    rows = plan_rows(get_engine(), campaign=campaign, period=period, now=now, settings=settings)
+    if json_out:
+        print_json({"campaign": campaign.name, "period": period.key, "customers": list(rows)})
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
 
 
 @app.command("run")

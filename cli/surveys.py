@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cli.output import console, database_errors, fail, print_json, table
+from cli.output import console, database_errors, err_console, fail, print_json, table
 
 if TYPE_CHECKING:
     from analytics.surveys import SurveyDefinition
@@ -86,7 +86,7 @@ def send(
         )
         console.print(f"sent {result['sent']}, failed {result['failed']}")
     for error in result["errors"]:
-        console.print(f"[yellow]skipped:[/] {error}", highlight=False)
+        err_console.print(f"[yellow]skipped:[/] {error}", highlight=False)
     if result["failed"]:
         raise typer.Exit(1)
 
@@ -111,7 +111,7 @@ def list_cmd(json_out: bool = JSON) -> None:
         )
     )
     for error in errors:
-        console.print(f"[yellow]skipped:[/] {error}", highlight=False)
+        err_console.print(f"[yellow]skipped:[/] {error}", highlight=False)
 
 
 @app.command("results")

@@ -63,6 +63,9 @@ def prepare_task(campaign: Campaign, period: Period, now: datetime) -> Prepared:
         period=period,
         now=now,
         transport=transport_for(campaign.channel, settings),
+        fallback_transport=transport_for(campaign.fallback, settings)
+        if campaign.fallback
+        else None,
         settings=settings,
     )
 
@@ -82,6 +85,9 @@ def send_task(campaign: Campaign, period: str, now: datetime | None, batches: in
         period=period,
         now=now,
         transport=transport_for(campaign.channel, settings),
+        fallback_transport=transport_for(campaign.fallback, settings)
+        if campaign.fallback
+        else None,
         settings=settings,
         renderer=render.default_renderer(),
         max_batches=batches,

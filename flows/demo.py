@@ -230,6 +230,7 @@ def respond_to_campaigns(ctx: DemoContext) -> None:
             **{k: r[k] for k in ("campaign", "period", "variant", "uplift", "ci_low", "ci_high")},
             "true_uplift": truth[(r["campaign"], r["period"], r["variant"])]["true_uplift"],
             "significant": r["significant"],
+            "warning": r["warning"],
         }
         for r in rows
     ]

@@ -26,8 +26,10 @@ from models.store import (
     SupportTicket,
 )
 from models.surveys import SurveyAnswer, SurveyAnswerChange
+from models.topics import TOPICS, Topic, TopicOptOut
 
 __all__ = [
+    "TOPICS",
     "CampaignKind",
     "CampaignRun",
     "Channel",
@@ -59,6 +61,8 @@ __all__ = [
     "SupportTicket",
     "SurveyAnswer",
     "SurveyAnswerChange",
+    "Topic",
+    "TopicOptOut",
     "UTCDateTime",
     "get_engine",
     "get_settings",

@@ -35,6 +35,7 @@ class Reason(StrEnum):
     no_customer = "no_customer"  # a survey trigger whose customer is unknown
     open_ticket = "open_ticket"
     campaign_ended = "campaign_ended"
+    topic_opt_out = "topic_opt_out"  # the customer opted out of the campaign's topic
     # Caps (campaigns.cap_ledger, campaigns.send_rules).
     frequency_cap = "frequency_cap"
     survey_cap = "survey_cap"
@@ -44,6 +45,8 @@ class Reason(StrEnum):
     too_late = "too_late"
     quiet_hours = "quiet_hours"
     min_gap = "min_gap"
+    # The template has no texts in the customer's language and skips such customers.
+    missing_locale = "missing_locale"
     # A failed row (status failed), not a suppression.
     send_failed = "send_failed"
 

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # Messages per second for the Prefect rate limit, created when missing (empty: not created).
     send_rate_per_second: int | None = None
     send_batch_size: int = 1000
+    # A send pauses once this many messages failed and they are more than this share of
+    # those tried (a broken template, a provider refusing everything); the run exits 1.
+    send_pause_failures: int = Field(default=5, ge=1)
+    send_pause_share: float = Field(default=0.1, ge=0, le=1)
     # Where transports note each provider call; what reconciles a crash mid-send.
     send_journal_dir: Path = Path(".homecoming/journal")
     # A claim not renewed for this long is abandoned; a live sender renews it while it works.

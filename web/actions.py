@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, delete, select, update
 
 from campaigns.consent import add_interaction, set_consent
 from campaigns.links import Action, LinkClaims
@@ -26,6 +26,7 @@ from models.surveys import (
     SurveyAnswer,
     SurveyAnswerChange,
 )
+from models.topics import TOPICS, TopicOptOut
 
 ANSWER = table(SurveyAnswer)
 CHANGE = table(SurveyAnswerChange)
@@ -55,6 +56,7 @@ class LinkContext:
     channel: str
     survey_kind: str | None
     locale: str | None
+    template: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ def context(conn: Connection, claims: LinkClaims) -> LinkContext:
         channel=row.channel,
         survey_kind=kind,
         locale=customer_locale(conn, row.customer_id),
+        template=row.template,
     )
 
 
@@ -285,6 +288,7 @@ class Preferences:
     push: bool
     email_bounced: bool
     frequency: str
+    topics: dict[str, bool]  # each topic: does the customer want it
 
 
 def read_preferences(engine: Engine, claims: LinkClaims) -> tuple[LinkContext, Preferences]:
@@ -301,11 +305,14 @@ def _preferences(conn: Connection, customer_id: int) -> Preferences:
     frequency = conn.execute(
         select(p.frequency).where(p.customer_id == customer_id)
     ).scalar_one_or_none()
+    o = table(TopicOptOut).c
+    opted_out = set(conn.execute(select(o.topic).where(o.customer_id == customer_id)).scalars())
     return Preferences(
         email=status.get(Channel.email) == ConsentStatus.subscribed,
         push=status.get(Channel.push) == ConsentStatus.subscribed,
         email_bounced=status.get(Channel.email) == ConsentStatus.bounced,
         frequency=frequency or ContactFrequency.normal,
+        topics={t: t not in opted_out for t in TOPICS},
     )
 
 
@@ -316,12 +323,16 @@ def save_preferences(
     email: bool,
     push: bool,
     frequency: str,
+    topics: set[str] | None = None,
     now: datetime | None = None,
 ) -> tuple[LinkContext, Preferences]:
-    """The customer's own choice of channels and frequency.
+    """The customer's own choice of channels, frequency and topics.
 
     Unticking a channel unsubscribes it; ticking one subscribes it again (their explicit
-    choice), except a bounced address, which only a corrected address can fix.
+    choice), except a bounced address, which only a corrected address can fix. ``topics``
+    are the topics wanted (None: the form did not show them, nothing changes); each one
+    left out is an opt-out on every channel, which planning and the last check before a
+    send honour.
     """
     at = now or utcnow()
     frequency = ContactFrequency(frequency)
@@ -354,6 +365,8 @@ def save_preferences(
                 message_id=ctx.message_id,
                 detail="web:preferences",
             )
+        if topics is not None:
+            _save_topics(conn, ctx.customer_id, topics, before.topics, at)
         if frequency != before.frequency:
             p = table(ContactPreference)
             values = dict(frequency=frequency, source="web:preferences", updated_at=at)
@@ -363,3 +376,16 @@ def save_preferences(
             if not new:
                 conn.execute(update(p).where(p.c.customer_id == ctx.customer_id).values(**values))
         return ctx, _preferences(conn, ctx.customer_id)
+
+
+def _save_topics(
+    conn: Connection, customer_id: int, wanted: set[str], before: dict[str, bool], at: datetime
+) -> None:
+    """Opt out of the topics not wanted, back in to the ones wanted again."""
+    o = table(TopicOptOut)
+    for topic, was in before.items():
+        if topic in wanted and not was:
+            conn.execute(delete(o).where(o.c.customer_id == customer_id, o.c.topic == topic))
+        elif topic not in wanted and was:
+            row = {"customer_id": customer_id, "topic": topic, "source": "web:preferences"}
+            insert_new(conn, o, {**row, "created_at": at}, key=["customer_id", "topic"])

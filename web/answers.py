@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from campaigns.links import Action, LinkClaims
+from campaigns.render import choice_label
 from web import actions
 from web.context import engine_of, now_of, run, verify
 from web.forms import read_form
@@ -53,12 +54,20 @@ def _page(
         scale=list(range(low, high + 1)) if claims.action is Action.survey else [],
         max_score=high,
         choice=claims.choice,
+        choice_label=_choice_label(ctx, current),
         max_comment=actions.MAX_COMMENT,
         empty=notes.get("empty", False),
         comment_error=notes.get("comment_error", False),
         comment_saved=notes.get("comment_saved", False),
         comment=notes.get("comment"),
     )
+
+
+def _choice_label(ctx: actions.LinkContext, current: actions.AnswerState | None) -> str | None:
+    """The recorded choice in the customer's words, so the thanks repeat what they chose."""
+    if current is None or not current.choice:
+        return None
+    return choice_label(ctx.template, current.choice, ctx.locale)
 
 
 def _score(text: str | None) -> int | None:

@@ -28,11 +28,14 @@ from campaigns.links import Action
 from models.db import get_engine
 from models.settings import Settings, get_settings
 from models.surveys import ContactFrequency
+from models.topics import TOPICS
 from web import actions, answers, sns
 from web.context import check, engine_of, now_of, run, verify
 from web.forms import UniqueQueryFields, loads_strict, read_form
 from web.render import HERE, PageError, error_page, render, settings_of
 from web.security import BodyLimit, PublicRedirects, SecurityHeaders
+
+TOPIC_FIELDS = tuple(f"topic_{t}" for t in TOPICS)  # one checkbox per topic
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +125,13 @@ def create_app(
     @app.post("/preferences/{token}")
     async def preferences_save(request: Request, token: str) -> Response:
         claims = verify(request, token, Action.preferences, Action.unsubscribe)
-        form = await read_form(request, {"email", "push", "frequency"})
-        if any(form.get(k) not in (None, "on") for k in ("email", "push")):
+        form = await read_form(request, {"email", "push", "frequency", "topics", *TOPIC_FIELDS})
+        if any(form.get(k) not in (None, "on") for k in ("email", "push", *TOPIC_FIELDS)):
             raise PageError("form", 400)
+        if form.get("topics") not in (None, "shown"):
+            raise PageError("form", 400)
+        # Topic boxes count only from a form that showed them: an older page changes none.
+        topics = {t for t in TOPICS if form.get(f"topic_{t}") == "on"} if "topics" in form else None
         if form.get("frequency") not in set(ContactFrequency):
             raise PageError("form", 400)
         ctx, prefs = await run(
@@ -135,6 +142,7 @@ def create_app(
             email=form.get("email") == "on",
             push=form.get("push") == "on",
             frequency=str(form.get("frequency")),
+            topics=topics,
             now=now_of(request),
         )
         return _preferences(request, ctx, prefs, saved=True)
@@ -219,4 +227,5 @@ def _preferences(
         bounced=prefs.email_bounced,
         frequency=prefs.frequency,
         frequencies=[f.value for f in ContactFrequency],
+        topics=prefs.topics,
     )

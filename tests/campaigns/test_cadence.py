@@ -1,16 +1,20 @@
-"""Cadences: period keys, periods from keys, next runs across DST, and agreement with Prefect."""
+"""Cadences: period keys, periods from keys, next runs across DST, and agreement with Prefect.
+
+Most cases here are about a schedule in its own zone (``local_time: false``); the local-time
+cases (the default) fire where the day begins first (``FIRST_ZONE``, UTC+14)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 
 from campaigns.cadence import (
     PeriodError,
+    describe,
     next_runs,
     period_at,
     period_from_key,
@@ -18,11 +22,13 @@ from campaigns.cadence import (
     schedule,
 )
 from campaigns.definitions import Campaign
+from campaigns.localtime import FIRST_ZONE, wall
 from campaigns.recurrence import rrule_of
 from tests.campaigns.conftest import campaign
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
+FIRST = ZoneInfo(FIRST_ZONE)
 
 
 def weekly(**extra: str) -> object:
@@ -30,6 +36,7 @@ def weekly(**extra: str) -> object:
     base = (
         "name: w\nkind: newsletter\nsegments: [a]\n"
         "cadence: {every: weekly, day: monday, hour: 10, time_zone: Europe/Berlin}\n"
+        "local_time: false\n"
     )
     return campaign(base + lines)
 
@@ -39,6 +46,7 @@ name: b
 kind: winback
 segments: [a]
 cadence: {every: biweekly, day: thursday, hour: 18, time_zone: America/New_York}
+local_time: false
 start: 2026-01-01
 """
 MONTHLY = """\
@@ -46,6 +54,23 @@ name: m
 kind: replenishment
 segments: [a]
 cadence: {every: monthly, day: 1, hour: 9, time_zone: Europe/Istanbul}
+local_time: false
+"""
+
+# Local time (the default): Monday 10:00 on each recipient's clock; the zone written is not
+# where the period starts.
+LOCAL_WEEKLY = """\
+name: lw
+kind: newsletter
+segments: [a]
+cadence: {every: weekly, day: monday, hour: 10, time_zone: Europe/Berlin}
+"""
+LOCAL_MONTHLY = """\
+name: lm
+kind: replenishment
+segments: [a]
+cadence: {every: monthly, day: 1, hour: 9, time_zone: Europe/Istanbul}
+local_time: true
 """
 
 
@@ -105,6 +130,7 @@ def test_cron_and_rrule_periods_are_days() -> None:
         kind: promotion
         segments: [a]
         cadence: {cron: "0 11 * * 6", time_zone: Europe/London}
+        local_time: false
         """
     )
     p = period_at(c, datetime(2026, 11, 25, tzinfo=UTC))
@@ -117,6 +143,7 @@ def test_cron_and_rrule_periods_are_days() -> None:
         kind: promotion
         segments: [a]
         cadence: {rrule: "FREQ=MONTHLY;BYDAY=1SA;BYHOUR=9;BYMINUTE=30", time_zone: Asia/Tokyo}
+        local_time: false
         """
     )
     assert period_at(r, datetime(2026, 11, 25, tzinfo=UTC)).key == "2026-11-07"
@@ -131,6 +158,7 @@ def test_a_cadence_that_runs_several_times_a_day_has_a_key_per_run() -> None:
         kind: newsletter
         segments: [a]
         cadence: {cron: "0 9-17 * * *", time_zone: Europe/Berlin}
+        local_time: false
         """
     )
     p = period_at(c, datetime(2026, 11, 25, 13, 20, tzinfo=UTC))  # 14:20 in Berlin
@@ -157,6 +185,56 @@ def test_start_and_end_dates_bound_the_runs() -> None:
         period_from_key(c, "2026-W50")
 
 
+def test_a_local_time_period_starts_where_the_day_begins_first() -> None:
+    c = campaign(LOCAL_WEEKLY)
+    assert c.local_time and c.cadence is not None and c.cadence.local
+    assert c.cadence.time_zone == FIRST_ZONE
+    monday = datetime(2026, 11, 23, 10, tzinfo=FIRST)  # Monday 10:00 in UTC+14
+    assert monday.utcoffset() == timedelta(hours=14)
+    p = period_from_key(c, "2026-W48")
+    assert p.starts_at == monday.astimezone(UTC) == datetime(2026, 11, 22, 20, tzinfo=UTC)
+    assert p.ends_at == p.starts_at + timedelta(days=7)  # no clock changes in UTC+14
+    assert p.local_start == monday and p.local_start.date() == date(2026, 11, 23)
+    assert period_at(c, p.starts_at) == p
+    # Sunday 20:00 UTC is already Monday's period; a second before, last week's.
+    assert period_at(c, p.starts_at - timedelta(seconds=1)).key == "2026-W47"
+    # Every recipient's Monday 10:00, in any zone, lies inside the period.
+    for name in available_timezones():
+        assert p.starts_at <= wall(date(2026, 11, 23), 10, 0, ZoneInfo(name)) < p.ends_at
+    # The zone written does not move a local-time period.
+    elsewhere = campaign(LOCAL_WEEKLY.replace("Europe/Berlin", "America/Los_Angeles"))
+    assert period_from_key(elsewhere, "2026-W48") == p
+
+
+def test_local_time_period_keys_are_the_dates_written() -> None:
+    monthly = campaign(LOCAL_MONTHLY)
+    november = period_from_key(monthly, "2026-11")
+    # November 1st 09:00 in UTC+14 is still October 31st in UTC; the key is the date written.
+    assert november.starts_at == datetime(2026, 10, 31, 19, tzinfo=UTC)
+    assert period_at(monthly, datetime(2026, 10, 31, 19, 30, tzinfo=UTC)).key == "2026-11"
+    assert period_at(monthly, datetime(2026, 10, 31, 18, 59, tzinfo=UTC)).key == "2026-10"
+    saturdays = cadence_campaign("local-cron-sydney")  # 02:30 on the 3rd and the 4th
+    p = period_at(saturdays, datetime(2026, 12, 2, 13, tzinfo=UTC))
+    assert p.key == "2026-12-03" and p.starts_at == datetime(2026, 12, 2, 12, 30, tzinfo=UTC)
+    bounded = campaign(LOCAL_WEEKLY + "start: 2026-11-01\nend: 2026-11-30\n")
+    runs = next_runs(bounded, after=datetime(2026, 10, 1, tzinfo=UTC), count=10)
+    assert [r.date() for r in runs] == [date(2026, 11, d) for d in (2, 9, 16, 23, 30)]
+    assert runs[0].astimezone(UTC).date() == date(2026, 11, 1)  # still Sunday in UTC
+
+
+def test_describe_says_whose_clock() -> None:
+    local = campaign(LOCAL_WEEKLY).cadence
+    assert describe(local) == "weekly on monday at 10:00 in each recipient's zone"
+    assert describe(weekly().cadence) == "weekly on monday at 10:00 Europe/Berlin"
+    assert describe(campaign(LOCAL_MONTHLY).cadence) == (
+        "monthly on day 1 at 09:00 in each recipient's zone"
+    )
+    assert describe(cadence_campaign("local-cron-sydney").cadence) == (
+        "cron '30 2 3,4 * *' in each recipient's zone"
+    )
+    assert describe(None) == "triggered"
+
+
 async def _prefect_dates(
     kind: str, text: str, zone: str, start: datetime, n: int, end: datetime | None = None
 ) -> list:
@@ -170,7 +248,7 @@ async def _prefect_dates(
     return await plan.get_dates(n=n, start=start, end=end)
 
 
-@pytest.mark.parametrize("text", ["weekly", BIWEEKLY, MONTHLY])
+@pytest.mark.parametrize("text", ["weekly", BIWEEKLY, MONTHLY, LOCAL_WEEKLY, LOCAL_MONTHLY])
 def test_runs_agree_with_prefects_own_schedule(text: str) -> None:
     c = weekly() if text == "weekly" else campaign(text)
     assert c.cadence is not None
@@ -182,8 +260,11 @@ def test_runs_agree_with_prefects_own_schedule(text: str) -> None:
     assert len({(t.hour, t.minute) for t in ours}) == 1  # the same local time all year
 
 
-def cadence_campaign(cadence: str) -> Campaign:
-    return campaign(f"name: x\nkind: newsletter\nsegments: [a]\ncadence: {cadence}\n")
+def cadence_campaign(name: str) -> Campaign:
+    """The campaign of a DST case; cases named ``local-...`` keep local time (the default)."""
+    local = "" if name.startswith("local-") else "local_time: false\n"
+    text = DST_CASES[name][0]
+    return campaign(f"name: x\nkind: newsletter\nsegments: [a]\ncadence: {text}\n{local}")
 
 
 # Cadences around the 2027 clock changes, each with instants (UTC) checked by hand against
@@ -231,6 +312,20 @@ DST_CASES = {
         ["2027-01-01T00:00Z", "2027-12-01T00:00Z"],
     ),
     "cron-utc": ("{cron: '0 11 * * 6', time_zone: UTC}", ["2027-03-27T11:00Z"]),
+    # Local time: the same written cadence fires at that day and hour in UTC+14, where
+    # there are no clock changes (Sunday 02:30 there is Saturday 12:30 UTC all year).
+    "local-weekly-berlin": (
+        "{every: weekly, day: sunday, hour: 2, minute: 30, time_zone: Europe/Berlin}",
+        ["2027-03-27T12:30Z", "2027-10-30T12:30Z", "2027-11-06T12:30Z"],
+    ),
+    "local-biweekly-new-york": (
+        "{every: biweekly, day: sunday, hour: 2, minute: 30, time_zone: America/New_York}",
+        ["2027-03-13T12:30Z", "2027-11-06T12:30Z"],
+    ),
+    "local-cron-sydney": (
+        "{cron: '30 2 3,4 * *', time_zone: Australia/Sydney}",
+        ["2027-04-02T12:30Z", "2027-10-02T12:30Z"],
+    ),
 }
 YEAR_2027 = (datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))
 
@@ -241,8 +336,8 @@ def _utc(text: str) -> datetime:
 
 @pytest.mark.parametrize("name", sorted(DST_CASES))
 def test_periods_start_when_prefect_runs_them(name: str) -> None:
-    text, pinned = DST_CASES[name]
-    c = cadence_campaign(text)
+    pinned = DST_CASES[name][1]
+    c = cadence_campaign(name)
     assert c.cadence is not None
     kind, expression = schedule(c.cadence)
     start, end = YEAR_2027
@@ -260,7 +355,7 @@ def test_periods_start_when_prefect_runs_them(name: str) -> None:
 
 
 def test_a_biweekly_run_in_a_dst_gap_starts_its_own_period() -> None:
-    c = cadence_campaign(DST_CASES["biweekly-berlin"][0])
+    c = cadence_campaign("biweekly-berlin")
     assert c.cadence is not None
     kind, expression = schedule(c.cadence)
     before = datetime(2027, 3, 27, tzinfo=UTC)
@@ -277,13 +372,15 @@ def test_a_biweekly_run_in_a_dst_gap_starts_its_own_period() -> None:
 def test_the_deployment_schedule_is_the_cadence_in_its_zone() -> None:
     from prefect.client.schemas.actions import DeploymentScheduleCreate
 
-    for text, _ in DST_CASES.values():
-        c = cadence_campaign(text)
+    for name in DST_CASES:
+        c = cadence_campaign(name)
         assert c.cadence is not None
         kind, expression = schedule(c.cadence)
         sent = DeploymentScheduleCreate.from_schedule(prefect_schedule(c.cadence)).schedule
         assert getattr(sent, kind) == expression
         assert sent.timezone == c.cadence.time_zone
+        written = DST_CASES[name][0].split("time_zone: ")[1].rstrip("}")
+        assert sent.timezone == (FIRST_ZONE if name.startswith("local-") else written)
 
 
 def test_rrule_validation_reports_prefects_parse_error() -> None:

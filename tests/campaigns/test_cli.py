@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -48,10 +49,14 @@ def test_list_shows_cadences_and_next_runs(engine: Engine, definitions: Path) ->
     code, out = invoke("list", "--json")
     assert code == 0, out
     rows = {c["name"]: c for c in json.loads(out)["campaigns"]}
-    assert rows["cli_news"]["cadence"] == "weekly"
-    assert rows["cli_news"]["next_run"].endswith("+01:00") or rows["cli_news"]["next_run"].endswith(
-        "+02:00"
-    )
+    news = rows["cli_news"]
+    assert news["cadence"] == "weekly"
+    assert news["schedule"] == "weekly on monday at 10:00 in each recipient's zone"
+    # Local time: the next run is Monday 10:00 where the day begins first (UTC+14).
+    next_run = datetime.fromisoformat(news["next_run"])
+    assert next_run.utcoffset() == timedelta(hours=14)
+    assert (next_run.weekday(), next_run.hour, next_run.minute) == (0, 10, 0)
+    assert timedelta(0) < next_run - datetime.now(UTC) <= timedelta(days=7)
     assert {rows[n]["cadence"] for n in ("biweekly_winback", "monthly_replenishment")} == {
         "biweekly",
         "monthly",
@@ -203,3 +208,29 @@ def test_failed_sends_are_grouped_by_reason(
     code, out = invoke("run", "cli_news", "--period", "2026-W49", "--now", "2026-11-30T12:00:00Z")
     assert code == 0, out
     assert "failed by reason" in out and "render" in out
+
+
+def test_a_run_whose_messages_keep_failing_pauses_and_exits_1(
+    engine: Engine, definitions: Path, outbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken template must not burn through the audience: past the failure threshold the
+    send pauses, the rest stays planned, the exit code says so and the JSON says why."""
+    from tests.campaigns.conftest import FakeRenderer
+
+    monkeypatch.setattr("campaigns.render.default_renderer", FakeRenderer)
+    good = add_customers(engine, 2)
+    broken = add_customers(engine, 12, start=3, first_name="Broken")
+    add_segment(engine, "vip", good + broken)
+    args = ["cli_news", "--period", "2026-W48", "--now", "2026-11-23T12:00:00Z"]
+    result = CliRunner().invoke(app, ["campaigns", "run", *args, "--json"])
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)  # the whole stdout is the JSON; the error is on stderr
+    settings = get_settings()
+    assert (
+        data["stopped"].startswith("paused:") and "render: missing translation" in data["stopped"]
+    )
+    assert data["failed"] == data["failure_reasons"]["render"] == settings.send_pause_failures
+    statuses = [r.status for r in ledger(engine)]
+    assert statuses.count("failed") == settings.send_pause_failures
+    assert statuses.count("planned") > 0  # not tried: waits for the fix
+    assert "paused" in result.stderr

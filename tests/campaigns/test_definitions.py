@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from campaigns.definitions import BUILT_IN, load_all, parse_campaign
+from campaigns.localtime import FIRST_ZONE
 from tests.campaigns.conftest import FakeRenderer
 
 GOOD = """\
@@ -59,10 +60,16 @@ def test_a_good_definition_parses_every_field() -> None:
     assert campaign.include == ("rfm:champions",)
     assert campaign.exclude == ("unhappy_recently",)
     assert campaign.cadence is not None and campaign.cadence.day == 0
-    assert (campaign.cadence.hour, campaign.cadence.time_zone) == (10, "Europe/Berlin")
+    # Local time by default: Monday 10:00 on each recipient's clock, so the cadence fires
+    # where Monday begins first, not in the zone written.
+    assert campaign.local_time is True and campaign.cadence.local
+    assert (campaign.cadence.hour, campaign.cadence.time_zone) == (10, FIRST_ZONE)
     assert campaign.template == "newsletter"  # the kind by default
-    assert campaign.local_time is True
     assert campaign.holdout == 10.0
+    fixed, errors = parse_campaign(GOOD + "local_time: false\n", "spring.yaml")
+    assert not errors and fixed is not None and fixed.cadence is not None
+    assert not fixed.local_time and not fixed.cadence.local
+    assert (fixed.cadence.hour, fixed.cadence.time_zone) == (10, "Europe/Berlin")
 
 
 @pytest.mark.parametrize(

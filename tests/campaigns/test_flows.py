@@ -11,22 +11,28 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
+from campaigns.cadence import next_runs
 from campaigns.definitions import load_all
+from campaigns.localtime import FIRST_ZONE
 from models.settings import get_settings
 from tests.campaigns.conftest import FakeRenderer, add_customers, add_segment
 
+# Two schedules in their own zone (across clock changes) and one in local time, which
+# fires where the day begins first (UTC+14).
 DEFINITIONS = {
     "sync_weekly": """\
         name: sync_weekly
         kind: newsletter
         segments: [vip]
         cadence: {every: weekly, day: monday, hour: 10, time_zone: Europe/Berlin}
+        local_time: false
         """,
     "sync_biweekly": """\
         name: sync_biweekly
         kind: winback
         segments: [vip]
         cadence: {every: biweekly, day: thursday, hour: 18, time_zone: America/New_York}
+        local_time: false
         start: 2026-01-01
         """,
     "sync_monthly": """\
@@ -35,6 +41,7 @@ DEFINITIONS = {
         channel: push
         segments: [vip]
         cadence: {every: monthly, day: 1, hour: 9, time_zone: Asia/Tokyo}
+        local_time: true
         """,
 }
 
@@ -73,8 +80,8 @@ def test_sync_creates_deployments_with_the_right_next_runs(
     assert sorted(result.applied) == sorted([s.flow.name for s in STATIC] + list(DEFINITIONS))
 
     start = datetime(2026, 3, 20, tzinfo=UTC)  # New York has changed clocks, Berlin not yet
-    berlin, new_york, tokyo = (
-        ZoneInfo(z) for z in ("Europe/Berlin", "America/New_York", "Asia/Tokyo")
+    berlin, new_york, first = (
+        ZoneInfo(z) for z in ("Europe/Berlin", "America/New_York", FIRST_ZONE)
     )
     expected = {
         "sync_weekly": [
@@ -85,9 +92,11 @@ def test_sync_creates_deployments_with_the_right_next_runs(
             datetime(2026, 3, 26, 18, tzinfo=new_york),
             datetime(2026, 4, 9, 18, tzinfo=new_york),
         ],
+        # 09:00 on the 1st on each recipient's clock: the run is 09:00 in UTC+14, before
+        # anyone's, and Tokyo's 09:00 is five hours later.
         "sync_monthly": [
-            datetime(2026, 4, 1, 9, tzinfo=tokyo),
-            datetime(2026, 5, 1, 9, tzinfo=tokyo),
+            datetime(2026, 4, 1, 9, tzinfo=first),
+            datetime(2026, 5, 1, 9, tzinfo=first),
         ],
     }
     with get_client(sync_client=True) as client:
@@ -97,14 +106,21 @@ def test_sync_creates_deployments_with_the_right_next_runs(
             assert not deployment.paused
             [schedule] = deployment.schedules
             assert schedule.active
-            assert (
-                schedule.schedule.timezone
-                == campaigns[[c.name for c in campaigns].index(name)].cadence.time_zone
-            )
+            c = campaigns[[c.name for c in campaigns].index(name)]
+            assert c.cadence is not None
+            assert schedule.schedule.timezone == c.cadence.time_zone
             dates = asyncio.run(_next_dates(schedule.schedule, start, 2))
             assert [d.timestamp() for d in dates] == [w.timestamp() for w in wanted], name
+            # The server's runs are the periods' starts we compute.
+            ours = next_runs(c, after=start, count=2)
+            assert [d.timestamp() for d in dates] == [r.timestamp() for r in ours], name
         # The weekly run moves from 09:00 to 08:00 UTC when Berlin changes its clocks.
         assert [w.astimezone(UTC).hour for w in expected["sync_weekly"]] == [9, 8]
+        # The local-time run is on the day before in UTC, at 19:00.
+        assert [w.astimezone(UTC) for w in expected["sync_monthly"]] == [
+            datetime(2026, 3, 31, 19, tzinfo=UTC),
+            datetime(2026, 4, 30, 19, tzinfo=UTC),
+        ]
 
     # The biweekly file is removed: its deployment is paused, the others stay.
     (tmp_path / "sync_biweekly.yaml").unlink()
@@ -167,7 +183,8 @@ def test_later_local_send_times_get_a_follow_up_run(
     name = f"waves_{engine.dialect.name}"  # one deployment per database: the server is shared
     folder = tmp_path / "definitions"
     (folder / "campaigns").mkdir(parents=True)
-    # Hourly, at each recipient's local hour: for Los Angeles that is hours after UTC.
+    # Hourly, at each recipient's local hour: a period starts at its hour in UTC+14, so a
+    # recipient there is due at once and Los Angeles (21 or 22 hours behind) much later.
     (folder / "campaigns" / f"{name}.yaml").write_text(
         f"name: {name}\nkind: newsletter\nsegments: [vip]\n"
         'cadence: {cron: "0 * * * *", time_zone: UTC}\nquiet_hours: {start: 0, end: 0}\n'
@@ -175,7 +192,7 @@ def test_later_local_send_times_get_a_follow_up_run(
     monkeypatch.setenv("HOMECOMING_DEFINITIONS_DIR", str(folder))
     get_settings.cache_clear()
     monkeypatch.setattr("campaigns.render.default_renderer", FakeRenderer)
-    ids = add_customers(engine, 2, time_zone=["Etc/UTC", "America/Los_Angeles"])
+    ids = add_customers(engine, 2, time_zone=[FIRST_ZONE, "America/Los_Angeles"])
     add_segment(engine, "vip", ids, as_of=datetime.now(UTC).date())
     campaigns, _ = load_all()
     register([c for c in campaigns if c.name == name], get_settings())
@@ -184,6 +201,9 @@ def test_later_local_send_times_get_a_follow_up_run(
         run = client.create_flow_run_from_deployment(deployment.id, parameters={"campaign": name})
     result = run_flow(campaign_period_flow, flow_run=run, parameters={"campaign": name})
     assert result["sent"] == 1 and result["pending"] == 1
+    # The next wave is the period's date and hour (its key) on the Los Angeles clock.
+    wave = datetime.fromisoformat(result["next_send_at"])
+    assert f"{wave.astimezone(ZoneInfo('America/Los_Angeles')):%Y-%m-%dT%H:%M}" == result["period"]
     with get_client(sync_client=True) as client:
         follow = client.read_flow_run(result["follow_up_run"])
         assert follow.deployment_id == deployment.id

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, insert, select
 
 from campaigns.cadence import period_from_key
+from campaigns.localtime import FIRST_ZONE, wall
 from campaigns.planning import summarize
 from models.campaigns import Message
 from models.store import Customer, Device
@@ -167,12 +169,77 @@ def test_send_times_follow_each_time_zone(engine: Engine) -> None:
     add_segment(engine, "vip", ids)
     add_segment(engine, "blocked", [])
     c = weekly("news")
-    summarize(engine, campaign=c, period=period_from_key(c, "2026-W48"), now=NOW, record=True)
+    period = period_from_key(c, "2026-W48")
+    assert period.starts_at == datetime(2026, 11, 22, 20, tzinfo=UTC)  # Monday 10:00, UTC+14
+    summarize(engine, campaign=c, period=period, now=NOW, record=True)
     send_at = {r.customer_id: r.send_at for r in ledger(engine)}
-    assert send_at[1] == datetime(2026, 11, 23, 9, tzinfo=UTC)  # 10:00 Berlin
-    assert send_at[2] == datetime(2026, 11, 23, 15, tzinfo=UTC)  # 10:00 New York
-    assert send_at[3] == datetime(2026, 11, 24, 1, tzinfo=UTC)  # 10:00 Tokyo, Tuesday
-    assert send_at[4] == datetime(2026, 11, 23, 10, tzinfo=UTC)  # unknown zone: the default
+    # Monday 10:00 on each clock, Tokyo's too (it comes first, on Monday at 01:00 UTC).
+    assert send_at[1] == datetime(2026, 11, 23, 9, tzinfo=UTC)  # 10:00 Berlin (UTC+1)
+    assert send_at[2] == datetime(2026, 11, 23, 15, tzinfo=UTC)  # 10:00 New York (UTC-5)
+    assert send_at[3] == datetime(2026, 11, 23, 1, tzinfo=UTC)  # 10:00 Tokyo (UTC+9)
+    # An unknown zone is the store's default (UTC here).
+    assert send_at[4] == datetime(2026, 11, 23, 10, tzinfo=UTC)
+    # Without local time everyone gets it at the period's start, Monday 10:00 in Berlin
+    # (a loose cap: the same customers were just planned by the other campaign).
+    loose = "caps: {count: 5, days: 7, min_gap_hours: 0}\n"
+    fixed = weekly("fixed", extra="local_time: false\n" + loose)
+    summarize(
+        engine, campaign=fixed, period=period_from_key(fixed, "2026-W48"), now=NOW, record=True
+    )
+    fixed_at = {r.customer_id: r.send_at for r in ledger(engine, "fixed")}
+    assert fixed_at[1] == fixed_at[3] == fixed_at[4] == datetime(2026, 11, 23, 9, tzinfo=UTC)
+    # 04:00 in New York is quiet: its 08:00.
+    assert fixed_at[2] == datetime(2026, 11, 23, 13, tzinfo=UTC)
+
+
+# The marketers' case: "Tuesday 10:00" written in London must be Tuesday 10:00 for everyone,
+# not Wednesday for those east of London. West to east, with November's offsets.
+WORLD = {
+    "America/Los_Angeles": -8,
+    "America/Denver": -7,
+    "America/Chicago": -6,
+    "America/New_York": -5,
+    "America/Sao_Paulo": -3,
+    "Europe/London": 0,
+    "Europe/Berlin": 1,
+    "Europe/Athens": 2,
+    "Europe/Moscow": 3,
+    "Asia/Dubai": 4,
+    "Asia/Kolkata": 5.5,
+    "Asia/Shanghai": 8,
+    "Asia/Tokyo": 9,
+    "Australia/Sydney": 11,
+    "Pacific/Auckland": 13,
+}
+
+
+def test_tuesday_in_london_is_tuesday_on_every_recipients_clock(engine: Engine) -> None:
+    ids = add_customers(engine, len(WORLD), time_zone=list(WORLD))
+    zone_of = dict(zip(ids, WORLD, strict=True))
+    add_segment(engine, "vip", ids)
+    add_segment(engine, "blocked", [])
+    c = campaign(
+        "name: tuesday\nkind: newsletter\nsegments: [vip]\n"
+        "cadence: {every: weekly, day: tuesday, hour: 10, time_zone: Europe/London}\n"
+        "local_time: true\n"
+    )
+    period = period_from_key(c, "2026-W48")
+    tuesday = date(2026, 11, 24)
+    # The period starts at Tuesday 10:00 in UTC+14, Monday 20:00 UTC, before anyone's.
+    assert period.starts_at == wall(tuesday, 10, 0, ZoneInfo(FIRST_ZONE))
+    assert period.starts_at == datetime(2026, 11, 23, 20, tzinfo=UTC)
+    plan = summarize(engine, campaign=c, period=period, now=period.starts_at, record=True)
+    assert plan.planned == len(WORLD)
+    rows = ledger(engine, "tuesday")
+    assert len(rows) == len(WORLD) and {r.status for r in rows} == {"planned"}
+    for row in rows:
+        name = zone_of[row.customer_id]
+        shown = row.send_at.astimezone(ZoneInfo(name))
+        assert shown.strftime("%A %Y-%m-%d %H:%M") == "Tuesday 2026-11-24 10:00", name
+        # The same instant from the zone's offset alone: 10:00 minus the offset, in UTC.
+        expected = datetime(2026, 11, 24, 10, tzinfo=UTC) - timedelta(hours=WORLD[name])
+        assert row.send_at == expected, name
+        assert period.starts_at <= row.send_at < period.ends_at
 
 
 def _messages(

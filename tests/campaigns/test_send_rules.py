@@ -7,7 +7,7 @@ checked against the customers' local clocks and the caps.
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from campaigns.caps import Caps, violates
-from campaigns.localtime import in_quiet_hours
+from campaigns.localtime import in_quiet_hours, wall
 from campaigns.planning import summarize
 from campaigns.send_rules import SendRules
 from models.settings import get_settings
@@ -136,19 +136,33 @@ def test_the_plan_says_what_a_run_now_would_do(engine: Engine) -> None:
     add_segment(engine, "vip", ids)
     news = weekly("news", extra="max_lateness: 30\n")
     period = period_from_key(news, "2026-W48")  # type: ignore[arg-type]
-    # Tuesday 00:00 UTC: 01:00 in Berlin (its wave was Monday 09:00 UTC), 19:00 in New York,
-    # 16:00 in Los Angeles; Tokyo's wave (Tuesday 01:00 UTC) has not come yet.
-    now = datetime(2026, 11, 24, 0, tzinfo=UTC)
+    # Each wave is Monday 10:00 on its own clock: Tokyo 01:00 UTC, Berlin 09:00 UTC,
+    # New York 15:00 UTC, Los Angeles 18:00 UTC.
+    waves = {name: wall(date(2026, 11, 23), 10, 0, tz) for name, tz in ZONES.items()}
+    assert waves["Asia/Tokyo"] == datetime(2026, 11, 23, 1, tzinfo=UTC)
+    assert waves["America/Los_Angeles"] == datetime(2026, 11, 23, 18, tzinfo=UTC)
+    # Monday 17:00 UTC: 02:00 on Tuesday in Tokyo (quiet), 18:00 in Berlin, 12:00 in New York;
+    # Los Angeles' wave has not come yet.
+    now = datetime(2026, 11, 23, 17, tzinfo=UTC)
+    assert sorted(name for name, wave in waves.items() if wave <= now) == [
+        "America/New_York",
+        "Asia/Tokyo",
+        "Europe/Berlin",
+    ]
     plan = summarize(engine, campaign=news, period=period, now=now).as_dict()  # type: ignore[arg-type]
     assert plan["planned"] == 8 and plan["due_now"] == 6
     assert plan["if_sent_now"] == {"send": 4, "deferred": {"quiet_hours": 2}, "skipped": {}}
+    # Tuesday 17:00 UTC: more than 30 hours after the waves of Tokyo and Berlin only.
+    later_now = datetime(2026, 11, 24, 17, tzinfo=UTC)
+    late = [name for name, wave in waves.items() if later_now - wave > timedelta(hours=30)]
+    assert sorted(late) == ["Asia/Tokyo", "Europe/Berlin"]
     later = summarize(
         engine,
         campaign=news,  # type: ignore[arg-type]
         period=period,
-        now=datetime(2026, 11, 25, 6, tzinfo=UTC),
+        now=later_now,
     )
-    assert later.as_dict()["if_sent_now"]["skipped"] == {"too_late": 6}
+    assert later.as_dict()["if_sent_now"]["skipped"] == {"too_late": 4}
     assert ledger(engine) == []  # still a dry run
 
 
@@ -158,9 +172,10 @@ def test_the_plan_says_what_a_run_now_would_do(engine: Engine) -> None:
 def test_sent_at_is_when_the_provider_took_the_message(engine: Engine, outbox: Path) -> None:
     ids = add_customers(engine, 3, time_zone="Etc/UTC")
     add_segment(engine, "vip", ids, as_of=datetime.now(UTC).date())
-    hourly = campaign(
+    hourly = campaign(  # everyone at the period's start: due as soon as the hour begins
         "name: hourly\nkind: newsletter\nsegments: [vip]\n"
         'cadence: {cron: "0 * * * *", time_zone: UTC}\nquiet_hours: {start: 0, end: 0}\n'
+        "local_time: false\n"
     )
     before = datetime.now(UTC)
     result = run(engine, hourly, None, outbox, batch_size=1)  # on the clock

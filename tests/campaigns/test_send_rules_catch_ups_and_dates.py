@@ -131,7 +131,7 @@ def test_a_campaign_not_started_yet_does_nothing_without_failing(
     future = weekly("future", extra="start: 2027-01-04\n")
     result = run(engine, future, datetime(2026, 12, 5, 12, tzinfo=UTC), outbox)
     assert result.inactive == "future starts on 2027-01-04"
-    # After its start date, before its first run (Monday 10:00 Berlin).
+    # After its start date, before its first run (Monday 10:00 in UTC+14, 20:00 UTC).
     sunday = weekly("sunday_start", extra="start: 2026-11-22\n")
     early = run(engine, sunday, datetime(2026, 11, 22, 12, tzinfo=UTC), outbox)
     assert early.inactive is not None and "starts on 2026-11-22" in early.inactive
@@ -139,13 +139,40 @@ def test_a_campaign_not_started_yet_does_nothing_without_failing(
 
 
 def test_rows_due_after_the_end_are_skipped(engine: Engine, outbox: Path) -> None:
-    ids = add_customers(engine, 2, time_zone=["Europe/Berlin", "Asia/Tokyo"])
+    ids = add_customers(engine, 2, time_zone=["Europe/Berlin", "Asia/Kolkata"])
     add_segment(engine, "vip", ids)
-    last = weekly("last", extra="end: 2026-11-23\n")  # Tokyo's 10:00 is on Tuesday
-    result = run(engine, last, datetime(2026, 11, 23, 12, tzinfo=UTC), outbox)
+    # Everyone at Monday 20:00 in Berlin, the last day. In Kolkata that is 00:30 on Tuesday,
+    # quiet until 08:00 there (02:30 UTC), after the end (Tuesday 00:00 in Berlin).
+    last = weekly("last", hour=20, extra="end: 2026-11-23\nlocal_time: false\n")
+    result = run(engine, last, datetime(2026, 11, 23, 19, 30, tzinfo=UTC), outbox)
     assert result.send.sent == 1 and result.pending == 0
     rows = {r.customer_id: r for r in ledger(engine)}
+    assert rows[1].status == "sent"
     assert (rows[2].status, rows[2].reason) == ("suppressed", "campaign_ended")
+
+
+def test_a_local_time_campaigns_last_day_is_every_recipients_own(
+    engine: Engine, outbox: Path
+) -> None:
+    ids = add_customers(engine, 2, time_zone=["Asia/Tokyo", "America/New_York"])
+    add_segment(engine, "vip", ids)
+    last = weekly("last", extra="end: 2026-11-23\n")  # Monday 10:00 on each clock, the last day
+    # Planned once the period has begun (Monday 10:00 in UTC+14, Sunday 20:00 UTC).
+    run(engine, last, datetime(2026, 11, 22, 20, 30, tzinfo=UTC), outbox, send=False)
+    assert {(r.customer_id, r.status) for r in ledger(engine)} == {(1, "planned"), (2, "planned")}
+    # The day after the end on New York's clock (Tuesday 10:00), too late for anyone there.
+    tuesday = datetime(2026, 11, 24, 15, 30, tzinfo=UTC)
+    report = send_due(
+        engine,
+        campaign="last",
+        period="2026-W48",
+        now=tuesday,
+        transport=OutboxTransport(outbox, channel="email"),
+        settings=get_settings(),
+        renderer=FakeRenderer(),
+        definition=last,
+    )
+    assert dict(report.suppressed) == {"campaign_ended": 2}
 
 
 def test_sending_stops_at_the_end_date(engine: Engine, outbox: Path) -> None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import email
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.policy import default
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
 
 from campaigns.channels.outbox import OutboxTransport
 from campaigns.links import unsubscribe_url, verify
+from campaigns.localtime import wall
 from campaigns.run import run_period
 from models.campaigns import CampaignRun
 from tests.campaigns.conftest import (
@@ -32,11 +34,8 @@ segments: [vip]
 cadence: {every: weekly, day: monday, hour: 10, time_zone: Europe/Berlin}
 """
 BEFORE = datetime(2026, 11, 23, 8, tzinfo=UTC)  # Monday, before 10:00 in Berlin
-MONDAY_NOON = datetime(2026, 11, 23, 12, tzinfo=UTC)
 # Monday 14:00 in Berlin: later than the 10:00 send time, within its lateness limit (6 h).
 LATER = datetime(2026, 11, 23, 13, tzinfo=UTC)
-# Monday 20:30 in New York, Tuesday 10:30 in Tokyo: both waves have come, neither is at night.
-LAST_WAVES = datetime(2026, 11, 24, 1, 30, tzinfo=UTC)
 
 
 def run(engine: Engine, now: datetime, outbox: Path, text: str = NEWS, **kwargs):
@@ -65,18 +64,28 @@ def test_waves_follow_local_time_and_a_rerun_sends_nothing(engine: Engine, outbo
     zones = ["Europe/Berlin", "America/New_York", "Asia/Tokyo"] * 4
     ids = add_customers(engine, 12, time_zone=zones)
     add_segment(engine, "vip", ids)
+    # Monday 10:00 on each clock: Tokyo first, then Berlin, then New York. The period starts
+    # before all of them, at Monday 10:00 in UTC+14.
+    tokyo, berlin, new_york = (
+        wall(date(2026, 11, 23), 10, 0, ZoneInfo(z))
+        for z in ("Asia/Tokyo", "Europe/Berlin", "America/New_York")
+    )
+    started = datetime(2026, 11, 22, 20, tzinfo=UTC)
+    assert started < tokyo < berlin < new_york
 
-    # New York's wave is 10.5 hours late at LAST_WAVES: the campaign allows 12.
+    # Tokyo's wave is 8.5 hours late at Berlin's: the campaign allows 12.
     text = NEWS + "max_lateness: 12\n"
-    first = run(engine, BEFORE, outbox, text)
+    first = run(engine, started + timedelta(minutes=30), outbox, text)
     assert (first.planned, first.send.sent, first.pending) == (12, 0, 12)
+    assert first.next_send_at == tokyo == datetime(2026, 11, 23, 1, tzinfo=UTC)
     assert files(outbox) == []
-    second = run(engine, MONDAY_NOON, outbox, text)  # 13:00 Berlin: only Berlin is due
-    assert second.send.sent == 4 and second.pending == 8
-    assert second.next_send_at == datetime(2026, 11, 23, 15, tzinfo=UTC)  # 10:00 New York
-    third = run(engine, LAST_WAVES, outbox, text)
-    assert (third.send.sent, third.already_sent, third.pending) == (8, 4, 0)
-    again = run(engine, LAST_WAVES, outbox, text)
+    # Monday 10:30 in Berlin, 18:30 in Tokyo, 04:30 in New York: Tokyo and Berlin are due.
+    second = run(engine, berlin + timedelta(minutes=30), outbox, text)
+    assert second.send.sent == 8 and second.pending == 4
+    assert second.next_send_at == new_york == datetime(2026, 11, 23, 15, tzinfo=UTC)
+    third = run(engine, new_york, outbox, text)
+    assert (third.send.sent, third.already_sent, third.pending) == (4, 8, 0)
+    again = run(engine, new_york, outbox, text)
     assert (again.send.sent, again.already_sent) == (0, 12)
     assert again.as_dict()["new_rows"] == 0
 
@@ -84,7 +93,7 @@ def test_waves_follow_local_time_and_a_rerun_sends_nothing(engine: Engine, outbo
     assert sorted(sent) == sorted(f"customer{i}@example.org" for i in ids)
     with engine.connect() as conn:
         runs = conn.execute(select(CampaignRun).order_by(CampaignRun.id)).all()
-    assert [r.sent for r in runs] == [0, 4, 8, 0]
+    assert [r.sent for r in runs] == [0, 8, 4, 0]
     assert all(r.finished_at is not None for r in runs)
 
 
@@ -203,8 +212,8 @@ def test_the_real_templates_fill_every_kind_from_the_ledger(engine: Engine, outb
             engine,
             campaign=campaign(text),
             period="2026-W48",
-            # The UTC schedule starts at 10:00 UTC, after 10:00 in Berlin: Tuesday's wave.
-            now=datetime(2026, 11, 24, 10, tzinfo=UTC),
+            # Monday 11:00 in Berlin, an hour after the recipients' 10:00.
+            now=datetime(2026, 11, 23, 10, tzinfo=UTC),
             renderer=renderer,
             email_transport=OutboxTransport(outbox, channel="email"),
         )

@@ -88,7 +88,10 @@ def test_demo_summary_matches_the_database(
     )
     effects = summary["effects"]
     assert len(effects) == len(truth["comparisons"]) > 0
-    assert all(e["uplift"] is not None for e in effects)
+    # A small store's last order may come before a late send's window ends: such a period
+    # is shown as not observed yet, never as a rate.
+    assert all(e["uplift"] is not None or "not observed yet" in e["warning"] for e in effects)
+    assert any(e["uplift"] is not None for e in effects)
     assert not any(e["significant"] for e in effects if e["true_uplift"] == 0)
     # Surveys: answers arrived through the web service, and CSAT is the share of 4-5.
     surveys = summary["surveys"]

@@ -18,6 +18,7 @@ from campaigns import links
 from models.settings import get_settings
 from models.store import Consent
 from models.surveys import ContactPreference, SurveyAnswer, SurveyAnswerChange
+from templates import Renderer
 from templates.preview import CHROMIUM as PREVIEW_CHROMIUM
 from templates.preview import CHROMIUM_ARGS
 from tests.web.helpers import customer, email_links, message, rows, survey_email
@@ -190,6 +191,9 @@ def test_feedback_choice_free_text_and_a_replayed_link(
     with page.expect_navigation():
         page.click("#send")
     page.wait_for_selector("#choice-saved")
+    # The thanks repeat the choice in the customer's words, from the email's own catalog.
+    french = Renderer().library.catalogs.texts["fr"]["feedback_survey.choices.late"]
+    assert page.inner_text("#your-choice") == french
     assert page.goto(choice).status == 200  # a replayed link changes nothing
     (answer,) = rows(engine, SurveyAnswer.__table__)
     assert (answer["choice"], answer["comment"]) == ("late", None)

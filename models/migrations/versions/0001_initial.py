@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 03:58:55.813660
+Create Date: 2026-12-06 04:14:23.284577
 """
 
 from alembic import op
@@ -369,6 +369,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_support_ticket_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index('ix_support_ticket_resolved_at', ['resolved_at'], unique=False)
 
+    op.create_table('topic_opt_out',
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('topic', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
+    sa.PrimaryKeyConstraint('customer_id', 'topic')
+    )
     op.create_table('order_line',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('order_id', sa.Integer(), nullable=False),
@@ -479,6 +487,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_order_line_order_sku')
 
     op.drop_table('order_line')
+    op.drop_table('topic_opt_out')
     with op.batch_alter_table('support_ticket', schema=None) as batch_op:
         batch_op.drop_index('ix_support_ticket_resolved_at')
         batch_op.drop_index(batch_op.f('ix_support_ticket_customer_id'))
