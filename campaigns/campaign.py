@@ -116,6 +116,10 @@ class Campaign:
     # The channel of a customer who cannot be reached on ``channel`` (campaigns.eligibility).
     fallback: str | None = None
     topic: str | None = None  # None: no topic, opt-outs do not apply
+    # A customer whose language the template lacks: the whole message in this locale, or
+    # skipped (``missing_locale: skip``); None keeps the template's own choice.
+    locale_fallback: str | None = None
+    missing_locale: str | None = None  # "fallback" or "skip"
 
     @property
     def cadence_kind(self) -> str:

@@ -227,7 +227,24 @@ def rendered_problems(
     if not isinstance(templates, Renderer):
         return []  # a stand-in renderer (tests) has no files to check
     variants = [None, *(v.name for v in campaign.variants)]
-    problems = validate_for(templates, template, templates.locales(), variants)
+    skip = None if campaign.missing_locale is None else campaign.missing_locale == "skip"
+    if campaign.locale_fallback and campaign.locale_fallback not in templates.locales():
+        return [
+            DefinitionError(
+                campaign.source,
+                campaign.line_of("locale_fallback"),
+                f"locale_fallback {campaign.locale_fallback!r} has no catalog; valid: "
+                + ", ".join(templates.locales()),
+            )
+        ]
+    problems = validate_for(
+        templates,
+        template,
+        templates.locales(),
+        variants,
+        fallback=campaign.locale_fallback,
+        skip=skip,
+    )
     return [
         DefinitionError(
             p.file or campaign.source,

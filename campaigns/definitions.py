@@ -12,6 +12,9 @@
     topic: news                 # news offers recommendations reviews; default by kind
                                 # (surveys and service_recovery have none)
     template: newsletter        # default: the kind
+    locale_fallback: en         # optional: the whole message in this locale for a customer
+                                # whose language the template lacks (default: the template's)
+    missing_locale: fallback    # or skip: such customers get nothing (reason missing_locale)
     segments:
       include: ["lifecycle:active_repeat", "rfm:champions"]
       exclude: [unhappy_recently]

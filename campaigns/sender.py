@@ -106,12 +106,20 @@ class Sender:
         self.sender = settings.email_from
         self._allowance = 0
         self.pause = FailureThreshold(settings.send_pause_failures, settings.send_pause_share)
+        campaign = rules.campaign if rules is not None else None
+        # The campaign's choice for a customer whose language the template lacks.
+        self.language: dict[str, Any] = {
+            "fallback": campaign.locale_fallback if campaign else None,
+            "skip": None
+            if campaign is None or campaign.missing_locale is None
+            else campaign.missing_locale == "skip",
+        }
 
     def outgoing(self, r: Recipient, context: dict[str, Any]) -> Outgoing:
         template = r.template or r.kind
         if r.channel == Channel.email:
             email = self.renderer.email(
-                template, locale=r.locale, context=context, variant=r.variant
+                template, locale=r.locale, context=context, variant=r.variant, **self.language
             )
             name = " ".join(p for p in (r.first_name, r.last_name) if p)
             item = Outgoing(
@@ -128,7 +136,9 @@ class Sender:
             )
             item.mime()  # a message that cannot be written fails here, before any call
             return item
-        push = self.renderer.push(template, locale=r.locale, context=context, variant=r.variant)
+        push = self.renderer.push(
+            template, locale=r.locale, context=context, variant=r.variant, **self.language
+        )
         return Outgoing(
             ledger_id=r.id,
             customer_id=r.customer_id,

@@ -52,6 +52,8 @@ from models.store import Channel
 from models.topics import TOPICS
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+MISSING_LOCALE = ("fallback", "skip")
 # The longest lateness limit a definition may give: a message a month late is no message.
 MAX_LATENESS = timedelta(days=31)
 
@@ -153,6 +155,20 @@ class CampaignSpec(Section):
             lambda v: (
                 f"topic {v!r} is not known{suggest(str(v), TOPICS)}; valid: " + ", ".join(TOPICS)
             ),
+        ),
+    ] = None
+    locale_fallback: Annotated[
+        str | None,
+        check(
+            lambda v: v is None or (isinstance(v, str) and bool(LOCALE.match(v))),
+            lambda v: f"locale_fallback {v!r} is not a locale such as en or pt-BR",
+        ),
+    ] = None
+    missing_locale: Annotated[
+        str | None,
+        check(
+            lambda v: v is None or v in MISSING_LOCALE,
+            lambda v: f"missing_locale {v!r} is not valid; valid: {', '.join(MISSING_LOCALE)}",
         ),
     ] = None
     template: Annotated[
@@ -268,6 +284,8 @@ class CampaignSpec(Section):
             channel=self.channel,
             fallback=self.fallback,
             topic=self.topic or DEFAULT_TOPICS.get(self.kind),
+            locale_fallback=self.locale_fallback,
+            missing_locale=self.missing_locale,
             template=self.template or self.kind,
             include=segments.include,
             exclude=segments.exclude,

@@ -143,7 +143,7 @@ def validate(json_out: bool = JSON) -> None:
         for c in campaigns:
             console.print(f"[green]ok[/] {c.name} ({c.source})", highlight=False)
         for error in errors:
-            err_console.print(f"[red]error:[/] {error}", highlight=False)
+            err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
     if errors:
         raise typer.Exit(1)
 

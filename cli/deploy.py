@@ -32,7 +32,7 @@ def _campaigns(*, checked: bool) -> list[Campaign]:
         campaigns, errors = load_all()
     if errors:
         for error in errors:
-            err_console.print(f"[red]error:[/] {error}", highlight=False)
+            err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
         raise fail("fix the definitions above first; nothing was changed")
     return campaigns
 

@@ -49,7 +49,8 @@ class PushContent(Protocol):
 
 class MessageRenderer(Protocol):
     """The methods campaigns call on a renderer: which templates exist, and rendering one
-    email or push for one recipient."""
+    email or push for one recipient (``fallback`` and ``skip``: the campaign's choice for a
+    customer whose language the template lacks, over the template's own)."""
 
     def names(self) -> list[str]:
         """Every template name."""
@@ -66,6 +67,8 @@ class MessageRenderer(Protocol):
         locale: str,
         context: Mapping[str, Any],
         variant: str | None = None,
+        fallback: str | None = None,
+        skip: bool | None = None,
     ) -> EmailContent: ...
 
     def push(
@@ -75,6 +78,8 @@ class MessageRenderer(Protocol):
         locale: str,
         context: Mapping[str, Any],
         variant: str | None = None,
+        fallback: str | None = None,
+        skip: bool | None = None,
     ) -> PushContent: ...
 
 

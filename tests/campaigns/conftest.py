@@ -82,7 +82,14 @@ class FakeRenderer:
         return ["email", "push"]
 
     def email(
-        self, template: str, *, locale: str, context: Mapping[str, Any], variant: str | None = None
+        self,
+        template: str,
+        *,
+        locale: str,
+        context: Mapping[str, Any],
+        variant: str | None = None,
+        fallback: str | None = None,
+        skip: bool | None = None,
     ) -> FakeEmail:
         name = context["customer"]["first_name"]
         if name == "Broken":
@@ -97,7 +104,14 @@ class FakeRenderer:
         )
 
     def push(
-        self, template: str, *, locale: str, context: Mapping[str, Any], variant: str | None = None
+        self,
+        template: str,
+        *,
+        locale: str,
+        context: Mapping[str, Any],
+        variant: str | None = None,
+        fallback: str | None = None,
+        skip: bool | None = None,
     ) -> FakePush:
         return FakePush(
             title=f"{template} {variant or ''}".strip(),

@@ -67,7 +67,9 @@ def _store(root: Path, *, mjml: str = MJML, extra: str = "") -> Path:
     return root / "templates"
 
 
-def _send(engine: Engine, tmp_path: Path, folder: Path) -> list[tuple[int, str, str, str]]:
+def _send(
+    engine: Engine, tmp_path: Path, folder: Path, definition: str = SUMMER
+) -> list[tuple[int, str, str, str]]:
     ids = add_customers(engine, 4 * len(LOCALES))
     with engine.begin() as conn:
         for i in ids:
@@ -78,7 +80,7 @@ def _send(engine: Engine, tmp_path: Path, folder: Path) -> list[tuple[int, str, 
     outbox = tmp_path / "outbox"
     run_period(
         engine,
-        campaign=campaign(SUMMER),
+        campaign=campaign(definition),
         period="2026-W48",
         now=NOW,
         renderer=Renderer(directory=folder),
@@ -131,6 +133,24 @@ def test_a_template_set_to_skip_missing_locales_skips_with_a_reason(
     assert skipped and all(r.status == "suppressed" for r in skipped)
 
 
+def test_the_campaign_chooses_over_the_template_for_missing_languages(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The template falls back to English; this campaign sends Turkish instead, and another
+    skips every customer whose language the template lacks."""
+    folder = _store(tmp_path / "store")
+    turkish = _send(engine, tmp_path, folder, SUMMER + "locale_fallback: tr\n")
+    for customer, subject, text, _ in turkish:
+        language = "en" if LOCALES[customer % len(LOCALES)] == "en" else "tr"
+        assert TEXTS[language][2] in text and subject in TEXTS[language][:2]
+
+
+def test_a_campaign_can_skip_missing_languages(engine: Engine, tmp_path: Path) -> None:
+    folder = _store(tmp_path / "store")
+    sent = _send(engine, tmp_path, folder, SUMMER + "missing_locale: skip\n")
+    assert {LOCALES[c % len(LOCALES)] for c, *_ in sent} == {"en", "tr"}
+
+
 def test_a_broken_template_fails_campaigns_validate_at_its_line(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -146,3 +166,23 @@ def test_a_broken_template_fails_campaigns_validate_at_its_line(
     line = broken.splitlines().index(next(x for x in broken.splitlines() if "firstname" in x)) + 1
     where = f"{root / 'templates' / 'email' / 'summer.mjml'}:{line}"
     assert where in result.stderr.replace("\n", "") and "customer.firstname" in result.stderr
+
+
+def test_bad_language_choices_are_refused_with_file_and_line(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "store"
+    (root / "campaigns").mkdir(parents=True)
+    text = SUMMER.replace("[vip]", "[rfm:champions]").replace("template: summer", "")
+    (root / "campaigns" / "a.yaml").write_text(text + "missing_locale: sometimes\n")
+    (root / "campaigns" / "b.yaml").write_text(
+        text.replace("name: summer", "name: summer_b") + "locale_fallback: xx\n"
+    )
+    monkeypatch.setenv("HOMECOMING_DEFINITIONS_DIR", str(root))
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["campaigns", "validate"])
+    assert result.exit_code == 1
+    said = result.stderr.replace("\n", "")  # the console wraps long lines
+    lines = text.count("\n") + 1
+    assert f"a.yaml:{lines}" in said and "missing_locale 'sometimes'" in said
+    assert f"b.yaml:{lines}" in said and "locale_fallback 'xx' has no catalog" in said
