@@ -164,6 +164,14 @@ def retention_rate(
     k2 = runs.last_month
     unfinished = partial_month(engine, window)
     monthly = [_row(runs, k, k, month_label(k), unfinished) for k in range(k1, k2 + 1)]
+    young = runs.first_month + active_months  # before it, no one can have lapsed yet
+    for row, k in zip(monthly, range(k1, k2 + 1), strict=True):
+        if k < young:
+            row["note"] = join_notes(
+                row["note"],
+                f"within {active_months} months of the first order in the data "
+                f"({month_label(runs.first_month)}): no one can have lapsed yet",
+            )
     if unfinished is not None and unfinished <= k2:
         k2 = unfinished - 1
     overall = (

@@ -109,6 +109,17 @@ class ReconcileReport:
     def settled(self) -> int:
         return self.confirmed_sent + self.failed + self.resent + self.resent_after_grace
 
+    def merge(self, other: ReconcileReport) -> None:
+        """Add another channel's reconciliation to this one (a run may send on two)."""
+        self.checked += other.checked
+        self.in_progress += other.in_progress
+        self.confirmed_sent += other.confirmed_sent
+        self.failed += other.failed
+        self.resent += other.resent
+        self.resent_after_grace += other.resent_after_grace
+        self.uncertain += other.uncertain
+        self.evidence.update(other.evidence)
+
 
 def reconcile(
     engine: Engine,

@@ -15,7 +15,7 @@ never asks one provider about another's messages.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -49,15 +49,6 @@ def by_channel(
             raise ValueError(f"{campaign.name} falls back to {campaign.fallback}: no transport")
         found[campaign.fallback] = fallback_transport
     return found
-
-
-def _add(total: ReconcileReport, part: ReconcileReport) -> None:
-    """Count one channel's reconciliation into the run's."""
-    for f in fields(ReconcileReport):
-        if f.name == "evidence":
-            total.evidence.update(part.evidence)
-        else:
-            setattr(total, f.name, getattr(total, f.name) + getattr(part, f.name))
 
 
 @dataclass
@@ -99,8 +90,7 @@ def prepare(
         ).scalar_one()
     reconciled = ReconcileReport()
     for channel, carrier in by_channel(campaign, transport, fallback_transport).items():
-        _add(
-            reconciled,
+        reconciled.merge(
             reconcile(
                 engine,
                 campaign=campaign.name,

@@ -98,7 +98,7 @@ def demo(
                     r["survey"],
                     r["sent"],
                     r["answers"],
-                    "" if r["csat"] is None else f"{r['csat']:.1%} of {r['csat_answers']}",
+                    "n/a" if r["csat"] is None else f"{r['csat']:.1%} of {r['csat_answers']}",
                     ", ".join(f"{k} {v}" for k, v in r.get("choices", {}).items()),
                 ]
                 for r in surveys["results"]

@@ -171,10 +171,12 @@ def send_campaigns(ctx: DemoContext) -> None:
     engine = ctx.engine
     runs: list[dict[str, Any]] = []
     for monday in ctx.weeks:
-        sunday_night = datetime.combine(monday + timedelta(days=6), clock(23, 0), tzinfo=UTC)
+        # Sunday noon UTC: every period of the week has begun, and the next week's local-time
+        # periods (which start where Monday comes first, Sunday 20:00 UTC) have not.
+        sunday = datetime.combine(monday + timedelta(days=6), clock(12, 0), tzinfo=UTC)
         for name in CAMPAIGNS:
             campaign = load_campaign(name, engine=engine)
-            period = resolve_period(campaign, period=None, now=sunday_night)
+            period = resolve_period(campaign, period=None, now=sunday)
             if any(r["campaign"] == name and r["period"] == period.key for r in runs):
                 continue  # a biweekly campaign's week off: its period was run the week before
             waves, last = _waves(ctx, campaign, period)

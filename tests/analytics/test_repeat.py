@@ -179,3 +179,12 @@ def test_shorter_activity_window(store: Engine) -> None:
         k = (year - 1970) * 12 + month - 1
         expected = reference.retention(store, k, active_months=3)
         assert {key: row[key] for key in expected} == expected
+
+
+def test_the_first_year_of_data_says_no_one_can_have_lapsed_yet(store: Engine) -> None:
+    monthly, _ = retention_rate(store, window=Window())
+    first = reference.orders(store).month.min()
+    for row in monthly:
+        year, month = map(int, row["period"].split("-"))
+        k = (year - 1970) * 12 + month - 1
+        assert ("no one can have lapsed yet" in row["note"]) == (k < first + 12), row
