@@ -5,6 +5,10 @@
 
 1. ``process_events`` on SES records already in memory (deliveries, opens, clicks and a
    share of bounces and complaints against real ledger rows), per backend: events per second.
+   On PostgreSQL, in the same run and on the same events, two baselines: the per-event path
+   (``apply_one_by_one``: a savepoint and several lookups per event, what every batch did
+   before), and the loop a user would write by hand with psycopg (one lookup and one
+   INSERT/UPDATE per event statement by statement); the ratio of each to the batched apply.
 2. The same through moto's SQS on a loopback port (SNS envelopes, real boto3 client,
    receive, commit, delete): events per second end to end, next to a plain boto3 loop that
    only receives and deletes the same number of messages.
@@ -28,7 +32,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, text
 
 from campaigns import links
-from campaigns.events import process_events, sync_queue
+from campaigns.events import apply_one_by_one, parse_ses_event, process_events, sync_queue
 from models.base import table
 from models.campaigns import CampaignKind, Message, MessageStatus
 from models.db import get_engine, upgrade
@@ -127,17 +131,78 @@ def _fresh(url: str | None) -> Engine:
     return get_engine(url)
 
 
-def bench_direct(url: str | None, count: int) -> None:
-    engine = _fresh(url)
-    messages = _store(engine, 5000)
-    events = _events(messages, count)
-    started = time.perf_counter()
-    for start in range(0, count, 100):  # the batch size of the queue reader
+def _batched(engine: Engine, events: list[dict[str, Any]]) -> None:
+    for start in range(0, len(events), 100):  # the batch size of the queue reader
         process_events(engine, events[start : start + 100])
+
+
+def _one_by_one(engine: Engine, events: list[dict[str, Any]]) -> None:
+    settings = get_settings()
+    for start in range(0, len(events), 100):
+        parsed = [parse_ses_event(e, tag=settings.ledger_tag) for e in events[start : start + 100]]
+        with engine.begin() as conn:
+            apply_one_by_one(conn, parsed, settings=settings, now=None)
+
+
+def _by_hand(engine: Engine, events: list[dict[str, Any]]) -> None:
+    """A bare psycopg loop: find the row, record the event once, then its one effect."""
+    kinds = {"delivery": "delivered", "open": "opened", "click": "clicked"}
+    kinds |= {"bounce": "bounced", "complaint": "complained"}
+    tag = get_settings().ledger_tag
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        for start in range(0, len(events), 100):
+            for record in events[start : start + 100]:
+                ev = parse_ses_event(record, tag=tag)
+                cur.execute("SELECT customer_id FROM message WHERE id = %s", (ev.ledger_id,))
+                found = cur.fetchone()
+                cid = found[0] if found else None
+                cur.execute(
+                    "INSERT INTO provider_event (event_key, provider, event_type, detail,"
+                    " message_id, customer_id, provider_message_id, outcome, occurred_at,"
+                    " received_at) VALUES (%s, 'ses', %s, %s, %s, %s, %s, 'recorded', %s, now())"
+                    " ON CONFLICT (event_key) DO NOTHING RETURNING id",
+                    (ev.key, ev.event_type, ev.detail, ev.ledger_id, cid,
+                     ev.provider_message_id, ev.occurred_at),
+                )  # fmt: skip
+                if cur.fetchone() is None:
+                    continue
+                cur.execute(
+                    "INSERT INTO interaction (customer_id, kind, channel, occurred_at,"
+                    " message_id, detail, source_ref) VALUES (%s, %s, 'email', %s, %s, %s, %s)"
+                    " ON CONFLICT (source_ref) DO NOTHING",
+                    (cid, kinds[ev.event_type], ev.occurred_at, ev.ledger_id, ev.detail, ev.key),
+                )
+                if ev.event_type in ("bounce", "complaint"):
+                    cur.execute(
+                        "UPDATE consent SET status = %s, source = %s, updated_at = %s"
+                        " WHERE customer_id = %s AND channel = 'email' AND status <> 'bounced'",
+                        (kinds[ev.event_type], "ses", ev.occurred_at, cid),
+                    )
+            raw.commit()
+    finally:
+        raw.close()
+
+
+def _timed(url: str | None, count: int, apply: Any) -> tuple[str, float]:
+    engine = _fresh(url)
+    events = _events(_store(engine, 5000), count)
+    started = time.perf_counter()
+    apply(engine, events)
     took = time.perf_counter() - started
-    print(
-        f"process_events {engine.dialect.name}: {count} events in {took:.2f} s = {count / took:,.0f}/s"
-    )
+    engine.dispose()
+    return engine.dialect.name, count / took
+
+
+def bench_direct(url: str | None, count: int) -> None:
+    name, rate = _timed(url, count, _batched)
+    print(f"process_events {name}: {count} events, {rate:,.0f}/s")
+    if url is None:
+        return
+    for label, apply in [("per-event path", _one_by_one), ("bare psycopg loop", _by_hand)]:
+        _, base = _timed(url, count, apply)
+        print(f"  {label} {name}: {base:,.0f}/s; batched is {rate / base:.1f}x")
 
 
 def _free_port() -> int:
@@ -244,8 +309,10 @@ def main() -> None:
     bench_direct(None, args.events)
     if args.pg:
         bench_direct(args.pg, args.events)
-    bench_queue(args.queue)
-    bench_answers(args.answers)
+    if args.queue:
+        bench_queue(args.queue)
+    if args.answers:
+        bench_answers(args.answers)
 
 
 if __name__ == "__main__":

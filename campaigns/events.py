@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, or_, select, update
 
 from campaigns.consent import add_interaction, set_consent
+from campaigns.event_batch import ENGAGEMENT, apply_batch
 from campaigns.reconcile import note_drained
 from campaigns.ses_events import MalformedEvent, SesEvent, parse_ses_event, unwrap
 from models.base import table, utcnow
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 EVENT = table(ProviderEvent)
 MESSAGE = table(Message)
 
-ENGAGEMENT = {"delivery": "delivered", "open": "opened", "click": "clicked"}
+BATCH = 500  # events per bulk write: a few statements each, well under any parameter limit
 
 
 def _find_ledger_row(conn: Connection, event: SesEvent) -> tuple[int | None, int | None]:
@@ -186,28 +187,54 @@ def process_events(
 ) -> list[str]:
     """Apply SES event records in one transaction; the outcome of each, in order.
 
-    Each event runs in a savepoint, so one that fails (outcome ``failed``, logged by
-    event type only) leaves the others in place. ``settings`` None reads the process's.
+    Events are applied in batches (``campaigns.event_batch``: a few queries per batch).
+    A batch that cannot be written as a whole is rolled back to its savepoint and applied
+    again one event at a time, each in its own savepoint, so one that fails (outcome
+    ``failed``, logged by event type only) leaves the others in place. ``settings`` None
+    reads the process's.
     """
     settings = settings if settings is not None else get_settings()
     outcomes: list[str] = []
+    parsed: list[tuple[int, SesEvent]] = []
+    for item in events:
+        try:
+            event = (
+                item
+                if isinstance(item, SesEvent)
+                else parse_ses_event(item, tag=settings.ledger_tag)
+            )
+        except MalformedEvent:
+            outcomes.append("malformed")
+            continue
+        parsed.append((len(outcomes), event))
+        outcomes.append("")
     with engine.begin() as conn:
-        for item in events:
-            try:
-                event = (
-                    item
-                    if isinstance(item, SesEvent)
-                    else parse_ses_event(item, tag=settings.ledger_tag)
-                )
-            except MalformedEvent:
-                outcomes.append("malformed")
-                continue
+        for start in range(0, len(parsed), BATCH):
+            chunk = parsed[start : start + BATCH]
+            batch = [event for _, event in chunk]
             try:
                 with conn.begin_nested():
-                    outcomes.append(apply_event(conn, event, settings=settings, now=now))
+                    results = apply_batch(conn, batch, settings=settings, now=now)
             except Exception:
-                log.exception("could not apply a %s event", event.event_type)
-                outcomes.append("failed")
+                log.warning("a batch of %d events is applied one by one", len(batch), exc_info=True)
+                results = apply_one_by_one(conn, batch, settings=settings, now=now)
+            for (position, _), outcome in zip(chunk, results, strict=True):
+                outcomes[position] = outcome
+    return outcomes
+
+
+def apply_one_by_one(
+    conn: Connection, events: Iterable[SesEvent], *, settings: Settings, now: datetime | None
+) -> list[str]:
+    """Each event in its own savepoint: the slow path, for a batch that failed as a whole."""
+    outcomes = []
+    for event in events:
+        try:
+            with conn.begin_nested():
+                outcomes.append(apply_event(conn, event, settings=settings, now=now))
+        except Exception:
+            log.exception("could not apply a %s event", event.event_type)
+            outcomes.append("failed")
     return outcomes
 
 
@@ -290,7 +317,9 @@ def sync_queue(
 __all__ = [
     "MalformedEvent",
     "SesEvent",
+    "apply_batch",
     "apply_event",
+    "apply_one_by_one",
     "parse_ses_event",
     "process_events",
     "sync_queue",

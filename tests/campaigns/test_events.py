@@ -257,6 +257,10 @@ def test_an_event_that_fails_stays_in_the_queue(
             raise RuntimeError("database hiccup")
         return real(conn, ev, **kwargs)
 
+    def batch_fails(conn: Any, batch: list[events.SesEvent], **kwargs: Any) -> list[str]:
+        raise RuntimeError("database hiccup")  # the batch falls back to one event at a time
+
+    monkeypatch.setattr(events, "apply_batch", batch_fails)
     monkeypatch.setattr(events, "apply_event", flaky)
     publish(aws, event("Delivery", ledger_id=good), event("Delivery", ledger_id=bad))
     counts = drain(engine, aws)
