@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 
 from cli.output import console, key_values, print_json, progress
-from synthetic import write_store
 
 
 def generate(
@@ -32,6 +31,9 @@ def generate(
     if respond:
         _respond(out, seed, date(end.year, end.month, end.day), json_out)
         return
+    # imported on use: keeps `homecoming --help` fast
+    from synthetic import write_store
+
     with progress(disable=json_out) as bar:
         task = bar.add_task("generating customers", total=customers)
         counts = write_store(

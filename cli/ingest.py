@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
 from cli.output import console, err_console, fail, key_values, print_json
-from ingest.errors import IngestError, StoreError
-from ingest.run import IngestSummary, ingest_file
-from models.db import current_revision, safe_url, upgrade
-from models.settings import get_settings
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from ingest.run import IngestSummary
 
 
 class Kind(StrEnum):
@@ -49,6 +49,14 @@ def ingest(
 
     A database without tables is created first.
     """
+    # imported on use: keeps `homecoming --help` fast
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ingest.errors import IngestError, StoreError
+    from ingest.run import ingest_file
+    from models.db import current_revision, safe_url, upgrade
+    from models.settings import get_settings
+
     try:
         if current_revision() is None:
             upgrade()
@@ -76,6 +84,8 @@ def ingest(
 
 def _rows_progress(*, disable: bool) -> Progress:
     """Rows read so far and time elapsed, on stderr: a file is streamed, its length unknown."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

@@ -10,7 +10,7 @@ from cli.demo import demo
 from cli.deploy import deploy, serve
 from cli.generate import generate
 from cli.ingest import ingest
-from cli.report import report
+from cli.report import ReportCommand, report
 from cli.web import web
 
 app = typer.Typer(
@@ -40,7 +40,7 @@ app.command("serve")(serve)
 app.command("ingest")(ingest)
 app.command("generate")(generate)
 app.command("demo")(demo)
-app.command("report")(report)
+app.command("report", cls=ReportCommand)(report)
 app.command("web")(web)
 
 

@@ -7,12 +7,14 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table
 
 console = Console()
 err_console = Console(stderr=True)
@@ -33,6 +35,8 @@ def print_json(data: object) -> None:
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Table:
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left")
     for col in columns:
         t.add_column(col)
@@ -42,6 +46,8 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) 
 
 
 def key_values(title: str, data: Mapping[str, object]) -> Table:
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left", show_header=False)
     t.add_column(style="bold")
     t.add_column(justify="right")
@@ -52,6 +58,8 @@ def key_values(title: str, data: Mapping[str, object]) -> Table:
 
 def progress(*, disable: bool = False) -> Progress:
     """A progress bar on stderr, quiet when output goes to a script."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -72,6 +80,9 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 @contextmanager
 def database_errors() -> Iterator[None]:
     """A database problem as a one-line error, not a traceback."""
+    # imported on use: keeps `homecoming --help` fast (SQLAlchemy takes a tenth of a second)
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         yield
     except SQLAlchemyError as exc:

@@ -5,13 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 from cli.output import console, fail, key_values, print_json
-from models.db import get_engine
-from segments.errors import PredictionError
-from segments.predictions import fit_parameters
-from segments.summary import TIME_UNITS
 
 
 def _date(option: str, value: str | None) -> date | None:
@@ -39,6 +34,14 @@ def predict(
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts"),
 ) -> None:
     """Fit BG/NBD (Fader, Hardie & Lee 2005) and Gamma-Gamma to the orders; print the parameters."""
+    # imported on use: keeps `homecoming --help` fast (SciPy, NumPy)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from models.db import get_engine
+    from segments.errors import PredictionError
+    from segments.predictions import fit_parameters
+    from segments.summary import TIME_UNITS
+
     if time_unit not in TIME_UNITS:
         raise fail(f"--time-unit {time_unit!r} is not valid; expected days or weeks")
     try:

@@ -6,20 +6,49 @@ import json
 import sys
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from typer.core import TyperArgument, TyperCommand, TyperOption
 
-from analytics.build import BY, KINDS, build, build_all, check
-from analytics.render import CSV_LAYOUT, to_csv, to_html, to_json, to_terminal
 from cli.output import console, fail
-from models.db import get_engine, safe_url
-from models.settings import get_settings
+
+if TYPE_CHECKING:
+    from typer._click import Context, Parameter
 
 DEFAULT_HTML = Path("homecoming-report.html")
-BY_HELP = "; ".join(f"{kind}: {'|'.join(values)}" for kind, values in BY.items())
+
+
+@cache
+def _help_texts() -> dict[str, str]:
+    """The help of the options that name what ``analytics`` defines: its report kinds, their
+    groupings and the CSV layout."""
+    from analytics.build import BY, KINDS
+    from analytics.render import CSV_LAYOUT
+
+    by_help = "; ".join(f"{kind}: {'|'.join(values)}" for kind, values in BY.items())
+    return {
+        "kind": f"One of {', '.join(KINDS)}, or all (the default) for the whole report",
+        "by": f"Grouping. {by_help}",
+        "fmt": "table, csv, json or html. Every format holds every table. " + CSV_LAYOUT,
+    }
+
+
+class ReportCommand(TyperCommand):
+    """``homecoming report``, whose help texts are filled in from ``analytics`` when its
+    parameters are first wanted (its help, completion or a run), not when ``cli.report`` is
+    imported: ``analytics`` brings SciPy and the models, which `homecoming --help` does not
+    need."""
+
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        texts = _help_texts()
+        for param in self.params:
+            if isinstance(param, TyperArgument | TyperOption) and param.name in texts:
+                param.help = texts[param.name]
+        return super().get_params(ctx)
 
 
 class Format(StrEnum):
@@ -30,21 +59,16 @@ class Format(StrEnum):
 
 
 def report(
-    kind: str = typer.Argument(
-        "all", help=f"One of {', '.join(KINDS)}, or all (the default) for the whole report"
-    ),
-    by: str | None = typer.Option(None, "--by", help=f"Grouping. {BY_HELP}"),
+    # The help of kind, by and fmt names what analytics defines: ReportCommand fills it in.
+    kind: str = typer.Argument("all", help="One of the report kinds, or all (the default)"),
+    by: str | None = typer.Option(None, "--by", help="Grouping"),
     start: datetime | None = typer.Option(
         None, "--from", formats=["%Y-%m-%d"], help="First day included (store time zone)"
     ),
     end: datetime | None = typer.Option(
         None, "--to", formats=["%Y-%m-%d"], help="Last day included (store time zone)"
     ),
-    fmt: Format = typer.Option(
-        Format.table,
-        "--format",
-        help="table, csv, json or html. Every format holds every table. " + CSV_LAYOUT,
-    ),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, csv, json or html"),
     out: Path | None = typer.Option(
         None, "--out", help=f"Write to this file (html default: ./{DEFAULT_HTML})"
     ),
@@ -65,6 +89,14 @@ def report(
     round once, half-up, at display (rates in %, differences in pt); CSV and JSON keep full
     precision.
     """
+    # imported on use: keeps `homecoming --help` fast (SciPy, the models)
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from analytics.build import build, build_all, check
+    from analytics.render import to_csv, to_html, to_json, to_terminal
+    from models.db import get_engine, safe_url
+    from models.settings import get_settings
+
     fmt = Format.json if json_out else fmt
     try:
         if kind != "all":

@@ -8,19 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 from cli.output import console, database_errors, fail, key_values, print_json, table
 from cli.predict import predict
-from models.db import get_engine
-from models.settings import get_settings
-from segments.clustering import cluster_profile
-from segments.definitions import load_all, load_candidate
-from segments.preview import preview as run_preview
-from segments.profile import kind_of, last_snapshot, listing, profile
-from segments.refresh import refresh as run_refresh
-from segments.rules import DefinitionError
-from segments.vocabulary import database_vocabulary, static_vocabulary
 
 app = typer.Typer(
     help="Customer segments: RFM, marketer rules, lifecycle stages, clusters, predictions.",
@@ -36,6 +26,10 @@ JSON = typer.Option(False, "--json", help="Print JSON for scripts")
 @app.command("list")
 def list_cmd(json_out: bool = JSON) -> None:
     """Every segment: its size and changes at its last refresh, and its description."""
+    # imported on use: keeps `homecoming --help` fast
+    from models.db import get_engine
+    from segments.profile import listing
+
     with database_errors():
         data = listing(get_engine())
     if json_out:
@@ -55,6 +49,12 @@ def show(
     json_out: bool = JSON,
 ) -> None:
     """Size, who entered and left since the previous refresh, and a profile of the members."""
+    # imported on use: keeps `homecoming --help` fast
+    from models.db import get_engine
+    from models.settings import get_settings
+    from segments.definitions import load_all
+    from segments.profile import kind_of, last_snapshot, profile
+
     definitions, _ = load_all(settings=get_settings())
     definition = next((d for d in definitions if d.name == name), None)
     with database_errors(), get_engine().connect() as conn:
@@ -66,6 +66,8 @@ def show(
             data["description"] = definition.description
             data["definition"] = definition.source
         if name.startswith("cluster:"):
+            from segments.clustering import cluster_profile  # scikit-learn: only for clusters
+
             data["cluster"] = cluster_profile(get_engine(), name)
             if data["cluster"]:
                 data.setdefault("description", data["cluster"]["words"])
@@ -97,6 +99,13 @@ def preview(
     json_out: bool = JSON,
 ) -> None:
     """Size and a sample of members of a definition, before it is saved."""
+    # imported on use: keeps `homecoming --help` fast
+    from models.db import get_engine
+    from models.settings import get_settings
+    from segments.definitions import load_candidate
+    from segments.preview import preview as run_preview
+    from segments.rules import DefinitionError
+
     try:
         definition = load_candidate(file, settings=get_settings())
     except DefinitionError as exc:
@@ -117,6 +126,14 @@ def validate(json_out: bool = JSON) -> None:
     Category, locale and country names are checked against the database when it can be
     read; otherwise only what is known without it, and the output says so.
     """
+    # imported on use: keeps `homecoming --help` fast
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from models.db import get_engine
+    from models.settings import get_settings
+    from segments.definitions import load_all
+    from segments.vocabulary import database_vocabulary, static_vocabulary
+
     try:
         vocabulary = database_vocabulary(get_engine())
     except (SQLAlchemyError, ImportError) as exc:  # a bad URL or a missing driver
@@ -156,6 +173,10 @@ def _count(n: int, word: str) -> str:
 @app.command("refresh")
 def refresh_cmd(as_of: datetime | None = AS_OF, json_out: bool = JSON) -> None:
     """Recompute features, RFM, predictions, clusters and rule segments; snapshot membership."""
+    # imported on use: keeps `homecoming --help` fast
+    from models.db import get_engine
+    from segments.refresh import refresh as run_refresh
+
     day = as_of.date() if as_of else date.today()
     with database_errors():
         result = run_refresh(get_engine(), as_of=day)

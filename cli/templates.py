@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 
 from cli.output import console, fail, print_json, table
-from models.settings import get_settings
-from templates import Renderer, RenderError, TemplateInvalid
-from templates.preview import PreviewError, screenshots, write_preview
-from templates.validate import Problem, errors, validate_folder
+
+if TYPE_CHECKING:
+    from templates import Renderer
+    from templates.validate import Problem
 
 app = typer.Typer(
     help="Email and push templates in every locale: list, validate, preview.",
@@ -22,6 +22,9 @@ JSON = typer.Option(False, "--json", help="Print JSON for scripts")
 
 
 def _folder() -> tuple[Path | None, Path | None, str]:
+    # imported on use: keeps `homecoming --help` fast
+    from models.settings import get_settings
+
     settings = get_settings()
     folder = settings.definitions_dir / "templates" if settings.definitions_dir else None
     return (
@@ -32,6 +35,9 @@ def _folder() -> tuple[Path | None, Path | None, str]:
 
 
 def _renderer() -> Renderer:
+    # imported on use: keeps `homecoming --help` fast (Jinja, MJML)
+    from templates import Renderer, TemplateInvalid
+
     folder, brand, default_locale = _folder()
     try:
         return Renderer(directory=folder, brand=brand, default_locale=default_locale)
@@ -89,12 +95,16 @@ def validate_cmd(json_out: bool = JSON) -> None:
     keys, the variables each kind provides, push text lengths, and the unsubscribe link of
     marketing emails.
     """
+    from templates.validate import validate_folder
+
     folder, brand, default_locale = _folder()
     problems = validate_folder(directory=folder, brand=brand, default_locale=default_locale)
     _report(problems, json_out=json_out)
 
 
 def _report(problems: list[Problem], *, json_out: bool) -> None:
+    from templates.validate import errors
+
     bad = errors(problems)
     warnings = [p for p in problems if p.level != "error"]
     if json_out:
@@ -122,6 +132,8 @@ def _report(problems: list[Problem], *, json_out: bool) -> None:
 def _check_locale(renderer: Renderer, name: str, locale: str, variant: str | None) -> None:
     """A preview in a locale the template is not written in would silently show another
     language: refuse it, naming the locales that would work."""
+    from templates import RenderError, TemplateInvalid
+
     try:
         choice = renderer.locale_for(name, locale, variant=variant)
     except (RenderError, TemplateInvalid) as exc:
@@ -153,6 +165,10 @@ def preview_cmd(
     json_out: bool = JSON,
 ) -> None:
     """Write the HTML, text part, .eml and push text of a template filled with sample values."""
+    # imported on use: keeps `homecoming --help` fast
+    from templates import RenderError, TemplateInvalid
+    from templates.preview import PreviewError, screenshots, write_preview
+
     renderer = _renderer()
     if name not in renderer.names():
         raise fail(f"unknown template {name!r}; valid: {', '.join(renderer.names())}")
